@@ -1,1 +1,18 @@
-def lambda_handler(event, context): return {}
+"""GET /products/{id}"""
+
+from aws_lambda_powertools.event_handler import Response
+
+from product_api import logic
+from product_api.observability import tracer
+from product_api.rest import bootstrap, json_response, lambda_handler_for
+
+app, store = bootstrap()
+
+
+@app.get("/products/<product_id>")
+@tracer.capture_method
+def get_product(product_id: str) -> Response:
+    return json_response(200, logic.get_product(store, product_id))
+
+
+lambda_handler = lambda_handler_for(app)

@@ -1,1 +1,20 @@
-def lambda_handler(event, context): return {}
+"""GET /products?limit=&next_token="""
+
+from aws_lambda_powertools.event_handler import Response
+
+from product_api import logic
+from product_api.models import ListQuery
+from product_api.observability import tracer
+from product_api.rest import bootstrap, json_response, lambda_handler_for
+
+app, store = bootstrap()
+
+
+@app.get("/products")
+@tracer.capture_method
+def list_products() -> Response:
+    query = ListQuery.model_validate(app.current_event.query_string_parameters or {})
+    return json_response(200, logic.list_products(store, query))
+
+
+lambda_handler = lambda_handler_for(app)

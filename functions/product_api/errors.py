@@ -1,0 +1,46 @@
+"""Domain errors. The data and logic layers raise them; rest.py maps each to HTTP once."""
+
+from __future__ import annotations
+
+
+class ProductError(Exception):
+    """Base of the errors a caller can cause."""
+
+
+class InvalidRequest(ProductError):
+    """The request is malformed: bad id, bad query parameter, missing body (400)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ProductNotFound(ProductError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"product {product_id} not found")
+        self.product_id = product_id
+
+
+class ProductAlreadyExists(ProductError):
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"product {product_id} already exists")
+        self.product_id = product_id
+
+
+class VersionConflict(ProductError):
+    def __init__(self, product_id: str, expected: int, current: int) -> None:
+        super().__init__(
+            f"product {product_id} is at version {current}, not {expected}: read it again and retry"
+        )
+        self.product_id = product_id
+        self.expected = expected
+        self.current = current
+
+
+class MissingScope(ProductError):
+    """The caller's token lacks the route's scope (403; the gateway should have said 401 first)."""
+
+    def __init__(self, required: frozenset[str]) -> None:
+        super().__init__(f"the token lacks the scope this route needs: one of {', '.join(sorted(required))}")
+        self.required = required

@@ -1,0 +1,56 @@
+"""What the API does, with no HTTP in it: each function takes a caller and models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from product_api.caller import Caller
+from product_api.errors import InvalidRequest
+from product_api.models import UUID_PATTERN, ListQuery, Product, ProductInput, ProductPage, ProductUpdate
+from product_api.store import ProductStore, decode_page_token
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def checked_id(product_id: str) -> str:
+    if not UUID_PATTERN.match(product_id):
+        raise InvalidRequest("id must be a product id (a lowercase UUID)", field="id")
+    return product_id
+
+
+def get_product(store: ProductStore, product_id: str) -> Product:
+    return Product.model_validate(store.get(checked_id(product_id)))
+
+
+def list_products(store: ProductStore, query: ListQuery) -> ProductPage:
+    start_key = decode_page_token(query.next_token) if query.next_token else None
+    items, next_token = store.page(query.limit, start_key)
+    return ProductPage(items=[Product.model_validate(i) for i in items], next_token=next_token)
+
+
+def create_product(store: ProductStore, caller: Caller, data: ProductInput) -> Product:
+    now = _now()
+    values = {
+        **data.model_dump(),
+        "id": str(uuid.uuid4()),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "created_by": caller.principal,
+        "updated_by": caller.principal,
+    }
+    store.create(values)
+    return Product.model_validate(values)
+
+
+def update_product(store: ProductStore, caller: Caller, product_id: str, data: ProductUpdate) -> Product:
+    changes = data.model_dump(exclude={"version"})
+    changes.update(updated_at=_now(), updated_by=caller.principal)
+    return Product.model_validate(store.update(checked_id(product_id), data.version, changes))
+
+
+def delete_product(store: ProductStore, product_id: str) -> None:
+    store.delete(checked_id(product_id))

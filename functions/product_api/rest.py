@@ -1,0 +1,147 @@
+"""The HTTP edge every handler shares: the Powertools resolver, the caller check, and errors as HTTP.
+
+Domain errors are mapped to status codes here, once. Every error body is JSON with a `message`
+that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel, ValidationError
+
+from product_api.caller import Caller
+from product_api.errors import (
+    InvalidRequest,
+    MissingScope,
+    ProductAlreadyExists,
+    ProductNotFound,
+    VersionConflict,
+)
+from product_api.observability import logger, metrics, tracer
+from product_api.settings import Settings
+from product_api.store import ProductStore
+
+
+def json_response(status: int, body: BaseModel | dict[str, Any] | None = None, **headers: str) -> Response:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json()
+    else:
+        text = json.dumps(body) if body is not None else None
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON if text is not None else None,
+        body=text,
+        headers=headers or None,
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+def _validation_errors(error: ValidationError) -> list[dict[str, str]]:
+    problems = []
+    for e in error.errors(include_url=False):
+        if e["type"] == "json_invalid":
+            problems.append({"field": "body", "message": "request body is not valid JSON"})
+        elif e["type"] == "extra_forbidden":
+            problems.append({"field": _field(e["loc"]), "message": "unknown field"})
+        else:
+            problems.append({"field": _field(e["loc"]), "message": e["msg"]})
+    return problems
+
+
+def create_app(settings: Settings) -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(
+        cors=CORSConfig(
+            allow_origin=settings.cors_allow_origin,
+            allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
+            max_age=600,
+        ),
+    )
+
+    def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+        # Defence in depth: the gateway checks scopes first, but a template that drifts must not
+        # open a route. Reading the raw claims here is the one place that does.
+        context = app.current_event.raw_event.get("requestContext") or {}
+        claims = (context.get("authorizer") or {}).get("claims") or {}
+        caller = Caller.from_claims(claims)
+        if not caller.has_any_scope(settings.required_scopes):
+            logger.warning(
+                "refused: caller lacks the route's scope",
+                extra={"client_id": caller.client_id, "scopes": sorted(caller.scopes)},
+            )
+            error = MissingScope(settings.required_scopes)
+            return json_response(403, {"message": str(error)})
+        logger.append_keys(client_id=caller.client_id, principal=caller.principal)
+        app.append_context(caller=caller)
+        return next_middleware(app)
+
+    app.use(middlewares=[require_scope])
+
+    @app.exception_handler(ValidationError)
+    def invalid_input(error: ValidationError) -> Response:
+        return json_response(400, {"message": "invalid request", "errors": _validation_errors(error)})
+
+    @app.exception_handler(InvalidRequest)
+    def invalid_request(error: InvalidRequest) -> Response:
+        body: dict[str, Any] = {"message": error.message}
+        if error.field:
+            body["errors"] = [{"field": error.field, "message": error.message}]
+        return json_response(400, body)
+
+    @app.exception_handler(ProductNotFound)
+    def not_found(error: ProductNotFound) -> Response:
+        logger.info("product not found", extra={"product_id": error.product_id})
+        return json_response(404, {"message": str(error)})
+
+    @app.exception_handler(VersionConflict)
+    def version_conflict(error: VersionConflict) -> Response:
+        return json_response(409, {"message": str(error), "current_version": error.current})
+
+    @app.exception_handler(ProductAlreadyExists)
+    def already_exists(error: ProductAlreadyExists) -> Response:
+        return json_response(409, {"message": str(error)})
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response:
+        request_id = app.lambda_context.aws_request_id if app.lambda_context else None
+        logger.exception("unexpected error")
+        return json_response(500, {"message": "internal server error", "request_id": request_id})
+
+    return app
+
+
+def bootstrap() -> tuple[APIGatewayRestResolver, ProductStore]:
+    """What a handler module needs, made once per cold start."""
+    settings = Settings.from_env(os.environ)
+    return create_app(settings), ProductStore(settings.table_name)
+
+
+def current_caller(app: APIGatewayRestResolver) -> Caller:
+    return app.context["caller"]
+
+
+def body_of(app: APIGatewayRestResolver) -> str:
+    body = app.current_event.decoded_body
+    if not body:
+        raise InvalidRequest("request body is required: a JSON object", field="body")
+    return body
+
+
+def lambda_handler_for(app: APIGatewayRestResolver):
+    """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics(capture_cold_start_metric=True)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return lambda_handler

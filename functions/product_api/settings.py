@@ -1,0 +1,29 @@
+"""Settings read once from the function's environment (set in template.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(RuntimeError):
+    """The function's environment is incomplete: a deployment problem, not a caller's."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str
+    # The route's scopes, as in its AuthorizationScopes; any one of them lets the caller in.
+    required_scopes: frozenset[str]
+    cors_allow_origin: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        missing = [name for name in ("TABLE_NAME", "REQUIRED_SCOPES") if not env.get(name, "").strip()]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        return cls(
+            table_name=env["TABLE_NAME"],
+            required_scopes=frozenset(env["REQUIRED_SCOPES"].split()),
+            cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "*"),
+        )

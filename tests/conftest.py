@@ -1,0 +1,175 @@
+"""Fixtures shared by the unit tests: the translated template, a moto table made from its key
+schema, functions run with their own environment from the template, and one event builder."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.events import authorizer_claims, rest_event
+from local.template import Template, openapi_body, translate
+
+REGION = "us-east-1"
+TABLE_NAME = "products"
+ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_EXAMPLE"
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return translate()
+
+
+# ---------------------------------------------------------------- callers
+
+
+def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id000000") -> dict[str, Any]:
+    """The claims of a Cognito client_credentials access token (sub is the client itself)."""
+    now = int(time.time())
+    return {
+        "sub": client_id,
+        "token_use": "access",
+        "scope": " ".join(scopes),
+        "auth_time": now,
+        "iss": ISSUER,
+        "exp": now + 3600,
+        "iat": now,
+        "version": 2,
+        "jti": str(uuid.uuid4()),
+        "client_id": client_id,
+    }
+
+
+# ---------------------------------------------------------------- events
+
+
+def _route_of(template: Template, path: str) -> tuple[str, dict[str, str]]:
+    """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters."""
+    for resource in openapi_body(template)["paths"]:
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$"
+        match = re.match(pattern, path)
+        if match:
+            return resource, match.groupdict()
+    raise ValueError(f"{path} matches no route in template.yaml")
+
+
+@pytest.fixture
+def make_rest_event(template: Template) -> Callable[..., dict[str, Any]]:
+    """make_rest_event(method, path, scopes=..., claims=..., body=..., query=...): one proxy event."""
+
+    def make(
+        method: str,
+        path: str,
+        *,
+        scopes: Iterable[str] = (),
+        claims: Mapping[str, Any] | None = None,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        resource, params = _route_of(template, path)
+        if body is not None and not isinstance(body, str):
+            body = json.dumps(body)
+        return rest_event(
+            method=method,
+            resource=resource,
+            path=path,
+            path_parameters=params,
+            query=list((query or {}).items()),
+            headers=[
+                ("Content-Type", "application/json"),
+                ("User-Agent", "pytest"),
+                *(headers or {}).items(),
+            ],
+            body=body,
+            claims=authorizer_claims(claims if claims is not None else machine_claims(scopes)),
+        )
+
+    return make
+
+
+# ---------------------------------------------------------------- AWS
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:test-function"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    """moto in place of AWS, with dummy credentials and nothing pointing elsewhere."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def products_table(aws, template: Template) -> str:
+    """The products table, made from the template's own key schema."""
+    _, table = template.the_one("AWS::DynamoDB::Table")
+    props = table["Properties"]
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE_NAME,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props["BillingMode"],
+    )
+    return TABLE_NAME
+
+
+def function_env(template: Template, logical_id: str, table_name: str) -> dict[str, str]:
+    """The function's environment from the template, its Refs resolved for the test table."""
+    refs = {**template.parameters, template.the_one("AWS::DynamoDB::Table")[0]: table_name}
+    env = {}
+    for name, value in template.resources[logical_id]["Properties"]["Environment"]["Variables"].items():
+        env[name] = refs[value["Ref"]] if isinstance(value, dict) else str(value)
+    return env
+
+
+def _fresh_handler(handler: str) -> Callable[..., dict[str, Any]]:
+    """Import the handler module anew, as a cold start would, and return its entry point."""
+    module_name, function_name = handler.rsplit(".", 1)
+    sys.modules.pop(module_name, None)
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+@pytest.fixture
+def call_function(
+    products_table: str, template: Template, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """call_function(logical_id, event): run that function's handler with its environment."""
+
+    def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        for name, value in function_env(template, logical_id, products_table).items():
+            monkeypatch.setenv(name, value)
+        handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
+        return handler(event, lambda_context)
+
+    return call

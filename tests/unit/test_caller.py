@@ -1,0 +1,54 @@
+"""The typed caller, built from claims in the shape the Cognito authorizer passes them."""
+
+import pytest
+
+from product_api.caller import Caller, parse_groups
+
+
+@pytest.mark.parametrize(
+    ("rendered", "groups"),
+    [
+        ("admins", {"admins"}),
+        ("admins,buyers", {"admins", "buyers"}),
+        ("[admins buyers]", {"admins", "buyers"}),
+        ("[admins]", {"admins"}),
+        (["admins", "buyers"], {"admins", "buyers"}),
+        ("", set()),
+        (None, set()),
+    ],
+)
+def test_parse_groups_reads_every_rendering_aws_uses(rendered, groups):
+    assert parse_groups(rendered) == groups
+
+
+def test_a_machine_caller_is_its_client():
+    caller = Caller.from_claims(
+        {"sub": "abc", "client_id": "abc", "token_use": "access", "scope": "product-api/read_product x/y"}
+    )
+
+    assert caller.is_machine
+    assert caller.principal == "abc"
+    assert caller.scopes == {"product-api/read_product", "x/y"}
+    assert caller.has_any_scope({"x/y", "z/w"})
+    assert not caller.has_any_scope({"z/w"})
+
+
+def test_a_person_is_recorded_by_username_and_keeps_their_groups():
+    caller = Caller.from_claims(
+        {
+            "sub": "u-1",
+            "client_id": "web",
+            "username": "ada@example.com",
+            "token_use": "access",
+            "scope": "aws.cognito.signin.user.admin",
+            "cognito:groups": "[admins buyers]",
+        }
+    )
+
+    assert not caller.is_machine
+    assert caller.principal == "ada@example.com"
+    assert caller.groups == {"admins", "buyers"}
+
+
+def test_claims_with_no_scope_grant_nothing():
+    assert not Caller.from_claims({}).has_any_scope({"product-api/read_product"})

@@ -1,0 +1,355 @@
+"""Every route's handler, through lambda_handler, against a moto table made from the template.
+
+Which function serves a route, and which scope it needs, come from the transformed template.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from local.template import openapi_body
+
+CLIENT_ID = "4example0client0id000000"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+class Api:
+    """Calls a route's function as the gateway would, by default with a token holding its scopes."""
+
+    def __init__(self, template, call_function, make_rest_event) -> None:
+        self._call = call_function
+        self._event = make_rest_event
+        self.routes: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        for resource, methods in openapi_body(template)["paths"].items():
+            for method, spec in methods.items():
+                uri = spec["x-amazon-apigateway-integration"].get("uri")
+                if not uri:
+                    continue  # the CORS preflight mock
+                function = re.search(r"\$\{(\w+)\.Arn\}", uri["Fn::Sub"]).group(1)
+                scopes = next(iter(spec["security"][0].values()))
+                self.routes[(method.upper(), resource)] = (function, scopes)
+
+    def route_of(self, method: str, path: str) -> tuple[str, list[str]]:
+        resource = re.sub(r"^/products/[^/]+$", "/products/{id}", path)
+        return self.routes[(method, resource)]
+
+    def request(
+        self, method: str, path: str, *, scopes=None, claims=None, body=None, query=None, headers=None
+    ) -> Reply:
+        function, route_scopes = self.route_of(method, path)
+        event = self._event(
+            method,
+            path,
+            scopes=route_scopes if scopes is None else scopes,
+            claims=claims,
+            body=body,
+            query=query,
+            headers=headers,
+        )
+        response = self._call(function, event)
+        assert set(response) >= {"statusCode", "body", "isBase64Encoded"}
+        headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
+        headers |= response.get("headers") or {}
+        text = response["body"]
+        return Reply(response["statusCode"], json.loads(text) if text else None, headers)
+
+    def create(self, **overrides: Any) -> dict[str, Any]:
+        reply = self.request("POST", "/products", body=product_body(**overrides))
+        assert reply.status == 201, reply.body
+        return reply.body
+
+
+def product_body(**overrides: Any) -> dict[str, Any]:
+    return {"name": "Kettle", "description": "1.7 l, steel", "price": "39.90", "currency": "EUR"} | overrides
+
+
+@pytest.fixture
+def api(template, call_function, make_rest_event) -> Api:
+    return Api(template, call_function, make_rest_event)
+
+
+# ---------------------------------------------------------------- create
+
+
+def test_create_product_returns_201_with_location_and_the_callers_identity(api):
+    reply = api.request("POST", "/products", body=product_body(price=19.9))
+
+    assert reply.status == 201
+    product = reply.body
+    assert re.fullmatch(r"[0-9a-f-]{36}", product["id"])
+    assert reply.headers["Location"] == f"/v1/products/{product['id']}"
+    assert product["price"] == "19.90"
+    assert product["version"] == 1
+    assert product["created_by"] == product["updated_by"] == CLIENT_ID
+    assert product["created_at"] == product["updated_at"]
+
+
+def test_create_product_stores_what_it_returns(api):
+    created = api.create(name="  Teapot  ")
+
+    fetched = api.request("GET", f"/products/{created['id']}")
+
+    assert fetched.status == 200
+    assert fetched.body == created
+    assert created["name"] == "Teapot"
+
+
+def test_create_product_records_the_username_of_a_person(api):
+    claims = {
+        "sub": "7d9a-user",
+        "token_use": "access",
+        "scope": "product-api/create_product",
+        "client_id": "user-client",
+        "username": "ada@example.com",
+        "cognito:groups": ["admins", "buyers"],
+    }
+    reply = api.request("POST", "/products", claims=claims, body=product_body())
+
+    assert reply.status == 201
+    assert reply.body["created_by"] == "ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ("{not json", "body", "not valid JSON"),
+        ('["a list"]', "body", ""),
+        (product_body(price="abc"), "price", ""),
+        (product_body(price=-1), "price", "greater than or equal to 0"),
+        (product_body(price="1.999"), "price", "decimal places"),
+        (product_body(price=True), "price", ""),
+        (product_body(currency="XYZ"), "currency", "ISO 4217"),
+        (product_body(currency="eur"), "currency", ""),
+        (product_body(name=""), "name", ""),
+        (product_body(name="x" * 201), "name", "200"),
+        (product_body(name=42), "name", "string"),
+        (product_body(description="d" * 2001), "description", "2000"),
+        (product_body(colour="red"), "colour", "unknown field"),
+        (product_body(id="8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"), "id", "unknown field"),
+        ({"name": "Kettle"}, "price", "required"),
+    ],
+)
+def test_create_product_rejects_bad_input_with_400_naming_the_field(api, body, field, says):
+    reply = api.request("POST", "/products", body=body)
+
+    assert reply.status == 400
+    assert reply.body["message"] == "invalid request"
+    problems = {e["field"]: e["message"] for e in reply.body["errors"]}
+    assert field in problems, problems
+    assert says in problems[field]
+
+
+def test_create_product_without_a_body_is_400(api):
+    reply = api.request("POST", "/products", body=None)
+
+    assert reply.status == 400
+    assert "body is required" in reply.body["message"]
+
+
+def test_create_product_never_overwrites_an_existing_item(api, products_table, monkeypatch):
+    first = api.create()
+    # force an id collision
+    monkeypatch.setattr("product_api.logic.uuid", SimpleNamespace(uuid4=lambda: first["id"]))
+
+    reply = api.request("POST", "/products", body=product_body(name="Impostor"))
+
+    assert reply.status == 409
+    assert api.request("GET", f"/products/{first['id']}").body["name"] == "Kettle"
+
+
+# ---------------------------------------------------------------- read
+
+
+def test_get_product_returns_404_when_missing(api):
+    reply = api.request("GET", "/products/8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d")
+
+    assert reply.status == 404
+    assert "not found" in reply.body["message"]
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", "8F0E1F4E-51D4-4A8F-9D53-8A5B0B1A2C3D", "1' OR '1'='1"])
+def test_get_product_rejects_a_malformed_id_with_400(api, bad_id):
+    reply = api.request("GET", f"/products/{bad_id}")
+
+    assert reply.status == 400
+    assert reply.body["errors"][0]["field"] == "id"
+
+
+def test_list_products_pages_through_every_item_once(api):
+    created = {api.create(name=f"Item {i}")["id"] for i in range(5)}
+
+    seen: list[str] = []
+    query = {"limit": "2"}
+    for _ in range(10):
+        reply = api.request("GET", "/products", query=query)
+        assert reply.status == 200
+        assert len(reply.body["items"]) <= 2
+        seen += [p["id"] for p in reply.body["items"]]
+        if not reply.body["next_token"]:
+            break
+        query = {"limit": "2", "next_token": reply.body["next_token"]}
+
+    assert sorted(seen) == sorted(created)
+
+
+def test_list_products_defaults_to_20_items(api):
+    for i in range(21):
+        api.create(name=f"Item {i}")
+
+    reply = api.request("GET", "/products")
+
+    assert len(reply.body["items"]) == 20
+    assert reply.body["next_token"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"next_token": "%%%"}, "next_token"),
+        ({"next_token": base64.urlsafe_b64encode(b'{"id": {"S": "x"}}').decode()}, "next_token"),
+        ({"next_token": base64.urlsafe_b64encode(b'{"pk": 1}').decode()}, "next_token"),
+    ],
+)
+def test_list_products_rejects_a_bad_limit_or_next_token_with_400(api, query, field):
+    reply = api.request("GET", "/products", query=query)
+
+    assert reply.status == 400
+    assert reply.body["errors"][0]["field"] == field
+
+
+# ---------------------------------------------------------------- update
+
+
+def test_update_product_bumps_the_version_and_keeps_the_creator(api):
+    created = api.create()
+    body = product_body(name="Kettle II", price="45", version=1, description=None)
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=body, claims=_claims_of("other-client"))
+
+    assert reply.status == 200
+    updated = reply.body
+    assert updated["version"] == 2
+    assert updated["name"] == "Kettle II"
+    assert updated["price"] == "45.00"
+    assert updated["description"] is None
+    assert updated["created_by"] == CLIENT_ID
+    assert updated["updated_by"] == "other-client"
+    assert updated["created_at"] == created["created_at"]
+    assert api.request("GET", f"/products/{created['id']}").body == updated
+
+
+def test_update_product_with_a_stale_version_is_409_and_changes_nothing(api):
+    created = api.create()
+    assert api.request("PUT", f"/products/{created['id']}", body=product_body(version=1)).status == 200
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=product_body(name="Lost", version=1))
+
+    assert reply.status == 409
+    assert reply.body["current_version"] == 2
+    assert api.request("GET", f"/products/{created['id']}").body["name"] == "Kettle"
+
+
+def test_update_product_returns_404_when_missing(api):
+    reply = api.request("PUT", "/products/8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d", body=product_body(version=1))
+
+    assert reply.status == 404
+
+
+def test_update_product_needs_the_version(api):
+    created = api.create()
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=product_body())
+
+    assert reply.status == 400
+    assert reply.body["errors"][0]["field"] == "version"
+
+
+# ---------------------------------------------------------------- delete
+
+
+def test_delete_product_returns_204_and_the_product_is_gone(api):
+    created = api.create()
+
+    reply = api.request("DELETE", f"/products/{created['id']}")
+
+    assert reply.status == 204
+    assert reply.body is None
+    assert api.request("GET", f"/products/{created['id']}").status == 404
+
+
+def test_delete_product_returns_404_when_missing(api):
+    reply = api.request("DELETE", "/products/8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d")
+
+    assert reply.status == 404
+
+
+# ---------------------------------------------------------------- who may call
+
+
+def _claims_of(client_id: str) -> dict[str, Any]:
+    from tests.conftest import machine_claims
+
+    return machine_claims(["product-api/update_product"], client_id=client_id)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/products"), ("POST", "/products")])
+def test_a_caller_without_the_routes_scope_is_refused_with_403(api, method, path):
+    other_scopes = {s for _, scopes in api.routes.values() for s in scopes} - set(
+        api.route_of(method, path)[1]
+    )
+
+    reply = api.request(method, path, scopes=sorted(other_scopes), body=product_body())
+
+    assert reply.status == 403
+    assert "lacks the scope" in reply.body["message"]
+
+
+def test_an_id_token_is_refused_by_a_scoped_route(api):
+    id_token_claims = {"sub": "u1", "token_use": "id", "aud": "c1", "cognito:username": "ada"}
+
+    reply = api.request("GET", "/products", claims=id_token_claims)
+
+    assert reply.status == 403
+
+
+def test_every_route_refuses_a_caller_with_no_scope(api):
+    for method, resource in api.routes:
+        path = resource.replace("{id}", "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d")
+        reply = api.request(method, path, scopes=[], body=product_body(version=1))
+        assert reply.status == 403, (method, resource)
+
+
+# ---------------------------------------------------------------- failures and headers
+
+
+def test_an_unexpected_error_is_500_with_the_request_id(api, products_table, lambda_context):
+    boto3.client("dynamodb").delete_table(TableName=products_table)
+
+    reply = api.request("GET", "/products")
+
+    assert reply.status == 500
+    assert reply.body == {"message": "internal server error", "request_id": lambda_context.aws_request_id}
+
+
+def test_responses_carry_cors_headers(api):
+    reply = api.request("GET", "/products", headers={"Origin": "https://shop.example.com"})
+
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
+    assert reply.headers["Content-Type"] == "application/json"
