@@ -1,0 +1,293 @@
+"""Writes the sample events in events/ from template.yaml.
+
+    .venv/bin/python -m events.generate           # rewrite events/*.json and events/env.json
+    .venv/bin/python -m events.generate --check   # exit 1 if a committed file is not what this writes
+
+Run it from the repository root after changing routes, scopes, clients or functions in template.yaml,
+and commit what it writes: tests/unit/test_events.py fails while the committed files differ.
+
+Routes, functions, scopes and clients come from the translated template (local/template.py), and
+every event is built by the project's one event builder (local/events.py), with the claims of a
+Cognito client_credentials access token rendered as the authorizer passes them (every value a
+string, exp/iat as Java dates). Times and ids are fixed so the output does not change between runs.
+Which status each file gives is documented in events/README.md, and the test checks it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import re
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from local.events import authorizer_claims, rest_event
+from local.template import Template, openapi_body, translate
+
+EVENTS_DIR = Path(__file__).resolve().parent
+
+REGION = "us-east-1"
+USER_POOL_ID = f"{REGION}_EXAMPLE"
+ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}"
+ACCOUNT_ID = "123456789012"
+API_ID = "a1b2c3d4e5"
+SOURCE_IP = "203.0.113.10"  # TEST-NET-3, a documentation address
+
+# One product that get/update/delete name; seed_item.json stores it (tests seed it too).
+PRODUCT_ID = "3f1c9a52-7d4e-4b8a-9c61-2e5b8f0d7a14"
+MISSING_PRODUCT_ID = "00000000-0000-4000-8000-000000000000"
+SEEDED_VERSION = 2  # the product has been updated once: update_product.json sends this version
+
+# The token was issued at ISSUED_AT and the request made REQUEST_DELAY seconds later.
+ISSUED_AT = int(datetime(2025, 11, 20, 10, 19, 0, tzinfo=UTC).timestamp())
+REQUEST_DELAY = 40
+TOKEN_LIFETIME = 3600  # the clients' AccessTokenValidity: 60 minutes
+
+# sam local invoke runs the function in Docker; host.docker.internal is the host, where
+# DynamoDB Local (or the local cloud's DynamoDB endpoint) listens.
+TABLE_NAME = "products"
+DYNAMODB_ENDPOINT = "http://host.docker.internal:8000"
+
+CREATE_BODY = {
+    "name": "Espresso cup",
+    "description": "Porcelain, 90 ml, dishwasher safe",
+    "price": "12.50",
+    "currency": "EUR",
+}
+UPDATE_BODY = {
+    "name": "Espresso cup",
+    "description": "Porcelain, 90 ml, dishwasher safe; now in blue",
+    "price": "13.90",
+    "currency": "EUR",
+    "version": SEEDED_VERSION,
+}
+INVALID_CREATE_BODY = {"name": "", "price": "twelve", "currency": "euro"}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # the handler module: product_api.handlers.<name>.lambda_handler
+    function: str  # logical id
+    method: str
+    resource: str  # the template path, e.g. /products/{id}
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Client:
+    logical_id: str
+    client_id: str
+    scopes: tuple[str, ...]
+
+
+def routes_of(template: Template) -> list[Route]:
+    """Every method of the API but OPTIONS, with the function its integration invokes."""
+    routes = []
+    for resource, methods in openapi_body(template)["paths"].items():
+        for method, operation in methods.items():
+            if method == "options" or method.startswith("x-"):
+                continue
+            uri = json.dumps(operation["x-amazon-apigateway-integration"]["uri"])
+            function = re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)
+            handler = template.resources[function]["Properties"]["Handler"]
+            scopes = next(
+                (tuple(s) for req in operation.get("security", []) for n, s in req.items() if s), ()
+            )
+            routes.append(Route(handler.split(".")[-2], function, method.upper(), resource, scopes))
+    return sorted(routes, key=lambda r: r.name)
+
+
+def clients_of(template: Template) -> list[Client]:
+    """The user pool's app clients, each with a made-up but stable client id."""
+    clients = []
+    for logical_id, resource in sorted(template.of_type("AWS::Cognito::UserPoolClient").items()):
+        # Cognito client ids are 26 lowercase letters and digits.
+        fake_id = hashlib.sha256(logical_id.encode()).hexdigest()[:26]
+        scopes = tuple(resource["Properties"].get("AllowedOAuthScopes", []))
+        clients.append(Client(logical_id, fake_id, scopes))
+    return clients
+
+
+def client_with(clients: list[Client], route: Route) -> Client:
+    """The least privileged client that may call the route."""
+    allowed = [c for c in clients if set(c.scopes) & set(route.scopes)]
+    return min(allowed, key=lambda c: (len(c.scopes), c.logical_id))
+
+
+def client_without(clients: list[Client], route: Route) -> Client:
+    """A client none of whose scopes is the route's."""
+    lacking = [c for c in clients if not set(c.scopes) & set(route.scopes)]
+    return min(lacking, key=lambda c: (len(c.scopes), c.logical_id))
+
+
+def access_token_claims(client: Client) -> dict[str, Any]:
+    """A client_credentials access token's claims: sub is the client, scope all it is allowed."""
+    return {
+        "sub": client.client_id,
+        "token_use": "access",
+        "scope": " ".join(client.scopes),
+        "auth_time": ISSUED_AT,
+        "iss": ISSUER,
+        "exp": ISSUED_AT + TOKEN_LIFETIME,
+        "iat": ISSUED_AT,
+        "version": 2,
+        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"jti:{client.logical_id}")),
+        "client_id": client.client_id,
+    }
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def example_jwt(claims: Mapping[str, Any]) -> str:
+    """The shape of the bearer token the caller sent (the signature is not real)."""
+    header = {"kid": "EXAMPLE", "alg": "RS256"}
+    compact = {"separators": (",", ":")}
+    parts = [
+        json.dumps(header, **compact).encode(),
+        json.dumps(claims, **compact).encode(),
+        b"EXAMPLE-SIGNATURE",
+    ]
+    return ".".join(_b64url(p) for p in parts)
+
+
+def make_event(
+    template: Template,
+    route: Route,
+    client: Client,
+    *,
+    name: str,
+    product_id: str = PRODUCT_ID,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    stage = template.parameters["StageName"]
+    params = dict.fromkeys(re.findall(r"\{(\w+)\}", route.resource), product_id)
+    path = route.resource.format(**params)
+    token_claims = access_token_claims(client)
+    now = ISSUED_AT + REQUEST_DELAY
+    request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"request:{name}"))
+    domain = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
+    headers = [
+        ("Accept", "application/json"),
+        ("Authorization", f"Bearer {example_jwt(token_claims)}"),
+        *([("Content-Type", "application/json")] if body is not None else []),
+        ("Host", domain),
+        ("User-Agent", "python-requests/2.32.3"),
+        ("X-Amzn-Trace-Id", f"Root=1-{now:08x}-{uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:24]}"),
+        ("X-Forwarded-For", SOURCE_IP),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Proto", "https"),
+    ]
+    event = rest_event(
+        method=route.method,
+        resource=route.resource,
+        path=path,
+        stage=stage,
+        path_parameters=params,
+        headers=headers,
+        body=json.dumps(body) if body is not None else None,
+        claims=authorizer_claims(token_claims),
+        source_ip=SOURCE_IP,
+        api_id=API_ID,
+        account_id=ACCOUNT_ID,
+        domain_name=domain,
+        request_id=request_id,
+        now=now,
+    )
+    # rest_event makes a random extendedRequestId; a fixed one keeps the files stable.
+    event["requestContext"]["extendedRequestId"] = base64.b64encode(uuid.UUID(request_id).bytes[:12]).decode()
+    return event
+
+
+def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
+    """file name -> (function logical id, event): one per route, then the failure cases."""
+    routes = {r.name: r for r in routes_of(template)}
+    clients = clients_of(template)
+    bodies = {"POST": CREATE_BODY, "PUT": UPDATE_BODY}
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def add(name: str, route: Route, client: Client, **kwargs: Any) -> None:
+        out[f"{name}.json"] = (route.function, make_event(template, route, client, name=name, **kwargs))
+
+    for name, route in routes.items():
+        add(name, route, client_with(clients, route), body=bodies.get(route.method))
+
+    create, get, update = routes["create_product"], routes["get_product"], routes["update_product"]
+    add("create_product_missing_scope", create, client_without(clients, create), body=CREATE_BODY)
+    add("create_product_invalid", create, client_with(clients, create), body=INVALID_CREATE_BODY)
+    add("get_product_missing", get, client_with(clients, get), product_id=MISSING_PRODUCT_ID)
+    stale = {**UPDATE_BODY, "version": SEEDED_VERSION - 1}
+    add("update_product_stale_version", update, client_with(clients, update), body=stale)
+    return out
+
+
+def env_vars(template: Template) -> dict[str, dict[str, str]]:
+    """`--env-vars` for sam local invoke: every function at the local table and endpoint."""
+    return {
+        logical_id: {"TABLE_NAME": TABLE_NAME, "AWS_ENDPOINT_URL_DYNAMODB": DYNAMODB_ENDPOINT}
+        for logical_id in sorted(template.of_type("AWS::Lambda::Function"))
+    }
+
+
+def seed_item(template: Template) -> dict[str, Any]:
+    """The product the sample events name, as a DynamoDB item (aws dynamodb put-item --item file://...)."""
+    admin = max(clients_of(template), key=lambda c: len(c.scopes))
+    product = {
+        "id": PRODUCT_ID,
+        "name": "Espresso cup",
+        "description": "Porcelain, 90 ml",
+        "price": Decimal("12.50"),
+        "currency": "EUR",
+        "version": SEEDED_VERSION,
+        "created_at": "2025-11-18T08:30:00.000Z",
+        "updated_at": "2025-11-19T14:05:12.000Z",
+        "created_by": admin.client_id,
+        "updated_by": admin.client_id,
+    }
+    serializer = TypeSerializer()
+    return {k: serializer.serialize(v) for k, v in product.items()}
+
+
+def render(document: Any) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def files(template: Template | None = None) -> dict[str, str]:
+    """Every file this script writes, by name in events/, with its content."""
+    template = template or translate()
+    out = {name: render(event) for name, (_, event) in events(template).items()}
+    out["env.json"] = render(env_vars(template))
+    out["seed_item.json"] = render(seed_item(template))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report files that differ")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, content in files().items():
+        path = EVENTS_DIR / name
+        if path.exists() and path.read_text() == content:
+            continue
+        stale.append(name)
+        if not args.check:
+            path.write_text(content)
+    verb = "differ" if args.check else "written"
+    print(f"{len(stale)} file(s) {verb}" + (f": {', '.join(stale)}" if stale else ""))
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

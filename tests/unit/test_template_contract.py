@@ -1,0 +1,837 @@
+"""Contract tests on the TRANSFORMED template: what CloudFormation receives after LanguageExtensions
+and the SAM translator, not the SAM source. Infrastructure tools have silently dropped method scopes
+before (aws/serverless-application-model#1752, #3325; aws/aws-cdk#30444), so the checks read the
+OpenAPI body, roles and permissions that the translator wrote.
+
+The expectation comes from template.yaml itself: each function event's `Auth` is the documented
+contract of its route. Every check is a plain function returning a list of problems; the same
+functions are run on the real template (no problems) and on templates broken on purpose (the
+problem is reported), so a check that cannot fail does not pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.template import ROOT, Template, load_source, openapi_body, translate
+
+# Powertools for AWS Lambda (Python) version -> the number N of AWS's published layer
+# arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{N}
+# (Powertools docs, "Lambda Layer"). Add a row when the pin in pyproject.toml moves.
+POWERTOOLS_LAYER_VERSIONS = {"3.22.0": 25}
+POWERTOOLS_LAYER = re.compile(
+    r"^arn:(?:\$\{AWS::Partition\}|aws):lambda:(?:\$\{AWS::Region\}|[a-z0-9-]+):017000801446:"
+    r"layer:AWSLambdaPowertoolsPythonV3-(?P<runtime>python\d+)-(?P<arch>arm64|x86_64):(?P<version>\d+)$"
+)
+
+RUNTIME = "python3.13"
+ARCHITECTURES = ["arm64"]
+MAX_API_TIMEOUT = 29  # API Gateway's integration timeout: a longer function only times out later
+
+# What a read-only function may do. Anything else (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+# TransactWriteItems, PartiQL writes, ...) is a write.
+READ_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:DescribeTable",
+    "dynamodb:ConditionCheckItem",
+}
+# Managed policies SAM attaches to every function role: logs and X-Ray, no data access.
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+# OIDC and Cognito scopes a client may name without a resource server.
+STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
+
+# Output -> the resource its value must be built from.
+REQUIRED_OUTPUTS = {
+    "ApiUrl": "ProductApi",
+    "TokenUrl": "UserPoolDomain",
+    "Issuer": "UserPool",
+    "JwksUrl": "UserPool",
+    "UserPoolId": "UserPool",
+    "UserPoolArn": "UserPool",
+    "ProductAdminClientId": "ProductAdminClient",
+    "ProductReaderClientId": "ProductReaderClient",
+    "TableName": "ProductsTable",
+}
+CORS_GATEWAY_RESPONSES = ("DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED")
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method"}
+
+SOURCE = load_source()
+
+
+# ---------------------------------------------------------------- the documented routes (SAM source)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One function event of type Api, as written in template.yaml."""
+
+    function: str
+    event: str
+    method: str  # upper case
+    path: str
+    authorizer: str | None
+    scopes: tuple[str, ...]
+    api_key_required: bool | None  # the event's own Auth.ApiKeyRequired, None to follow the API
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def source_routes(source: dict[str, Any]) -> list[Route]:
+    """Every Api event of every function, its authorizer and scopes resolved as SAM resolves them:
+    the event's own, else the API's DefaultAuthorizer and that authorizer's AuthorizationScopes."""
+    resources = source["Resources"]
+    routes = []
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (resource["Properties"].get("Events") or {}).items():
+            if event["Type"] != "Api":
+                continue
+            props = event["Properties"]
+            api_ref = props.get("RestApiId", {}).get("Ref")
+            api_auth = resources[api_ref]["Properties"].get("Auth", {}) if api_ref else {}
+            auth = props.get("Auth", {})
+            authorizer = auth.get("Authorizer", api_auth.get("DefaultAuthorizer"))
+            default_scopes = api_auth.get("Authorizers", {}).get(authorizer, {}).get("AuthorizationScopes")
+            scopes = auth.get("AuthorizationScopes", default_scopes) or []
+            routes.append(
+                Route(
+                    function=name,
+                    event=event_name,
+                    method=props["Method"].upper(),
+                    path=props["Path"],
+                    authorizer=authorizer,
+                    scopes=tuple(scopes),
+                    api_key_required=auth.get("ApiKeyRequired"),
+                )
+            )
+    return sorted(routes, key=lambda r: (r.path, r.method))
+
+
+ROUTES = source_routes(SOURCE)
+READ_FUNCTIONS = sorted(
+    {r.function for r in ROUTES} - {r.function for r in ROUTES if r.method not in ("GET", "HEAD")}
+)
+
+
+# ---------------------------------------------------------------- helpers on the transformed template
+
+
+def operations(template: Template) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(path, METHOD, operation) for every method of the REST API."""
+    for path, methods in openapi_body(template)["paths"].items():
+        for method, operation in methods.items():
+            if method in HTTP_METHODS:
+                yield path, method.upper(), operation
+
+
+def operation(template: Template, route: Route) -> dict[str, Any] | None:
+    return openapi_body(template)["paths"].get(route.path, {}).get(route.method.lower())
+
+
+def cognito_schemes(template: Template) -> set[str]:
+    schemes = openapi_body(template).get("components", {}).get("securitySchemes", {})
+    return {n for n, s in schemes.items() if s.get("x-amazon-apigateway-authtype") == "cognito_user_pools"}
+
+
+def api_key_schemes(template: Template) -> set[str]:
+    schemes = openapi_body(template).get("components", {}).get("securitySchemes", {})
+    return {
+        name
+        for name, s in schemes.items()
+        if s.get("type") == "apiKey" and s.get("in") == "header" and s.get("name", "").lower() == "x-api-key"
+    }
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a value refers to: Ref, Fn::GetAtt and ${Name} / ${Name.Attr} in strings."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                found.add(inner[0] if isinstance(inner, list) else inner.split(".")[0])
+            else:
+                found |= references(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= references(inner)
+    elif isinstance(value, str):
+        found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", value)}
+    return {r for r in found if not r.startswith("AWS::")}
+
+
+def text_of(value: Any) -> str:
+    """The string inside a plain string or an Fn::Sub."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        return sub[0] if isinstance(sub, list) else sub
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def evaluate_condition(template: Template, name: str) -> bool:
+    def ev(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            ((fn, args),) = node.items()
+            if fn == "Fn::Equals":
+                return ev(args[0]) == ev(args[1])
+            if fn == "Fn::Not":
+                return not ev(args[0])
+            if fn == "Fn::And":
+                return all(ev(a) for a in args)
+            if fn == "Fn::Or":
+                return any(ev(a) for a in args)
+            if fn == "Condition":
+                return ev(template.conditions[args])
+            if fn == "Ref":
+                return template.parameters[args]
+        return node
+
+    return bool(ev(template.conditions[name]))
+
+
+def statements(template: Template, function: str) -> Iterator[dict[str, Any]]:
+    role = references(template.resources[function]["Properties"]["Role"]).pop()
+    for policy in template.resources[role]["Properties"].get("Policies", []):
+        statement = policy["PolicyDocument"]["Statement"]
+        yield from statement if isinstance(statement, list) else [statement]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resource_server_scopes(template: Template) -> set[str]:
+    return {
+        f"{rs['Properties']['Identifier']}/{scope['ScopeName']}"
+        for rs in template.of_type("AWS::Cognito::UserPoolResourceServer").values()
+        for scope in rs["Properties"].get("Scopes", [])
+    }
+
+
+def powertools_pin() -> str:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    groups = pyproject.get("dependency-groups", {})
+    requirements = [*pyproject.get("project", {}).get("dependencies", [])]
+    requirements += [r for group in groups.values() for r in group if isinstance(r, str)]
+    for requirement in requirements:
+        match = re.fullmatch(r"aws-lambda-powertools(?:\[[^\]]*\])?==([\w.]+)", requirement.replace(" ", ""))
+        if match:
+            return match.group(1)
+    raise AssertionError("pyproject.toml pins no aws-lambda-powertools==X")
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def route_authorization_problems(template: Template, route: Route) -> list[str]:
+    """The route's method uses the Cognito authorizer with exactly the route's scopes."""
+    op = operation(template, route)
+    if op is None:
+        return [f"{route.label}: declared in template.yaml but not a method of the API"]
+    problems = []
+    security = op.get("security") or []
+    cognito = cognito_schemes(template)
+    api_keys = api_key_schemes(template)
+    granted = [req for req in security if set(req) & cognito]
+    others = sorted({name for req in security for name in req} - cognito - api_keys)
+    if not granted:
+        problems.append(f"{route.label}: open, no Cognito authorizer (security: {security})")
+    if others:
+        problems.append(f"{route.label}: security names {others}, which are not the Cognito authorizer")
+    if len(granted) > 1:
+        problems.append(f"{route.label}: more than one Cognito requirement: {granted}")
+    for requirement in granted:
+        for name, scopes in requirement.items():
+            if name not in cognito:
+                continue
+            if sorted(scopes) != sorted(route.scopes) or len(set(scopes)) != len(scopes):
+                problems.append(
+                    f"{route.label}: method scopes {scopes} are not the documented {list(route.scopes)}"
+                )
+    if not route.scopes:
+        problems.append(
+            f"{route.label}: no AuthorizationScopes; the authorizer would then want an ID token and "
+            "refuse every client_credentials access token"
+        )
+    return problems
+
+
+def authorization_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """Every method but OPTIONS is exactly a documented route, guarded as documented."""
+    routes = source_routes(source)
+    documented = {(r.method, r.path) for r in routes}
+    problems = [
+        f"{method} {path}: a method of the API that no function event declares"
+        for path, method, _ in operations(template)
+        if method != "OPTIONS" and (method, path) not in documented
+    ]
+    for route in routes:
+        problems += route_authorization_problems(template, route)
+    return problems
+
+
+def api_key_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """With RequireApiKey, every method but OPTIONS wants the key and the key, plan and plan key
+    are created; without it, no method wants a key and none of them is created."""
+    required = template.parameters["RequireApiKey"] == "true"
+    api_keys = api_key_schemes(template)
+    problems = []
+    for path, method, op in operations(template):
+        wants_key = any(set(req) & api_keys for req in op.get("security") or [])
+        if method == "OPTIONS" and wants_key:
+            problems.append(f"OPTIONS {path}: wants an API key, so CORS preflight fails")
+        elif method != "OPTIONS" and wants_key != required:
+            problems.append(f"{method} {path}: API key {'not ' if required else ''}required")
+    for resource_type in (
+        "AWS::ApiGateway::ApiKey",
+        "AWS::ApiGateway::UsagePlan",
+        "AWS::ApiGateway::UsagePlanKey",
+    ):
+        found = template.of_type(resource_type)
+        if len(found) != 1:
+            problems.append(f"expected one {resource_type}, found {sorted(found)}")
+            continue
+        name, resource = next(iter(found.items()))
+        condition = resource.get("Condition")
+        if condition is None:
+            problems.append(f"{name}: created whether or not RequireApiKey is true")
+        elif evaluate_condition(template, condition) != required:
+            problems.append(
+                f"{name}: condition {condition} is not {required} when RequireApiKey is {required}"
+            )
+    return problems
+
+
+def required_scopes_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """Each function's REQUIRED_SCOPES (the handler's own check) is its route's AuthorizationScopes."""
+    problems = []
+    for route in source_routes(source):
+        env = template.resources[route.function]["Properties"].get("Environment", {}).get("Variables", {})
+        required = env.get("REQUIRED_SCOPES")
+        if not isinstance(required, str) or sorted(required.split()) != sorted(route.scopes):
+            problems.append(
+                f"{route.function}: REQUIRED_SCOPES {required!r} is not {route.label}'s {list(route.scopes)}"
+            )
+    return problems
+
+
+def authorizer_problems(template: Template) -> list[str]:
+    """One COGNITO_USER_POOLS authorizer, on the user pool's ARN, reading the Authorization header."""
+    schemes = openapi_body(template).get("components", {}).get("securitySchemes", {})
+    cognito = cognito_schemes(template)
+    if len(cognito) != 1:
+        return [f"expected one Cognito authorizer, found {sorted(cognito)}"]
+    name = next(iter(cognito))
+    scheme = schemes[name]
+    pool, _ = template.the_one("AWS::Cognito::UserPool")
+    authorizer = scheme.get("x-amazon-apigateway-authorizer", {})
+    problems = []
+    if authorizer.get("type") != "cognito_user_pools":
+        problems.append(f"{name}: type {authorizer.get('type')!r}, not cognito_user_pools")
+    if authorizer.get("providerARNs") != [{"Fn::GetAtt": [pool, "Arn"]}]:
+        problems.append(f"{name}: providerARNs {authorizer.get('providerARNs')} are not {pool}'s ARN")
+    if (scheme.get("type"), scheme.get("in"), scheme.get("name")) != ("apiKey", "header", "Authorization"):
+        problems.append(
+            f"{name}: reads {scheme.get('in')} {scheme.get('name')!r}, not the Authorization header"
+        )
+    return problems
+
+
+def cors_preflight_problems(template: Template) -> list[str]:
+    """Every path answers OPTIONS from a mock integration, with no token and no key."""
+    problems = []
+    for path, methods in openapi_body(template)["paths"].items():
+        op = methods.get("options")
+        if op is None:
+            problems.append(f"{path}: no OPTIONS method, so browsers cannot preflight")
+            continue
+        integration = op.get("x-amazon-apigateway-integration", {})
+        if integration.get("type") != "mock":
+            problems.append(f"OPTIONS {path}: integration {integration.get('type')!r}, not mock")
+        if op.get("security"):
+            problems.append(f"OPTIONS {path}: wants {op['security']}, so preflight without a token fails")
+        params = integration.get("responses", {}).get("default", {}).get("responseParameters", {})
+        allow_headers = params.get("method.response.header.Access-Control-Allow-Headers", "")
+        if "method.response.header.Access-Control-Allow-Origin" not in params:
+            problems.append(f"OPTIONS {path}: no Access-Control-Allow-Origin")
+        if "authorization" not in allow_headers.lower():
+            problems.append(f"OPTIONS {path}: Access-Control-Allow-Headers does not allow Authorization")
+    return problems
+
+
+def integration_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """Each method invokes its route's function; each permission names a function of the stack."""
+    functions = set(template.of_type("AWS::Lambda::Function"))
+    by_route = {(r.method, r.path): r.function for r in source_routes(source)}
+    problems = []
+    for path, method, op in operations(template):
+        if method == "OPTIONS":
+            continue
+        integration = op.get("x-amazon-apigateway-integration", {})
+        targets = references(integration.get("uri")) & functions
+        if (integration.get("type"), integration.get("httpMethod")) != ("aws_proxy", "POST"):
+            problems.append(f"{method} {path}: not a Lambda proxy integration: {integration}")
+        if targets != {by_route.get((method, path))}:
+            problems.append(f"{method} {path}: invokes {sorted(targets)}, not {by_route.get((method, path))}")
+    permitted = set()
+    for name, permission in template.of_type("AWS::Lambda::Permission").items():
+        props = permission["Properties"]
+        target = references(props["FunctionName"])
+        if not target or not target <= functions:
+            problems.append(f"{name}: FunctionName {props['FunctionName']} is not a function of the stack")
+        if (
+            props.get("Principal") != "apigateway.amazonaws.com"
+            or props.get("Action") != "lambda:InvokeFunction"
+        ):
+            problems.append(f"{name}: not an API Gateway invoke permission")
+        api, _ = template.the_one("AWS::ApiGateway::RestApi")
+        if api not in references(props.get("SourceArn")):
+            problems.append(f"{name}: SourceArn is not limited to {api}")
+        permitted |= target
+    for function in sorted(set(by_route.values()) - permitted):
+        problems.append(f"{function}: API Gateway has no permission to invoke it")
+    return problems
+
+
+def function_problems(template: Template) -> list[str]:
+    """python3.13 on arm64, Timeout within API Gateway's 29 s, the Powertools layer of the pinned version."""
+    pin = powertools_pin()
+    expected_layer = POWERTOOLS_LAYER_VERSIONS.get(pin)
+    problems = [] if expected_layer else [f"no layer number known for Powertools {pin}: add it"]
+    for name, function in template.of_type("AWS::Lambda::Function").items():
+        props = function["Properties"]
+        if props.get("Runtime") != RUNTIME:
+            problems.append(f"{name}: runtime {props.get('Runtime')}, not {RUNTIME}")
+        if props.get("Architectures") != ARCHITECTURES:
+            problems.append(f"{name}: architectures {props.get('Architectures')}, not {ARCHITECTURES}")
+        if props.get("Timeout", 3) > MAX_API_TIMEOUT:
+            problems.append(
+                f"{name}: Timeout {props['Timeout']} s outlives API Gateway's {MAX_API_TIMEOUT} s"
+            )
+        layers = [POWERTOOLS_LAYER.match(text_of(layer)) for layer in props.get("Layers", [])]
+        layers = [m for m in layers if m]
+        if len(layers) != 1:
+            problems.append(f"{name}: {len(layers)} Powertools layers, not 1")
+            continue
+        layer = layers[0]
+        if layer["runtime"] != RUNTIME.replace(".", "") or [layer["arch"]] != props.get("Architectures"):
+            problems.append(f"{name}: Powertools layer for {layer['runtime']}/{layer['arch']}")
+        if expected_layer and int(layer["version"]) != expected_layer:
+            problems.append(
+                f"{name}: Powertools layer {layer['version']} is not {expected_layer} "
+                f"(Powertools {pin}, pinned in pyproject.toml)"
+            )
+    return problems
+
+
+def iam_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """No wildcard actions or resources; functions that only serve GET routes only read."""
+    routes = source_routes(source)
+    read_only = {r.function for r in routes} - {r.function for r in routes if r.method not in ("GET", "HEAD")}
+    read_actions = {a.lower() for a in READ_ACTIONS}
+    problems = []
+    for name in sorted(template.of_type("AWS::Lambda::Function")):
+        role = references(template.resources[name]["Properties"]["Role"]).pop()
+        managed = set(template.resources[role]["Properties"].get("ManagedPolicyArns", []))
+        for arn in sorted(managed - ALLOWED_MANAGED_POLICIES, key=str):
+            problems.append(f"{name}: managed policy {arn} is not one of {sorted(ALLOWED_MANAGED_POLICIES)}")
+        for statement in statements(template, name):
+            if statement.get("Effect") != "Allow":
+                continue
+            if "NotAction" in statement or "NotResource" in statement:
+                problems.append(f"{name}: NotAction/NotResource grants everything else")
+            actions = as_list(statement.get("Action", []))
+            for action in actions:
+                if "*" in action:
+                    problems.append(f"{name}: wildcard action {action}")
+                elif name in read_only and action.lower() not in read_actions:
+                    problems.append(f"{name}: serves only reads but may {action}")
+            for resource in as_list(statement.get("Resource", [])):
+                text = text_of(resource)
+                if "*" in re.sub(r"/index/\*$", "", text):
+                    problems.append(f"{name}: wildcard resource {text}")
+    return problems
+
+
+def cognito_problems(template: Template, source: dict[str, Any]) -> list[str]:
+    """Clients name only scopes that the resource server defines; machine clients are
+    client_credentials-only with a secret; each route's scopes exist and some client holds them."""
+    defined = resource_server_scopes(template)
+    servers = set(template.of_type("AWS::Cognito::UserPoolResourceServer"))
+    problems = []
+    held: set[str] = set()
+    for name, client in template.of_type("AWS::Cognito::UserPoolClient").items():
+        props = client["Properties"]
+        scopes = set(props.get("AllowedOAuthScopes", []))
+        held |= scopes
+        for scope in sorted(scopes - defined - STANDARD_SCOPES):
+            problems.append(f"{name}: names {scope}, which no resource server defines")
+        if scopes - STANDARD_SCOPES and not servers <= set(as_list(client.get("DependsOn", []))):
+            problems.append(f"{name}: does not depend on the resource server, so it may be created first")
+        if "client_credentials" in props.get("AllowedOAuthFlows", []):
+            if props["AllowedOAuthFlows"] != ["client_credentials"]:
+                problems.append(f"{name}: machine client with other flows too: {props['AllowedOAuthFlows']}")
+            if props.get("GenerateSecret") is not True:
+                problems.append(f"{name}: machine client without a secret")
+            if props.get("AllowedOAuthFlowsUserPoolClient") is not True:
+                problems.append(f"{name}: AllowedOAuthFlowsUserPoolClient is not true")
+    for route in source_routes(source):
+        for scope in route.scopes:
+            if scope not in defined:
+                problems.append(f"{route.label}: scope {scope} is not defined by the resource server")
+            elif scope not in held:
+                problems.append(f"{route.label}: no client may ask for {scope}")
+    return problems
+
+
+def gateway_response_problems(template: Template) -> list[str]:
+    """The gateway's own 4XX/5XX/401 answers carry CORS headers, or browsers see a network error."""
+    responses = openapi_body(template).get("x-amazon-apigateway-gateway-responses", {})
+    problems = []
+    for kind in CORS_GATEWAY_RESPONSES:
+        params = responses.get(kind, {}).get("responseParameters", {})
+        if "gatewayresponse.header.Access-Control-Allow-Origin" not in params:
+            problems.append(f"{kind}: no Access-Control-Allow-Origin")
+        if (
+            "authorization"
+            not in params.get("gatewayresponse.header.Access-Control-Allow-Headers", "").lower()
+        ):
+            problems.append(f"{kind}: Access-Control-Allow-Headers does not allow Authorization")
+    if responses.get("UNAUTHORIZED", {}).get("statusCode", "401") != "401":
+        problems.append("UNAUTHORIZED: status is not 401")
+    return problems
+
+
+def cors_origin_problems(template: Template) -> list[str]:
+    """Preflight, gateway responses and the handlers' own responses allow the same origin."""
+    body = openapi_body(template)
+    origins = {
+        f"OPTIONS {path}": methods["options"]["x-amazon-apigateway-integration"]["responses"]["default"][
+            "responseParameters"
+        ].get("method.response.header.Access-Control-Allow-Origin")
+        for path, methods in body["paths"].items()
+        if "options" in methods
+    }
+    for kind, response in body.get("x-amazon-apigateway-gateway-responses", {}).items():
+        origins[kind] = response.get("responseParameters", {}).get(
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+        )
+    for name, function in template.of_type("AWS::Lambda::Function").items():
+        origin = function["Properties"].get("Environment", {}).get("Variables", {}).get("CORS_ALLOW_ORIGIN")
+        origins[name] = f"'{origin}'"
+    if len(set(origins.values())) != 1:
+        return [f"allowed origins differ: {origins}"]
+    return []
+
+
+def output_problems(template: Template) -> list[str]:
+    problems = []
+    for name, resource in REQUIRED_OUTPUTS.items():
+        output = template.outputs.get(name)
+        if output is None:
+            problems.append(f"no output {name}")
+        elif "Condition" in output:
+            problems.append(f"output {name} exists only under condition {output['Condition']}")
+        elif resource not in references(output["Value"]):
+            problems.append(f"output {name} is not built from {resource}: {output['Value']}")
+    return problems
+
+
+# ---------------------------------------------------------------- the real template passes
+
+
+@pytest.fixture(params=["false", "true"], ids=["no-api-key", "api-key"])
+def transformed(request) -> Template:
+    """The template as deployed, with RequireApiKey false and true."""
+    return translate({"RequireApiKey": request.param})
+
+
+def test_template_declares_routes_to_check():
+    assert len(ROUTES) >= 5
+    assert READ_FUNCTIONS
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_method_uses_cognito_authorizer_with_exactly_its_documented_scopes(transformed, route):
+    assert route_authorization_problems(transformed, route) == []
+
+
+def test_every_method_but_options_is_a_documented_guarded_route(transformed):
+    assert authorization_problems(transformed, SOURCE) == []
+
+
+def test_api_key_is_required_on_every_method_exactly_when_require_api_key_is_true(transformed):
+    assert api_key_problems(transformed, SOURCE) == []
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_api_key_setting_reaches_the_method_security(route):
+    def schemes(require_api_key: str) -> set[str]:
+        t = translate({"RequireApiKey": require_api_key})
+        return {name for req in operation(t, route)["security"] for name in req} & api_key_schemes(t)
+
+    assert schemes("true")
+    assert not schemes("false")
+
+
+def test_function_required_scopes_equal_its_route_authorization_scopes(transformed):
+    assert required_scopes_problems(transformed, SOURCE) == []
+
+
+def test_authorizer_is_cognito_user_pools_on_the_pool_arn_reading_authorization(transformed):
+    assert authorizer_problems(transformed) == []
+
+
+def test_options_methods_are_unauthenticated_mock_integrations_for_cors_preflight(transformed):
+    assert cors_preflight_problems(transformed) == []
+
+
+def test_each_method_invokes_its_route_function_and_permissions_name_functions(transformed):
+    assert integration_problems(transformed, SOURCE) == []
+
+
+def test_functions_run_python313_on_arm64_within_29s_with_the_pinned_powertools_layer(transformed):
+    assert function_problems(transformed) == []
+
+
+def test_powertools_layer_map_knows_the_pinned_version():
+    assert powertools_pin() in POWERTOOLS_LAYER_VERSIONS
+
+
+@pytest.mark.parametrize("function", READ_FUNCTIONS)
+def test_read_function_has_only_read_actions(transformed, function):
+    problems = [p for p in iam_problems(transformed, SOURCE) if p.startswith(f"{function}:")]
+    assert problems == []
+    assert list(statements(transformed, function)), f"{function} has no policy: it could not read either"
+
+
+def test_no_function_has_wildcard_actions_or_resources(transformed):
+    assert iam_problems(transformed, SOURCE) == []
+
+
+def test_clients_name_only_resource_server_scopes_and_machine_clients_use_client_credentials(transformed):
+    assert cognito_problems(transformed, SOURCE) == []
+
+
+def test_gateway_responses_carry_cors_headers(transformed):
+    assert gateway_response_problems(transformed) == []
+
+
+def test_preflight_gateway_and_handlers_allow_the_same_origin(transformed):
+    assert cors_origin_problems(transformed) == []
+
+
+def test_outputs_give_what_clients_and_tests_need(transformed):
+    assert output_problems(transformed) == []
+
+
+# ---------------------------------------------------------------- the checks catch drift
+
+
+def event_auth(source: dict[str, Any], route: Route) -> dict[str, Any]:
+    props = source["Resources"][route.function]["Properties"]["Events"][route.event]["Properties"]
+    return props.setdefault("Auth", {})
+
+
+def broken(mutate: Callable[[dict[str, Any]], None], **overrides: str) -> Template:
+    """template.yaml with one change, through LanguageExtensions and SAM as CloudFormation would."""
+    source = load_source()
+    mutate(source)
+    return translate(overrides or None, source=source)
+
+
+def mentions(problems: list[str], *words: str) -> bool:
+    return any(all(w in p for w in words) for p in problems)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_check_catches_method_whose_scopes_were_removed(route):
+    def drop_scopes(source):
+        # The route's scopes are gone from the source (and so from the method); REQUIRED_SCOPES still
+        # names them, and the documented routes all need an access token.
+        event_auth(source, route).pop("AuthorizationScopes")
+
+    t = broken(drop_scopes)
+    source = load_source()
+    drop_scopes(source)
+
+    (changed,) = [r for r in source_routes(source) if r.label == route.label]
+
+    assert mentions(route_authorization_problems(t, changed), "no AuthorizationScopes")
+    assert mentions(authorization_problems(t, source), route.label, "no AuthorizationScopes")
+    assert mentions(required_scopes_problems(t, source), route.function, "REQUIRED_SCOPES")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_check_catches_method_whose_scopes_the_transform_dropped(route):
+    # What SAM has done before (aws/serverless-application-model#1752): the source is right and the
+    # method in the OpenAPI body has lost its scopes.
+    good = translate()
+    t = dataclasses.replace(good, resources=copy.deepcopy(good.resources))
+    for requirement in operation(t, route)["security"]:
+        for name in set(requirement) & cognito_schemes(t):
+            requirement[name] = []
+
+    assert mentions(authorization_problems(t, SOURCE), route.label, "not the documented")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_check_catches_method_opened_with_authorizer_none(route):
+    def open_route(source):
+        event_auth(source, route).clear()
+        event_auth(source, route)["Authorizer"] = "NONE"
+
+    t = broken(open_route)
+
+    assert mentions(authorization_problems(t, SOURCE), route.label, "open")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_check_catches_route_scope_changed_without_required_scopes(route):
+    other = next(s for s in sorted(resource_server_scopes(translate())) if s not in route.scopes)
+
+    def change_scope(source):
+        event_auth(source, route)["AuthorizationScopes"] = [other]
+
+    source = load_source()
+    change_scope(source)
+    t = broken(change_scope)
+
+    assert mentions(required_scopes_problems(t, source), route.function, other)
+    # Against the unchanged documentation, the method itself is wrong too.
+    assert mentions(authorization_problems(t, SOURCE), route.label, other)
+
+
+def test_check_catches_route_scope_that_no_resource_server_defines():
+    route = ROUTES[0]
+
+    def misspell(source):
+        event_auth(source, route)["AuthorizationScopes"] = ["product-api/read_products"]
+
+    source = load_source()
+    misspell(source)
+
+    assert mentions(cognito_problems(broken(misspell), source), "product-api/read_products", "not defined")
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.label)
+def test_check_catches_method_that_drops_the_api_key(route):
+    def no_key(source):
+        event_auth(source, route)["ApiKeyRequired"] = False
+
+    t = broken(no_key, RequireApiKey="true")
+
+    assert mentions(api_key_problems(t, SOURCE), route.label, "API key not required")
+
+
+def test_check_catches_api_key_resources_created_without_their_condition():
+    def unconditional(source):
+        source["Resources"]["ProductUsagePlan"].pop("Condition")
+
+    assert mentions(api_key_problems(broken(unconditional), SOURCE), "ProductUsagePlan", "whether or not")
+
+
+@pytest.mark.parametrize("function", READ_FUNCTIONS)
+def test_check_catches_write_action_on_read_function(function):
+    def allow_put(source):
+        source["Resources"][function]["Properties"]["Policies"][0]["Statement"][0]["Action"].append(
+            "dynamodb:PutItem"
+        )
+
+    assert mentions(iam_problems(broken(allow_put), SOURCE), function, "dynamodb:PutItem")
+
+
+@pytest.mark.parametrize("function", READ_FUNCTIONS)
+def test_check_catches_sam_policy_template_with_writes_on_read_function(function):
+    def crud(source):
+        source["Resources"][function]["Properties"]["Policies"] = [{"DynamoDBCrudPolicy": {"TableName": "t"}}]
+
+    assert mentions(iam_problems(broken(crud), SOURCE), function, "serves only reads")
+
+
+def test_check_catches_wildcard_action_and_resource():
+    def wildcard(source):
+        statement = source["Resources"]["CreateProductFunction"]["Properties"]["Policies"][0]["Statement"][0]
+        statement["Action"] = ["dynamodb:*"]
+        statement["Resource"] = "*"
+
+    problems = iam_problems(broken(wildcard), SOURCE)
+
+    assert mentions(problems, "CreateProductFunction", "wildcard action")
+    assert mentions(problems, "CreateProductFunction", "wildcard resource")
+
+
+def test_check_catches_client_naming_a_scope_no_resource_server_defines():
+    def extra_scope(source):
+        source["Resources"]["ProductReaderClient"]["Properties"]["AllowedOAuthScopes"].append(
+            "product-api/admin"
+        )
+
+    assert mentions(cognito_problems(broken(extra_scope), SOURCE), "ProductReaderClient", "product-api/admin")
+
+
+def test_check_catches_machine_client_without_secret_or_with_a_user_flow():
+    def weaken(source):
+        props = source["Resources"]["ProductAdminClient"]["Properties"]
+        props["GenerateSecret"] = False
+        props["AllowedOAuthFlows"] = ["client_credentials", "code"]
+        props["CallbackURLs"] = ["https://example.com/callback"]
+
+    problems = cognito_problems(broken(weaken), SOURCE)
+
+    assert mentions(problems, "ProductAdminClient", "without a secret")
+    assert mentions(problems, "ProductAdminClient", "other flows")
+
+
+def test_check_catches_preflight_that_needs_a_token():
+    def token_on_preflight(source):
+        source["Resources"]["ProductApi"]["Properties"]["Auth"]["AddDefaultAuthorizerToCorsPreflight"] = True
+
+    assert mentions(cors_preflight_problems(broken(token_on_preflight)), "OPTIONS", "preflight")
+
+
+def test_check_catches_gateway_response_without_cors():
+    def no_cors(source):
+        del source["Resources"]["ProductApi"]["Properties"]["GatewayResponses"]["UNAUTHORIZED"]
+
+    assert mentions(gateway_response_problems(broken(no_cors)), "UNAUTHORIZED", "Access-Control-Allow-Origin")
+
+
+def test_check_catches_function_that_outlives_the_gateway_or_runs_elsewhere():
+    def drift(source):
+        globals_ = source["Globals"]["Function"]
+        globals_["Timeout"] = 30
+        globals_["Architectures"] = ["x86_64"]
+        globals_["Layers"] = [{"Fn::Sub": globals_["Layers"][0]["Fn::Sub"].replace(":25", ":24")}]
+
+    problems = function_problems(broken(drift))
+
+    assert mentions(problems, "Timeout 30")
+    assert mentions(problems, "architectures ['x86_64']")
+    assert mentions(problems, "Powertools layer 24 is not 25")
+
+
+def test_check_catches_missing_output():
+    def drop(source):
+        del source["Outputs"]["JwksUrl"]
+
+    assert output_problems(broken(drop)) == ["no output JwksUrl"]
