@@ -51,8 +51,8 @@ bench: install ## cold-start and local-cloud benchmarks
 local: install ## serve the API, a token endpoint and DynamoDB/Cognito on 127.0.0.1:$(PORT)
 	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED))
 
-invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json
-	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT)
+invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
+	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
 
 deploy: build ## sam deploy (first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV))

@@ -1,0 +1,64 @@
+"""API Gateway's COGNITO_USER_POOLS authorizer (reference notes §1-2).
+
+A method with scopes takes an access token holding any one of them; a method without scopes takes
+an ID token. Everything else is 401 `Unauthorized`, except an expired token, which says so.
+Keys come from the pool's JWKS, parsed once and cached by `kid`, as API Gateway caches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jwt
+
+UNAUTHORIZED = "Unauthorized"
+EXPIRED = "The incoming token has expired"
+
+
+class Denied(Exception):
+    def __init__(self, message: str = UNAUTHORIZED):
+        super().__init__(message)
+        self.message = message
+
+
+class CognitoAuthorizer:
+    def __init__(self, *, issuer: str, jwks: Mapping[str, Any], header: str = "Authorization"):
+        self.issuer = issuer
+        self.header = header
+        self._keys = {k["kid"]: jwt.PyJWK(k, algorithm="RS256") for k in jwks["keys"]}
+
+    def authorize(self, header_value: str | None, scopes: Sequence[str]) -> dict[str, Any]:
+        """The verified token's claims, or Denied with the message API Gateway would send."""
+        token = _token_from(header_value)
+        try:
+            key = self._keys.get(jwt.get_unverified_header(token).get("kid"))
+            if key is None:
+                raise Denied
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"require": ["exp", "iss", "token_use"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Denied(EXPIRED) from None
+        except jwt.PyJWTError:
+            raise Denied from None
+        kind = claims["token_use"]
+        if scopes:
+            granted = set(str(claims.get("scope", "")).split())
+            if kind != "access" or granted.isdisjoint(scopes):
+                raise Denied
+        elif kind != "id":
+            raise Denied
+        return claims
+
+
+def _token_from(header_value: str | None) -> str:
+    if not header_value or not header_value.strip():
+        raise Denied
+    scheme, _, rest = header_value.strip().partition(" ")
+    # Both the raw JWT and "Bearer <jwt>" are accepted, "Bearer" in any case (reference notes §1).
+    return rest.strip() if scheme.lower() == "bearer" and rest else header_value.strip()

@@ -1,0 +1,320 @@
+"""What the transformed template declares, read once into small plain records.
+
+Everything the local cloud serves comes from here: routes, methods and their functions from the
+RestApi's OpenAPI body; the authorizer and each method's scopes from `security`; gateway responses;
+CORS preflight mock integrations; functions; tables; the user pool, its resource servers and clients.
+Nothing about routes or scopes is written anywhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import re
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+from local.resolve import Resolver
+from local.template import Template, openapi_body
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+ANY_METHOD = "x-amazon-apigateway-any-method"
+_FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}|:function:([\w-]+)")
+
+
+@dataclass(frozen=True)
+class MockIntegration:
+    """A `type: mock` integration (SAM's CORS preflight): status, headers and body, no function."""
+
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass(frozen=True)
+class Route:
+    resource: str  # the template path, e.g. /products/{id}
+    method: str  # GET, POST... or ANY
+    function: str | None  # logical id of the proxy function
+    mock: MockIntegration | None
+    authorizer: str | None  # name in components.securitySchemes
+    scopes: tuple[str, ...]
+    api_key: bool
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    name: str
+    header: str
+    user_pool: str  # logical id of the AWS::Cognito::UserPool
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    status: int | None
+    headers: dict[str, str]  # header name -> mapping expression, e.g. "'*'"
+    templates: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    logical_id: str
+    stage: str
+    stage_logical_id: str
+    routes: tuple[Route, ...]
+    authorizers: dict[str, AuthorizerSpec]
+    api_key_header: str
+    gateway_responses: dict[str, GatewayResponse]
+
+
+@dataclass(frozen=True)
+class CloudSpec:
+    api: ApiSpec
+    functions: dict[str, dict[str, Any]]  # logical id -> AWS::Lambda::Function Properties
+    tables: dict[str, dict[str, Any]]
+    user_pools: dict[str, dict[str, Any]]
+    resource_servers: dict[str, dict[str, Any]]
+    clients: dict[str, dict[str, Any]]
+    domains: dict[str, dict[str, Any]]
+    api_keys: dict[str, dict[str, Any]]
+    not_honoured: list[str] = field(default_factory=list)
+
+
+def active(template: Template) -> Template:
+    """The template without the resources and outputs whose Condition is false.
+
+    The translator keeps conditional resources (e.g. the API key when RequireApiKey is false) and
+    leaves CloudFormation to drop them; the parameters are known, so the conditions are decided here.
+    """
+    resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
+
+    def kept(entry: dict[str, Any]) -> bool:
+        return "Condition" not in entry or resolver.condition(entry["Condition"])
+
+    return dataclasses.replace(
+        template,
+        resources={k: v for k, v in template.resources.items() if kept(v)},
+        outputs={k: v for k, v in template.outputs.items() if kept(v)},
+    )
+
+
+def read_spec(template: Template) -> CloudSpec:
+    template = active(template)
+    api = _read_api(template)
+    return CloudSpec(
+        api=api,
+        functions=_properties(template, "AWS::Lambda::Function"),
+        tables=_properties(template, "AWS::DynamoDB::Table"),
+        user_pools=_properties(template, "AWS::Cognito::UserPool"),
+        resource_servers=_properties(template, "AWS::Cognito::UserPoolResourceServer"),
+        clients=_properties(template, "AWS::Cognito::UserPoolClient"),
+        domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
+        api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
+        not_honoured=not_honoured(template),
+    )
+
+
+def _properties(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r.get("Properties", {}) for name, r in template.of_type(resource_type).items()}
+
+
+# ---------------------------------------------------------------- the REST API
+
+
+def _read_api(template: Template) -> ApiSpec:
+    api_id, _ = template.the_one("AWS::ApiGateway::RestApi")
+    stage_id, stage = template.the_one("AWS::ApiGateway::Stage")
+    body = openapi_body(template)
+    schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
+    authorizers = {
+        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=_user_pool_of(scheme))
+        for name, scheme in schemes.items()
+        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
+    }
+    api_key_header = next(
+        (
+            s["name"]
+            for s in schemes.values()
+            if s.get("type") == "apiKey" and s["name"].lower() == "x-api-key"
+        ),
+        "x-api-key",
+    )
+    routes = tuple(
+        _route(path, method, operation, authorizers)
+        for path, operations in body.get("paths", {}).items()
+        for method, operation in operations.items()
+        if method in HTTP_METHODS or method == ANY_METHOD
+    )
+    responses = {
+        kind: GatewayResponse(
+            status=int(r["statusCode"]) if "statusCode" in r else None,
+            headers=_strip_prefix(r.get("responseParameters", {}), "gatewayresponse.header."),
+            templates=dict(r.get("responseTemplates", {})),
+        )
+        for kind, r in body.get("x-amazon-apigateway-gateway-responses", {}).items()
+    }
+    # Gateway responses can also be separate resources (a template written without SAM's shorthand).
+    for props in _properties(template, "AWS::ApiGateway::GatewayResponse").values():
+        responses[props["ResponseType"]] = GatewayResponse(
+            status=int(props["StatusCode"]) if "StatusCode" in props else None,
+            headers=_strip_prefix(props.get("ResponseParameters", {}), "gatewayresponse.header."),
+            templates=dict(props.get("ResponseTemplates", {})),
+        )
+    return ApiSpec(
+        logical_id=api_id,
+        stage=stage["Properties"]["StageName"],
+        stage_logical_id=stage_id,
+        routes=routes,
+        authorizers=authorizers,
+        api_key_header=api_key_header,
+        gateway_responses=responses,
+    )
+
+
+def _user_pool_of(scheme: dict[str, Any]) -> str:
+    arns = scheme["x-amazon-apigateway-authorizer"]["providerARNs"]
+    if len(arns) != 1 or "Fn::GetAtt" not in arns[0]:
+        raise ValueError(
+            f"the local cloud supports one user pool of this template per authorizer, got {arns}"
+        )
+    return arns[0]["Fn::GetAtt"][0]
+
+
+def _route(
+    path: str, method: str, operation: dict[str, Any], authorizers: dict[str, AuthorizerSpec]
+) -> Route:
+    integration = operation.get("x-amazon-apigateway-integration", {})
+    authorizer, scopes, api_key = None, (), False
+    # API Gateway requires every entry of `security` (unlike OpenAPI's "any one of them").
+    for requirement in operation.get("security", []):
+        for name, requirement_scopes in requirement.items():
+            if name in authorizers:
+                authorizer, scopes = name, tuple(requirement_scopes)
+            elif name == "api_key":
+                api_key = True
+    return Route(
+        resource=path,
+        method="ANY" if method == ANY_METHOD else method.upper(),
+        function=_function_of(integration) if integration.get("type") == "aws_proxy" else None,
+        mock=_mock_of(integration) if integration.get("type") == "mock" else None,
+        authorizer=authorizer,
+        scopes=scopes,
+        api_key=api_key,
+    )
+
+
+def _function_of(integration: dict[str, Any]) -> str:
+    uri = integration["uri"]
+    text = uri.get("Fn::Sub", uri) if isinstance(uri, dict) else uri
+    text = text[0] if isinstance(text, list) else text
+    match = _FUNCTION_IN_URI.search(str(text))
+    if not match:
+        raise ValueError(f"cannot tell which function this integration calls: {uri}")
+    return match.group(1) or match.group(2)
+
+
+def _mock_of(integration: dict[str, Any]) -> MockIntegration:
+    default = integration.get("responses", {}).get("default", {})
+    return MockIntegration(
+        status=int(default.get("statusCode", 200)),
+        headers=_strip_prefix(default.get("responseParameters", {}), "method.response.header."),
+        body=default.get("responseTemplates", {}).get("application/json", ""),
+    )
+
+
+def _strip_prefix(parameters: dict[str, str], prefix: str) -> dict[str, str]:
+    return {k.removeprefix(prefix): v for k, v in parameters.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------- what we cannot honour
+
+
+def not_honoured(template: Template) -> list[str]:
+    """One short line per declared feature the local cloud does not reproduce.
+
+    Notes shared by several resources (every function has the same layer) are said once.
+    """
+    by_message: dict[str, list[str]] = {}
+    for name, r in template.resources.items():
+        for message in _notes_for(r["Type"], r.get("Properties", {})):
+            by_message.setdefault(message, []).append(name)
+        if r.get("DeletionPolicy") == "Retain":
+            by_message.setdefault("DeletionPolicy Retain: nothing outlives the process", []).append(name)
+    if template.of_type("AWS::IAM::Role"):
+        by_message["IAM policies are not enforced: every function may call every local AWS API"] = []
+    return [f"{_subjects(names)}{message}" for message, names in by_message.items()]
+
+
+def _subjects(names: list[str]) -> str:
+    if not names:
+        return ""
+    if len(names) > 2:
+        return f"{names[0]} and {len(names) - 1} more: "
+    return f"{', '.join(names)}: "
+
+
+def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
+    notes: list[str] = []
+    if kind == "AWS::ApiGateway::Stage":
+        if "AccessLogSetting" in props:
+            notes.append("access logs are not written (one console line per request instead)")
+        if props.get("TracingEnabled"):
+            notes.append("X-Ray tracing is not recorded")
+        for setting in props.get("MethodSettings", []):
+            limits = {k: v for k, v in setting.items() if k.startswith("Throttling")}
+            if limits:
+                notes.append(f"stage throttling {limits} is not enforced")
+            if setting.get("MetricsEnabled"):
+                notes.append("CloudWatch API metrics are not emitted")
+    elif kind == "AWS::ApiGateway::UsagePlan":
+        notes.extend(
+            f"usage plan {p.lower()} {props[p]} is not enforced" for p in ("Throttle", "Quota") if p in props
+        )
+    elif kind in ("AWS::ApiGateway::DomainName", "AWS::ApiGatewayV2::DomainName"):
+        notes.append("custom domain is not served")
+    elif kind == "AWS::Cognito::UserPoolDomain":
+        custom = "custom domain" if "CustomDomainConfig" in props else "hosted domain"
+        notes.append(f"{custom} not served (login pages); /oauth2/token is on the local port")
+    elif kind == "AWS::Lambda::Function":
+        notes.extend(_function_notes(props))
+    elif kind == "AWS::DynamoDB::Table":
+        if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            notes.append("point-in-time recovery is not emulated")
+        if props.get("DeletionProtectionEnabled"):
+            notes.append("deletion protection is not emulated")
+        if "SSESpecification" in props:
+            notes.append("encryption at rest is not emulated (state is in memory)")
+    elif kind == "AWS::Cognito::UserPool":
+        if props.get("DeletionProtection") == "ACTIVE":
+            notes.append("deletion protection is not emulated")
+        if props.get("LambdaConfig"):
+            notes.append("Lambda triggers (LambdaConfig) are not run")
+        if "UserPoolTier" in props:
+            notes.append(f"feature plan {props['UserPoolTier']} is not enforced")
+    elif kind in ("AWS::Logs::LogGroup", "AWS::ApiGateway::Account"):
+        notes.append(f"{kind} is not created locally")
+    return notes
+
+
+def _function_notes(props: dict[str, Any]) -> list[str]:
+    notes = []
+    if props.get("Layers"):
+        notes.append(
+            f"layers are not downloaded; Powertools {version('aws-lambda-powertools')} "
+            "comes from the local env instead"
+        )
+    runtime = f"{props.get('Runtime')}/{','.join(props.get('Architectures', ['x86_64']))}"
+    local = f"python{sys.version_info.major}.{sys.version_info.minor}/{platform.machine()}"
+    if runtime != local:
+        notes.append(f"runtime {runtime} runs on the local {local}")
+    if props.get("TracingConfig", {}).get("Mode") == "Active":
+        notes.append("X-Ray tracing is off (AWS_SAM_LOCAL=true, as under sam local)")
+    if "MemorySize" in props:
+        notes.append(f"MemorySize {props['MemorySize']} MB is reported to the handler, not enforced")
+    if "LoggingConfig" in props:
+        notes.append("logs go to the console, not to a CloudWatch log group")
+    if "ReservedConcurrentExecutions" in props:
+        notes.append("reserved concurrency is not enforced (one worker per function)")
+    return notes

@@ -1,0 +1,91 @@
+"""One function's execution environment: a long-lived process that imports the handler once.
+
+Started by local/runner.py as a script (not `-m`), so that the function's code directory, not the
+project root, is first on sys.path, and with the function's environment already set, so that
+module-level code sees it at import time, as in Lambda. Standard library only.
+
+Protocol: one JSON request per line on stdin; one JSON reply per line on the original stdout.
+The handler's own stdout and stderr both go to stderr (Lambda sends both to the function's logs),
+and a marker line on stderr closes each invocation's logs.
+"""
+
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+LOG_MARKER = "\x1elocal-invocation-end "
+
+
+class LambdaContext:
+    """The context object the Python runtime passes to handlers."""
+
+    def __init__(self, request_id, invoked_function_arn, deadline_ms):
+        self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
+        self.function_version = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
+        self.invoked_function_arn = invoked_function_arn
+        self.memory_limit_in_mb = int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"])
+        self.aws_request_id = request_id
+        self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
+        self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def load_handler(spec):
+    module_name, _, function_name = spec.rpartition(".")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def error_reply(kind, error):
+    print(f"[ERROR] {kind}: {type(error).__name__}: {error}", file=sys.stderr)
+    traceback.print_exc()
+    return {"ok": False, "errorType": type(error).__name__, "errorMessage": str(error)}
+
+
+def invoke(handler, request):
+    context = LambdaContext(request["requestId"], request["invokedFunctionArn"], request["deadlineMs"])
+    try:
+        result = handler(request["event"], context)
+    except Exception as error:
+        return error_reply("Unhandled exception", error)
+    try:
+        return {"ok": True, "result": json.loads(json.dumps(result))}
+    except (TypeError, ValueError) as error:
+        return error_reply("Runtime.MarshalError", error)
+
+
+def main():
+    handler_spec, code_dir = sys.argv[1], sys.argv[2]
+    # Ctrl-C reaches the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # from here on, print() goes to the log stream
+    sys.path[0] = code_dir
+
+    handler, init_error = None, None
+    try:
+        handler = load_handler(handler_spec)
+    except Exception as error:  # Lambda reports init failures on the first invocation
+        init_error = {**error_reply("Runtime.ImportModuleError", error), "fatal": True}
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        reply = init_error or invoke(handler, request)
+        sys.stdout.flush()
+        sys.stderr.write(f"{LOG_MARKER}{request['requestId']}\n")
+        sys.stderr.flush()
+        replies.write(json.dumps(reply) + "\n")
+        if init_error:
+            return  # the next invocation starts a fresh environment, as Lambda retries init
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Helpers of the end-to-end suite: the target (local cloud or deployed stack), tokens, HTTP calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from local.spec import Route, read_spec
+from local.template import ROOT, translate
+
+STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
+DEPLOYED = bool(STACK_NAME)
+LOCAL_ONLY = pytest.mark.skipif(DEPLOYED, reason="needs the local cloud's test hooks (--test-hooks)")
+STARTUP_TIMEOUT_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class Client:
+    logical_id: str
+    client_id: str
+    secret: str
+    scopes: tuple[str, ...]
+
+
+@dataclass
+class Stack:
+    """What the tests need from the target, local or deployed."""
+
+    api_url: str
+    token_url: str
+    issuer: str
+    jwks_url: str
+    clients: dict[str, Client]
+    api_key: str | None = None
+    hooks_dir: Path | None = None
+    aws_endpoint_url: str | None = None  # local cloud only
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the local cloud
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class RunningCloud:
+    process: subprocess.Popen[bytes]
+    outputs: dict[str, Any]
+    log_path: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
+    """`python -m local` on a free port, returned once its outputs file exists (i.e. it is ready)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    outputs_path, log_path = workdir / "outputs.json", workdir / "cloud.log"
+    command = [sys.executable, "-m", "local", "--port", str(free_port()), "--outputs", str(outputs_path)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*command, *extra_args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while not outputs_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the local cloud did not start:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    return RunningCloud(process, json.loads(outputs_path.read_text()), log_path)
+
+
+def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
+    return Stack(
+        api_url=outputs["ApiUrl"],
+        token_url=outputs["TokenUrl"],
+        issuer=outputs["Issuer"],
+        jwks_url=outputs["JwksUrl"],
+        clients={
+            name: Client(name, c["ClientId"], c["ClientSecret"], tuple(c["AllowedScopes"]))
+            for name, c in outputs["Clients"].items()
+        },
+        api_key=outputs.get("ApiKey"),
+        hooks_dir=hooks_dir,
+        aws_endpoint_url=outputs["AwsEndpointUrl"],
+    )
+
+
+# ---------------------------------------------------------------- a deployed stack
+
+
+def deployed_stack(stack_name: str) -> Stack:
+    import boto3
+
+    cloudformation, cognito = boto3.client("cloudformation"), boto3.client("cognito-idp")
+    description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in description.get("Parameters", [])}
+    clients = {}
+    for name in read_spec(translate(parameters)).clients:
+        described = cognito.describe_user_pool_client(
+            UserPoolId=outputs["UserPoolId"], ClientId=outputs[f"{name}Id"]
+        )["UserPoolClient"]
+        clients[name] = Client(
+            name,
+            described["ClientId"],
+            described["ClientSecret"],
+            tuple(described.get("AllowedOAuthScopes", [])),
+        )
+    api_key = None
+    if "ApiKeyId" in outputs:
+        api_key = boto3.client("apigateway").get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)[
+            "value"
+        ]
+    return Stack(
+        api_url=outputs["ApiUrl"],
+        token_url=outputs["TokenUrl"],
+        issuer=outputs["Issuer"],
+        jwks_url=outputs["JwksUrl"],
+        clients=clients,
+        api_key=api_key,
+        parameters=parameters,
+    )
+
+
+def template_routes(parameters: dict[str, str] | None = None) -> list[Route]:
+    """The API's routes with a function behind them, from the transformed template."""
+    return [r for r in read_spec(translate(parameters or {})).api.routes if r.function]
+
+
+def template_clients() -> list[str]:
+    return sorted(read_spec(translate()).clients)
+
+
+class Api:
+    """HTTP calls to the API stage, with the API key when the stack requires one."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.http = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        authorization: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        all_headers = {"x-api-key": self.stack.api_key} if self.stack.api_key else {}
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        if authorization is not None:
+            all_headers["Authorization"] = authorization
+        all_headers.update(headers or {})
+        return self.http.request(method, self.stack.api_url + path, headers=all_headers, timeout=30, **kwargs)
+
+
+def concrete_path(resource: str, product_id: str | None = None) -> str:
+    """A request path for a template resource: `{id}` becomes an id that is (probably) not stored."""
+    return resource.replace("{id}", product_id or str(uuid.uuid4()))
+
+
+def new_product(**overrides: Any) -> dict[str, Any]:
+    return {"name": f"e2e {uuid.uuid4().hex[:8]}", "price": "12.50", "currency": "EUR", **overrides}
