@@ -13,6 +13,7 @@ import binascii
 import json
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -150,19 +151,7 @@ class TokenEndpoint:
         raise OAuthError("invalid_grant")
 
     def access_claims(self, client_id: str, scopes: list[str], lifetime: int) -> dict[str, Any]:
-        now = int(time.time())
-        return {
-            "sub": client_id,
-            "token_use": "access",
-            "scope": " ".join(scopes),
-            "auth_time": now,
-            "iss": self.issuer,
-            "exp": now + lifetime,
-            "iat": now,
-            "version": 2,
-            "jti": str(uuid.uuid4()),
-            "client_id": client_id,
-        }
+        return client_credentials_claims(client_id, scopes, self.issuer, lifetime)
 
     def id_claims(self, client_id: str, lifetime: int) -> dict[str, Any]:
         now = int(time.time())
@@ -237,3 +226,22 @@ def _json(status: int, body: dict[str, Any]) -> Response:
         mimetype="application/json",
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )
+
+
+def client_credentials_claims(
+    client_id: str, scopes: Iterable[str], issuer: str, lifetime: int = 3600
+) -> dict[str, Any]:
+    """The claims of a Cognito client_credentials access token: its subject is the client itself."""
+    now = int(time.time())
+    return {
+        "sub": client_id,
+        "token_use": "access",
+        "scope": " ".join(scopes),
+        "auth_time": now,
+        "iss": issuer,
+        "exp": now + lifetime,
+        "iat": now,
+        "version": 2,
+        "jti": str(uuid.uuid4()),
+        "client_id": client_id,
+    }

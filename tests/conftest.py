@@ -7,7 +7,6 @@ import importlib
 import json
 import re
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from moto import mock_aws
 
 from local.events import authorizer_claims, rest_event
 from local.template import Template, openapi_body, translate
+from local.tokens import client_credentials_claims
 
 REGION = "us-east-1"
 TABLE_NAME = "products"
@@ -34,20 +34,8 @@ def template() -> Template:
 
 
 def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id000000") -> dict[str, Any]:
-    """The claims of a Cognito client_credentials access token (sub is the client itself)."""
-    now = int(time.time())
-    return {
-        "sub": client_id,
-        "token_use": "access",
-        "scope": " ".join(scopes),
-        "auth_time": now,
-        "iss": ISSUER,
-        "exp": now + 3600,
-        "iat": now,
-        "version": 2,
-        "jti": str(uuid.uuid4()),
-        "client_id": client_id,
-    }
+    """The claims of a Cognito client_credentials access token, as the local token endpoint makes them."""
+    return client_credentials_claims(client_id, scopes, ISSUER)
 
 
 # ---------------------------------------------------------------- events
