@@ -290,55 +290,13 @@ class Target:
     importtime: dict[str, float] = field(default_factory=dict)
 
 
-def _resolve(value: Any, template: Any) -> str:
-    """Environment values after the SAM transform: strings, or Refs to parameters and resources."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        ref = value["Ref"]
-        if ref in template.parameters:
-            return template.parameters[ref]
-        props = template.resources.get(ref, {}).get("Properties", {})
-        named = next((v for k, v in props.items() if k.endswith("Name") and isinstance(v, str)), None)
-        return named or ref
-    raise ValueError(f"cannot resolve environment value {value!r}")
-
-
-def _routes(template: Any) -> dict[str, tuple[str, str]]:
-    """Function logical id -> (method, resource path), from the REST API's OpenAPI body."""
-    from local.template import openapi_body
-
-    routes: dict[str, tuple[str, str]] = {}
-    for path, methods in openapi_body(template)["paths"].items():
-        for method, operation in methods.items():
-            uri = operation.get("x-amazon-apigateway-integration", {}).get("uri")
-            sub = uri.get("Fn::Sub") if isinstance(uri, dict) else None
-            found = re.search(r"\$\{(\w+)\.Arn\}", sub) if isinstance(sub, str) else None
-            if found:
-                routes[found.group(1)] = (method.upper(), path)
-    return routes
-
-
 def _claims(scopes: str) -> dict[str, str]:
     """An access token's claims (client credentials), as the Cognito authorizer passes them."""
     from local.events import authorizer_claims
+    from local.tokens import client_credentials_claims
 
-    now = int(time.time())
-    client_id = "benchclient0000000000000000"
-    return authorizer_claims(
-        {
-            "sub": client_id,
-            "token_use": "access",
-            "scope": scopes,
-            "auth_time": now,
-            "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_bench",
-            "exp": now + 3600,
-            "iat": now,
-            "version": 2,
-            "jti": str(uuid.uuid4()),
-            "client_id": client_id,
-        }
-    )
+    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_bench"
+    return authorizer_claims(client_credentials_claims("benchclient0000000000000000", scopes.split(), issuer))
 
 
 def _event(method: str, resource: str, scopes: str) -> dict[str, Any]:
@@ -381,11 +339,16 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
     Code is copied without __pycache__ (sam build leaves bytecode out and /var/task is read-only),
     so every cold start compiles the function's own modules, as in Lambda.
     """
+    from local.resolve import Resolver
+    from local.spec import proxy_routes
     from local.template import translate
 
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # "Feature ... not available" noise
     template = translate()
-    routes = _routes(template)
+    routes = {r.function: (r.method, r.resource) for r in proxy_routes(template)}
+    # The DynamoDB stub answers any table name: each resource's Ref is its logical id.
+    resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
+    resolver.refs.update({name: name for name in template.resources})
     functions = template.of_type("AWS::Lambda::Function")
     if not functions:
         raise RuntimeError("template.yaml defines no functions")
@@ -398,7 +361,9 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
         if source_dir not in staged:
             staged[source_dir] = stage / f"code{len(staged)}"
             shutil.copytree(source_dir, staged[source_dir], ignore=_NO_BYTECODE)
-        env = {k: _resolve(v, template) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        env = {
+            k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()
+        }
         method, resource_path = routes[logical_id]
         targets.append(
             Target(

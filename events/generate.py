@@ -32,7 +32,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 
 from local.events import authorizer_claims, rest_event
-from local.template import Template, openapi_body, translate
+from local.spec import proxy_routes
+from local.template import Template, translate
 
 EVENTS_DIR = Path(__file__).resolve().parent
 
@@ -93,17 +94,11 @@ class Client:
 def routes_of(template: Template) -> list[Route]:
     """Every method of the API but OPTIONS, with the function its integration invokes."""
     routes = []
-    for resource, methods in openapi_body(template)["paths"].items():
-        for method, operation in methods.items():
-            if method == "options" or method.startswith("x-"):
-                continue
-            uri = json.dumps(operation["x-amazon-apigateway-integration"]["uri"])
-            function = re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)
-            handler = template.resources[function]["Properties"]["Handler"]
-            scopes = next(
-                (tuple(s) for req in operation.get("security", []) for n, s in req.items() if s), ()
-            )
-            routes.append(Route(handler.split(".")[-2], function, method.upper(), resource, scopes))
+    for route in proxy_routes(template):
+        handler = template.resources[route.function]["Properties"]["Handler"]
+        routes.append(
+            Route(handler.split(".")[-2], route.function, route.method, route.resource, route.scopes)
+        )
     return sorted(routes, key=lambda r: r.name)
 
 

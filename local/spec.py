@@ -116,6 +116,11 @@ def read_spec(template: Template) -> CloudSpec:
     )
 
 
+def proxy_routes(template: Template) -> list[Route]:
+    """The methods that invoke a function (everything but the CORS preflight mocks)."""
+    return [route for route in read_spec(template).api.routes if route.function]
+
+
 def _properties(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
     return {name: r.get("Properties", {}) for name, r in template.of_type(resource_type).items()}
 

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from local.events import authorizer_claims, rest_event
+from local.resolve import Resolver
 from local.template import Template, openapi_body, translate
 from local.tokens import client_credentials_claims
 
@@ -134,11 +135,10 @@ def products_table(aws, template: Template) -> str:
 
 def function_env(template: Template, logical_id: str, table_name: str) -> dict[str, str]:
     """The function's environment from the template, its Refs resolved for the test table."""
-    refs = {**template.parameters, template.the_one("AWS::DynamoDB::Table")[0]: table_name}
-    env = {}
-    for name, value in template.resources[logical_id]["Properties"]["Environment"]["Variables"].items():
-        env[name] = refs[value["Ref"]] if isinstance(value, dict) else str(value)
-    return env
+    resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
+    resolver.refs[template.the_one("AWS::DynamoDB::Table")[0]] = table_name
+    variables = template.resources[logical_id]["Properties"]["Environment"]["Variables"]
+    return {name: str(value) for name, value in resolver.resolve(variables).items()}
 
 
 def _fresh_handler(handler: str) -> Callable[..., dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.template import openapi_body
+from local.spec import proxy_routes
 
 CLIENT_ID = "4example0client0id000000"
 
@@ -33,15 +33,7 @@ class Api:
     def __init__(self, template, call_function, make_rest_event) -> None:
         self._call = call_function
         self._event = make_rest_event
-        self.routes: dict[tuple[str, str], tuple[str, list[str]]] = {}
-        for resource, methods in openapi_body(template)["paths"].items():
-            for method, spec in methods.items():
-                uri = spec["x-amazon-apigateway-integration"].get("uri")
-                if not uri:
-                    continue  # the CORS preflight mock
-                function = re.search(r"\$\{(\w+)\.Arn\}", uri["Fn::Sub"]).group(1)
-                scopes = next(iter(spec["security"][0].values()))
-                self.routes[(method.upper(), resource)] = (function, scopes)
+        self.routes = {(r.method, r.resource): (r.function, list(r.scopes)) for r in proxy_routes(template)}
 
     def route_of(self, method: str, path: str) -> tuple[str, list[str]]:
         resource = re.sub(r"^/products/[^/]+$", "/products/{id}", path)
