@@ -51,9 +51,11 @@ STEPS_DIR = BENCH_DIR / "steps"
 # --steps: from the bare handler to a function, one layer at a time (bench/steps/*.py).
 STEPS = {
     "step1_logger_metrics": "+ Logger, Metrics",
-    "step2_tracer": "+ Tracer",
+    "step2_tracer": "+ Tracer (botocore)",
     "step3_resolver": "+ REST resolver",
-    "step4_pydantic": "+ pydantic model",
+    "step4_jsonschema": "+ JSON Schema check",
+    "step5_gc_paused": "+ GC paused in import",
+    "step4_alt_pydantic": "3 + pydantic instead of 4",
 }
 
 DEFAULT_RUNS = 15
@@ -70,6 +72,7 @@ REPORTED_PACKAGES = (
     "boto3",
     "botocore",
     "aws-lambda-powertools",
+    "fastjsonschema",
     "pydantic",
     "pydantic-core",
     "aws-xray-sdk",
@@ -524,7 +527,7 @@ def import_breakdown(stderr: str, own_package: str) -> dict[str, float]:
     """`-X importtime` output -> self time (ms) per top-level package.
 
     A module's self time includes whatever its body runs, so the function's own code carries the
-    DynamoDB client it makes at module level and the pydantic models it builds; and garbage
+    DynamoDB client it makes at module level; and garbage
     collections land on whichever module happens to be importing.
     """
     per_package: dict[str, float] = defaultdict(float)
@@ -700,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps",
         action="store_true",
-        help="also measure bench/steps/: the bare handler plus Powertools and pydantic, one layer at a time",
+        help="also measure bench/steps/: from the bare handler to a function, one layer at a time",
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)

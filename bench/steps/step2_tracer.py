@@ -1,4 +1,4 @@
-"""Step 2 of `--steps`: step 1 plus Powertools Tracer (X-Ray SDK, patching as Tracer() does)."""
+"""Step 2 of `--steps`: step 1 plus Powertools Tracer, patching botocore only (as the functions do)."""
 
 import os
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))
 _TABLE_NAME = os.environ["TABLE_NAME"]
 _dynamodb = boto3.client("dynamodb")
 

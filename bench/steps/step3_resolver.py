@@ -11,7 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=600))
 _TABLE_NAME = os.environ["TABLE_NAME"]
 _dynamodb = boto3.client("dynamodb")

@@ -8,10 +8,10 @@ class ProductError(Exception):
 
 
 class InvalidRequest(ProductError):
-    """The request is malformed: bad id, bad query parameter, missing body (400)."""
+    """The request is malformed (400): `field` says where (`body` for the body as a whole)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(f"{field}: {message}")
         self.message = message
         self.field = field
 

@@ -17,24 +17,24 @@ def _now() -> str:
 
 def checked_id(product_id: str) -> str:
     if not UUID_PATTERN.match(product_id):
-        raise InvalidRequest("id must be a product id (a lowercase UUID)", field="id")
+        raise InvalidRequest("must be a product id (a lowercase UUID)", field="id")
     return product_id
 
 
 def get_product(store: ProductStore, product_id: str) -> Product:
-    return Product.model_validate(store.get(checked_id(product_id)))
+    return Product.from_item(store.get(checked_id(product_id)))
 
 
 def list_products(store: ProductStore, query: ListQuery) -> ProductPage:
     start_key = decode_page_token(query.next_token) if query.next_token else None
     items, next_token = store.page(query.limit, start_key)
-    return ProductPage(items=[Product.model_validate(i) for i in items], next_token=next_token)
+    return ProductPage([Product.from_item(i) for i in items], next_token)
 
 
 def create_product(store: ProductStore, caller: Caller, data: ProductInput) -> Product:
     now = _now()
     values = {
-        **data.model_dump(),
+        **data.values(),
         "id": str(uuid.uuid4()),
         "version": 1,
         "created_at": now,
@@ -43,13 +43,13 @@ def create_product(store: ProductStore, caller: Caller, data: ProductInput) -> P
         "updated_by": caller.principal,
     }
     store.create(values)
-    return Product.model_validate(values)
+    return Product.from_item(values)
 
 
 def update_product(store: ProductStore, caller: Caller, product_id: str, data: ProductUpdate) -> Product:
-    changes = data.model_dump(exclude={"version"})
+    changes = data.values()
     changes.update(updated_at=_now(), updated_by=caller.principal)
-    return Product.model_validate(store.update(checked_id(product_id), data.version, changes))
+    return Product.from_item(store.update(checked_id(product_id), data.version, changes))
 
 
 def delete_product(store: ProductStore, product_id: str) -> None:

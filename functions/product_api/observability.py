@@ -6,5 +6,7 @@ Service name, namespace and log level come from the POWERTOOLS_* variables in te
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
-tracer = Tracer()
+# botocore is the only library these functions call out through: patching just it keeps every
+# DynamoDB subsegment and skips importing the patchers (and the modules) of a dozen others.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()

@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
-from pydantic import BaseModel, ValidationError
 
+from product_api import resume_garbage_collection
 from product_api.caller import Caller
 from product_api.errors import (
     InvalidRequest,
@@ -28,33 +28,14 @@ from product_api.settings import Settings
 from product_api.store import ProductStore
 
 
-def json_response(status: int, body: BaseModel | dict[str, Any] | None = None, **headers: str) -> Response:
-    if isinstance(body, BaseModel):
-        text = body.model_dump_json()
-    else:
-        text = json.dumps(body) if body is not None else None
+def json_response(status: int, body: dict[str, Any] | None = None, **headers: str) -> Response:
+    text = json.dumps(body) if body is not None else None
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON if text is not None else None,
         body=text,
         headers=headers or None,
     )
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
-
-
-def _validation_errors(error: ValidationError) -> list[dict[str, str]]:
-    problems = []
-    for e in error.errors(include_url=False):
-        if e["type"] == "json_invalid":
-            problems.append({"field": "body", "message": "request body is not valid JSON"})
-        elif e["type"] == "extra_forbidden":
-            problems.append({"field": _field(e["loc"]), "message": "unknown field"})
-        else:
-            problems.append({"field": _field(e["loc"]), "message": e["msg"]})
-    return problems
 
 
 def create_app(settings: Settings) -> APIGatewayRestResolver:
@@ -85,16 +66,10 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
 
     app.use(middlewares=[require_scope])
 
-    @app.exception_handler(ValidationError)
-    def invalid_input(error: ValidationError) -> Response:
-        return json_response(400, {"message": "invalid request", "errors": _validation_errors(error)})
-
     @app.exception_handler(InvalidRequest)
     def invalid_request(error: InvalidRequest) -> Response:
-        body: dict[str, Any] = {"message": error.message}
-        if error.field:
-            body["errors"] = [{"field": error.field, "message": error.message}]
-        return json_response(400, body)
+        problem = {"field": error.field, "message": error.message}
+        return json_response(400, {"message": "invalid request", "errors": [problem]})
 
     @app.exception_handler(ProductNotFound)
     def not_found(error: ProductNotFound) -> Response:
@@ -131,7 +106,7 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
 def body_of(app: APIGatewayRestResolver) -> str:
     body = app.current_event.decoded_body
     if not body:
-        raise InvalidRequest("request body is required: a JSON object", field="body")
+        raise InvalidRequest("is required: a JSON object", field="body")
     return body
 
 
@@ -144,4 +119,5 @@ def lambda_handler_for(app: APIGatewayRestResolver):
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
 
+    resume_garbage_collection()
     return lambda_handler

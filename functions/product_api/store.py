@@ -44,10 +44,10 @@ def decode_page_token(token: str) -> dict[str, Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidRequest("next_token is not a token this API issued", field="next_token") from None
+        raise InvalidRequest("is not a token this API issued", field="next_token") from None
     product_id = key.get("id", {}).get("S") if isinstance(key, dict) and len(key) == 1 else None
     if not isinstance(product_id, str) or not UUID_PATTERN.match(product_id):
-        raise InvalidRequest("next_token is not a token this API issued", field="next_token")
+        raise InvalidRequest("is not a token this API issued", field="next_token")
     return key
 
 

@@ -6,6 +6,7 @@ Which function serves a route, and which scope it needs, come from the transform
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import re
 from dataclasses import dataclass
@@ -133,6 +134,11 @@ def test_create_product_records_the_username_of_a_person(api):
         (product_body(colour="red"), "colour", "unknown field"),
         (product_body(id="8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"), "id", "unknown field"),
         ({"name": "Kettle"}, "price", "required"),
+        ('{"name": "Kettle", "price": NaN, "currency": "EUR"}', "body", "not valid JSON"),
+        ('{"name": "Kettle", "price": 19.999, "currency": "EUR"}', "price", "decimal places"),
+        (product_body(price="Infinity"), "price", "decimal number"),
+        (product_body(price="1000000000000"), "price", "less than"),
+        (product_body(name="   "), "name", "1 characters"),
     ],
 )
 def test_create_product_rejects_bad_input_with_400_naming_the_field(api, body, field, says):
@@ -145,11 +151,18 @@ def test_create_product_rejects_bad_input_with_400_naming_the_field(api, body, f
     assert says in problems[field]
 
 
+def test_create_product_trims_surrounding_blanks(api):
+    reply = api.request("POST", "/products", body=product_body(name="  Kettle ", currency=" EUR"))
+
+    assert reply.status == 201
+    assert (reply.body["name"], reply.body["currency"]) == ("Kettle", "EUR")
+
+
 def test_create_product_without_a_body_is_400(api):
     reply = api.request("POST", "/products", body=None)
 
     assert reply.status == 400
-    assert "body is required" in reply.body["message"]
+    assert reply.body["errors"] == [{"field": "body", "message": "is required: a JSON object"}]
 
 
 def test_create_product_never_overwrites_an_existing_item(api, products_table, monkeypatch):
@@ -264,6 +277,17 @@ def test_update_product_returns_404_when_missing(api):
     assert reply.status == 404
 
 
+@pytest.mark.parametrize("version", [0, 1.5, "1", True, None])
+def test_update_product_rejects_a_version_that_is_not_a_positive_integer(api, version):
+    created = api.create()
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=product_body(version=version))
+
+    assert reply.status == 400
+    assert reply.body["errors"][0]["field"] == "version"
+    assert api.request("GET", f"/products/{created['id']}").body == created
+
+
 def test_update_product_needs_the_version(api):
     created = api.create()
 
@@ -345,3 +369,14 @@ def test_responses_carry_cors_headers(api):
 
     assert reply.headers["Access-Control-Allow-Origin"] == "*"
     assert reply.headers["Content-Type"] == "application/json"
+
+
+# ---------------------------------------------------------------- cold start
+
+
+def test_garbage_collection_is_back_on_once_a_handler_is_built(api):
+    # product_api/__init__.py pauses it for the cold start; a handler left without it would leak cycles.
+    assert api.request("GET", "/products").status == 200
+
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > 0

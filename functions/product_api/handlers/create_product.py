@@ -14,12 +14,12 @@ app, store = bootstrap()
 @app.post("/products")
 @tracer.capture_method
 def create_product() -> Response:
-    data = ProductInput.model_validate_json(body_of(app))
+    data = ProductInput.from_json(body_of(app))
     product = logic.create_product(store, current_caller(app), data)
     metrics.add_metric(name="ProductCreated", unit=MetricUnit.Count, value=1)
     # requestContext.path is the path the caller used, stage (or base path) included.
     location = f"{app.current_event.request_context.path.rstrip('/')}/{product.id}"
-    return json_response(201, product, Location=location)
+    return json_response(201, product.to_dict(), Location=location)
 
 
 lambda_handler = lambda_handler_for(app)

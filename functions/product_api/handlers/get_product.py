@@ -12,7 +12,7 @@ app, store = bootstrap()
 @app.get("/products/<product_id>")
 @tracer.capture_method
 def get_product(product_id: str) -> Response:
-    return json_response(200, logic.get_product(store, product_id))
+    return json_response(200, logic.get_product(store, product_id).to_dict())
 
 
 lambda_handler = lambda_handler_for(app)

@@ -13,8 +13,8 @@ app, store = bootstrap()
 @app.get("/products")
 @tracer.capture_method
 def list_products() -> Response:
-    query = ListQuery.model_validate(app.current_event.query_string_parameters or {})
-    return json_response(200, logic.list_products(store, query))
+    query = ListQuery.from_query(app.current_event.query_string_parameters)
+    return json_response(200, logic.list_products(store, query).to_dict())
 
 
 lambda_handler = lambda_handler_for(app)

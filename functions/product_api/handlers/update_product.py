@@ -14,10 +14,10 @@ app, store = bootstrap()
 @app.put("/products/<product_id>")
 @tracer.capture_method
 def update_product(product_id: str) -> Response:
-    data = ProductUpdate.model_validate_json(body_of(app))
+    data = ProductUpdate.from_json(body_of(app))
     product = logic.update_product(store, current_caller(app), product_id, data)
     metrics.add_metric(name="ProductUpdated", unit=MetricUnit.Count, value=1)
-    return json_response(200, product)
+    return json_response(200, product.to_dict())
 
 
 lambda_handler = lambda_handler_for(app)
