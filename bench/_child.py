@@ -8,7 +8,7 @@ RESULT_FD, the time from just before the import to the end of that first invocat
 its two parts, and the process's peak RSS. Nothing is subtracted. The handler's own stdout (logs,
 metrics) goes to the parent, which checks that it is there.
 
-Standard library only: json, os, sys and time, which the runtime bootstrap has imported before
+Standard library only: gc, json, os, sys and time, which the runtime bootstrap has imported before
 any handler, and the tiny resource module.
 """
 
@@ -16,6 +16,7 @@ import time
 
 _PROCESS_START = time.perf_counter()
 
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -59,6 +60,14 @@ def peak_rss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+_gc_runs = []
+
+
+def _count_gc(phase, info):
+    if phase == "start":
+        _gc_runs.append(info["generation"])
+
+
 def main():
     result_fd = int(sys.argv[1])
     spec = json.loads(sys.stdin.read())
@@ -66,6 +75,7 @@ def main():
     module_name, _, function_name = spec["handler"].rpartition(".")
     context = LambdaContext(spec)
 
+    gc.callbacks.append(_count_gc)
     c0 = time.process_time()
     t0 = time.perf_counter()
     module = __import__(module_name, fromlist=[function_name])
@@ -86,6 +96,8 @@ def main():
         "peak_rss_kib": peak,
         "status": status,
         "modules": len(sys.modules),
+        "gc_runs": len(_gc_runs),
+        "gc_full_runs": _gc_runs.count(2),
     }
     sys.stdout.flush()
     with os.fdopen(result_fd, "w") as out:

@@ -616,6 +616,7 @@ def summarise(targets: list[Target]) -> list[dict[str, Any]]:
                 "invoke_median": statistics.median(r["invoke_ms"] for r in t.results),
                 "rss_median": statistics.median(r["peak_rss_kib"] / 1024 for r in t.results),
                 "modules": statistics.median(r["modules"] for r in t.results),
+                "gc_runs": statistics.median(r["gc_runs"] for r in t.results),
             }
         )
     bare = rows[0]
@@ -632,12 +633,12 @@ def summarise(targets: list[Target]) -> list[dict[str, Any]]:
 def render_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| function | init median ms | p90 ms | x bare | import ms | 1st call ms | CPU ms | x bare "
-        f"| peak RSS MiB | x bare | target met (<= {TARGET_TIME_RATIO}x, <= {TARGET_RSS_RATIO}x)? |"
+        f"| peak RSS MiB | x bare | GC runs | target met (<= {TARGET_TIME_RATIO}x, <= {TARGET_RSS_RATIO}x)? |"
     )
-    lines = [head, "|---" * 11 + "|"]
+    lines = [head, "|---" * 12 + "|"]
     for r in rows:
         if r.get("failed"):
-            lines.append(f"| {r['name']} | failed |" + " |" * 9)
+            lines.append(f"| {r['name']} | failed |" + " |" * 10)
             continue
         if "time_ratio" not in r:
             met, time_ratio, cpu_ratio, rss_ratio = "-", "-", "-", "-"
@@ -648,7 +649,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['name']} | {r['init_median']:.0f} | {r['init_p90']:.0f} | {time_ratio} "
             f"| {r['import_median']:.0f} | {r['invoke_median']:.0f} | {r['cpu_median']:.0f} | {cpu_ratio} "
-            f"| {r['rss_median']:.1f} | {rss_ratio} | {met} |"
+            f"| {r['rss_median']:.1f} | {rss_ratio} | {r['gc_runs']:.0f} | {met} |"
         )
     return "\n".join(lines)
 
@@ -731,7 +732,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\ninit = import of the handler module + its first invocation, timed inside each fresh process "
         "(x bare: ratio of medians);\nCPU ms = the same span in CPU time (steadier on a busy machine); "
-        "peak RSS = VmHWM at the end of the first invocation.\n"
+        "peak RSS = VmHWM at the end of the first invocation;\n"
+        "GC runs = garbage collections during init (gc.callbacks).\n"
         f"Nothing is subtracted: the interpreter alone (`python -c pass`) takes {base_ms:.0f} ms wall "
         f"and {base_rss:.1f} MiB."
     )

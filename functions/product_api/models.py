@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import fastjsonschema
@@ -92,20 +92,21 @@ PRODUCT_UPDATE = BodySchema(
 )
 
 
+_DECIMAL_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def parse_price(value: int | Decimal | str) -> Decimal:
-    try:
-        price = Decimal(value)
-    except InvalidOperation:
-        raise InvalidRequest("must be a decimal number, such as 19.90", field="price") from None
-    if not price.is_finite():
+    """A JSON number, or a string such as "19.90" (Decimal alone would also take "1_000" or "NaN")."""
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
         raise InvalidRequest("must be a decimal number, such as 19.90", field="price")
+    price = Decimal(value)
     if price < 0:
         raise InvalidRequest("must be greater than or equal to 0", field="price")
     if price >= MAX_PRICE:
         raise InvalidRequest(f"must be less than {MAX_PRICE:f}", field="price")
     if price != price.quantize(CENT):
         raise InvalidRequest("must have at most 2 decimal places", field="price")
-    return price
+    return price.copy_abs() if price.is_zero() else price  # -0.0 is 0
 
 
 def parse_currency(code: str) -> str:

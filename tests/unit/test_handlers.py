@@ -137,6 +137,8 @@ def test_create_product_records_the_username_of_a_person(api):
         ('{"name": "Kettle", "price": NaN, "currency": "EUR"}', "body", "not valid JSON"),
         ('{"name": "Kettle", "price": 19.999, "currency": "EUR"}', "price", "decimal places"),
         (product_body(price="Infinity"), "price", "decimal number"),
+        (product_body(price="1_000"), "price", "decimal number"),
+        (product_body(price="-5"), "price", "greater than or equal to 0"),
         (product_body(price="1000000000000"), "price", "less than"),
         (product_body(name="   "), "name", "1 characters"),
     ],
@@ -149,6 +151,14 @@ def test_create_product_rejects_bad_input_with_400_naming_the_field(api, body, f
     problems = {e["field"]: e["message"] for e in reply.body["errors"]}
     assert field in problems, problems
     assert says in problems[field]
+
+
+@pytest.mark.parametrize(("price", "returned"), [(19.9, "19.90"), ("7", "7.00"), (0, "0.00"), (-0.0, "0.00")])
+def test_create_product_returns_the_price_with_two_places(api, price, returned):
+    reply = api.request("POST", "/products", body=product_body(price=price))
+
+    assert reply.status == 201
+    assert reply.body["price"] == returned
 
 
 def test_create_product_trims_surrounding_blanks(api):
