@@ -130,6 +130,7 @@ class ProductInput:
         return cls(**_product_fields(data))
 
     def values(self) -> dict[str, Any]:
+        """The product's own fields, to store; a version, if any, is the store's condition, not a value."""
         return {k: v for k, v in asdict(self).items() if k != "version"}
 
 
