@@ -232,7 +232,7 @@ class LocalCloud:
                 **_api_fields(cognito, "CreateResourceServer", resolver.resolve(props))
             )
         self._clients: dict[str, dict[str, Any]] = {}
-        for name, props in spec.clients.items():
+        for name, props in {**spec.clients, **spec.user_clients}.items():
             request = resolver.resolve(props)
             _check_client_scopes(name, request, spec, resolver)
             client = cognito.create_user_pool_client(**_api_fields(cognito, "CreateUserPoolClient", request))
@@ -240,7 +240,8 @@ class LocalCloud:
             resolver.refs[name] = client["ClientId"]
             resolver.attributes[(name, "ClientSecret")] = client.get("ClientSecret", "")
             resolver.attributes[(name, "Name")] = client["ClientName"]
-            self._clients[name] = client
+            if name in spec.clients:
+                self._clients[name] = client
 
     def _create_tables(self, spec: CloudSpec, resolver: Resolver) -> None:
         dynamodb = self.aws_client("dynamodb")
