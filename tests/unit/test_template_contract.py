@@ -1164,3 +1164,13 @@ def test_check_catches_a_route_without_scopes_that_does_not_declare_itself_an_id
 
     assert mentions(authorization_problems(t, source), "GET /me", "no AuthorizationScopes")
     assert mentions(required_scopes_problems(t, source), "GetMeFunction", "REQUIRED_SCOPES")
+
+
+def test_readme_groups_table_is_group_scopes():
+    documented = {}
+    for line in (ROOT / "README.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and re.fullmatch(r"`[\w-]+`", cells[0]) and "/" in cells[1]:
+            documented[cells[0].strip("`")] = sorted(re.findall(r"`([^`]+)`", cells[1]))
+
+    assert documented == {group: sorted(scopes) for group, scopes in group_scopes_of(translate()).items()}
