@@ -21,7 +21,7 @@ The rules (docs/decisions.md §9):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,6 @@ SIGN_IN_API_SOURCES = frozenset(
         "TokenGeneration_AuthenticateDevice",
     }
 )
-HOSTED_AUTH_SOURCE = "TokenGeneration_HostedAuth"
 REFRESH_SOURCE = "TokenGeneration_RefreshTokens"
 
 
@@ -103,13 +102,13 @@ class ScopeDecision:
         }
 
 
-def takes_every_granted_scope(trigger_source: str, requested: Iterable[str]) -> bool:
+def takes_every_granted_scope(trigger_source: str, requested: Collection[str]) -> bool:
     """True for tokens of the sign-in API (which cannot name scopes), first or refreshed."""
     if trigger_source in SIGN_IN_API_SOURCES:
         return True
     if trigger_source == REFRESH_SOURCE:
         return SIGN_IN_API_SCOPE in requested
-    return False  # the hosted sign-in, and any source not known here: only what the request names
+    return False  # TokenGeneration_HostedAuth, and any source not known here: only what was asked for
 
 
 def decide(

@@ -44,7 +44,7 @@ def lambda_handler(event: PreTokenGenerationV2TriggerEvent, context: Any) -> dic
     # claimsAndScopeOverrideDetails (what Cognito sends) instead of writing into it.
     response = event.raw_event.setdefault("response", {})
     response["claimsAndScopeOverrideDetails"] = decision.override_details(
-        event.raw_event["request"].get("groupConfiguration") or {}
+        request.group_configuration.raw_event
     )
     return event.raw_event
 
