@@ -153,7 +153,9 @@ def aws_exports(endpoint: str, region: str) -> list[str]:
 
 def _examples(spec: Any, outputs: dict[str, Any], base: str, api_url: str) -> list[str]:
     """Copy-paste curl commands, chosen from the template: the widest client, a list route, a refused call."""
-    clients = {name: c for name, c in outputs["Clients"].items() if c.get("ClientSecret")}
+    clients = {
+        name: c for name, c in outputs["Clients"].items() if "client_credentials" in c["AllowedOAuthFlows"]
+    }
     if not clients:
         return []
     widest = max(clients, key=lambda c: len(clients[c]["AllowedScopes"]))

@@ -246,6 +246,8 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
             "ClientId": c["ClientId"],
             "ClientSecret": c.get("ClientSecret"),
             "AllowedScopes": c.get("AllowedOAuthScopes", []),
+            "AllowedOAuthFlows": c.get("AllowedOAuthFlows", []),
+            "CallbackURLs": c.get("CallbackURLs", []),
         }
         for name, c in made.clients.items()
     }

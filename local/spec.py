@@ -100,13 +100,15 @@ class CloudSpec:
     tables: dict[str, dict[str, Any]]
     user_pools: dict[str, dict[str, Any]]
     resource_servers: dict[str, dict[str, Any]]
-    clients: dict[str, dict[str, Any]]
+    clients: dict[str, dict[str, Any]]  # machine clients (client_credentials), which the cloud serves
     domains: dict[str, dict[str, Any]]
     api_keys: dict[str, dict[str, Any]]
     not_honoured: list[str] = field(default_factory=list)
     # Whatever would be served open because the local cloud cannot enforce it: start-up refuses it
     # unless told to serve it unenforced (docs/aws-behaviour.md §8).
     unenforceable: list[str] = field(default_factory=list)
+    # Every other app client (people's: code flow, sign-in API).
+    user_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def active(template: Template) -> Template:
@@ -130,17 +132,21 @@ def active(template: Template) -> Template:
 def read_spec(template: Template) -> CloudSpec:
     template = active(template)
     api = _read_api(template)
+    clients = _properties(template, "AWS::Cognito::UserPoolClient")
     return CloudSpec(
         api=api,
         functions=_properties(template, "AWS::Lambda::Function"),
         tables=_properties(template, "AWS::DynamoDB::Table"),
         user_pools=_properties(template, "AWS::Cognito::UserPool"),
         resource_servers=_properties(template, "AWS::Cognito::UserPoolResourceServer"),
-        clients=_properties(template, "AWS::Cognito::UserPoolClient"),
+        clients={n: p for n, p in clients.items() if "client_credentials" in p.get("AllowedOAuthFlows", [])},
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
         not_honoured=not_honoured(template),
         unenforceable=unenforceable(template, api),
+        user_clients={
+            n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
+        },
     )
 
 

@@ -165,3 +165,18 @@ def call_function(
         return handler(event, lambda_context)
 
     return call
+
+
+@pytest.fixture
+def call_trigger(
+    template: Template, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """call_trigger(logical_id, event): run a Cognito trigger's handler with its environment (no AWS)."""
+
+    def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        for name, value in function_env(template, logical_id, TABLE_NAME).items():
+            monkeypatch.setenv(name, value)
+        handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
+        return handler(event, lambda_context)
+
+    return call

@@ -126,7 +126,7 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
         clients={
             name: Client(name, c["ClientId"], c["ClientSecret"], tuple(c["AllowedScopes"]))
             for name, c in outputs["Clients"].items()
-            if c.get("ClientSecret")
+            if "client_credentials" in c["AllowedOAuthFlows"]
         },
         api_key=outputs.get("ApiKey"),
         aws_endpoint_url=outputs["AwsEndpointUrl"],
