@@ -186,11 +186,6 @@ def test_rest_api_policy_property_is_unenforceable() -> None:
     assert spec.unenforceable == ["ProductApi: its resource policy"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SAM writes Auth.ResourcePolicy into the OpenAPI body (x-amazon-apigateway-policy), which "
-    "unenforceable() does not read: the API is served with its policy silently ignored",
-)
 def test_sam_resource_policy_is_unenforceable(source: dict[str, Any]) -> None:
     edited = copy.deepcopy(source)
     edited["Resources"]["ProductApi"]["Properties"]["Auth"]["ResourcePolicy"] = {
