@@ -45,8 +45,8 @@ def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id00
 def _route_of(template: Template, path: str) -> tuple[str, dict[str, str]]:
     """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters."""
     for resource in openapi_body(template)["paths"]:
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$"
-        match = re.match(pattern, path)
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
+        match = re.fullmatch(pattern, path)
         if match:
             return resource, match.groupdict()
     raise ValueError(f"{path} matches no route in template.yaml")

@@ -16,6 +16,13 @@ class InvalidRequest(ProductError):
         self.field = field
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not JSON by its Content-Type (415)."""
+
+    def __init__(self) -> None:
+        super().__init__("must be application/json", field="Content-Type")
+
+
 class ProductNotFound(ProductError):
     def __init__(self, product_id: str) -> None:
         super().__init__(f"product {product_id} not found")

@@ -19,7 +19,9 @@ import fastjsonschema
 from product_api.currencies import ISO_4217
 from product_api.errors import InvalidRequest
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Always used with fullmatch: `$` would let a trailing newline through.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ID_FORMAT = "must be a product id (a lowercase UUID)"
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal(10) ** 12  # twelve digits before the point, two after
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
@@ -36,12 +38,17 @@ class BodySchema:
         """The parsed body, valid against the schema, or InvalidRequest naming the first bad field."""
         try:
             # Decimal keeps 19.99 exact; NaN and Infinity are not JSON, whatever Python's json accepts.
-            data = json.loads(body, parse_float=Decimal, parse_constant=_not_json)
+            data = json.loads(
+                body, parse_float=Decimal, parse_constant=_not_json, object_pairs_hook=_checked_object
+            )
+        except RecursionError:
+            raise InvalidRequest("is nested too deeply", field="body") from None
         except ValueError:
             raise InvalidRequest("is not valid JSON", field="body") from None
         if isinstance(data, dict):
-            # Surrounding blanks never count: "  " is an empty name.
-            data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+            # Surrounding blanks never count: "  " is an empty name. Only blanks: other control
+            # characters are refused, wherever they are.
+            data = {k: v.strip(" \t\r\n") if isinstance(v, str) else v for k, v in data.items()}
         if self._validate is None:
             self._validate = fastjsonschema.compile(self.schema)
         try:
@@ -60,6 +67,8 @@ class BodySchema:
             missing = [name for name in self.schema["required"] if name not in data]
             return InvalidRequest("required", field=missing[0])
         field = ".".join(str(part) for part in error.path[1:])
+        if error.rule == "pattern":
+            return InvalidRequest("must not contain control characters", field=field)
         return InvalidRequest(error.message.removeprefix(f"{error.name} "), field=field)
 
 
@@ -67,9 +76,31 @@ def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
+def _checked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique and whose text can be stored.
+
+    Python's json keeps the last of duplicate keys, so what the caller meant would be a guess. A lone
+    surrogate (`"\\ud800"`) is valid JSON but not Unicode: the DynamoDB client cannot encode it.
+    """
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise InvalidRequest("appears more than once", field=key)
+        for text in (key, value) if isinstance(value, str) else (key,):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise InvalidRequest("must not contain unpaired surrogates", field=key) from None
+        data[key] = value
+    return data
+
+
+# Stored text has no control characters (C0, DEL, C1); a description may have tabs and line breaks.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 _PRODUCT_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": ["string", "null"], "maxLength": 2000},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN},
+    "description": {"type": ["string", "null"], "maxLength": 2000, "pattern": DESCRIPTION_PATTERN},
     "price": {"type": ["number", "string"]},  # then parse_price()
     "currency": {"type": "string"},  # then parse_currency()
 }
@@ -87,7 +118,11 @@ PRODUCT_UPDATE = BodySchema(
         "additionalProperties": False,
         "required": ["name", "price", "currency", "version"],
         # version: the one the caller last read; a stale one gives 409.
-        "properties": {**_PRODUCT_FIELDS, "version": {"type": "integer", "minimum": 1}},
+        # The maximum keeps it exact in every JSON client (2**53 - 1) and within DynamoDB's numbers.
+        "properties": {
+            **_PRODUCT_FIELDS,
+            "version": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
+        },
     }
 )
 

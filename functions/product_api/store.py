@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import boto3
@@ -39,15 +40,26 @@ def encode_page_token(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
+_PAGE_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]{1,200}={0,2}")
+
+
 def decode_page_token(token: str) -> dict[str, Any]:
-    """The start key inside an opaque next_token; anything that is not one we made is a 400."""
+    """The start key inside a next_token, if it is exactly one this API issues; anything else is a 400.
+
+    A token is the table's own key, {"id": {"S": <product id>}}, in base64url: nothing else reaches
+    the database, however well-formed.
+    """
+    invalid = InvalidRequest("is not a token this API issued", field="next_token")
+    if not _PAGE_TOKEN_TEXT.fullmatch(token):
+        raise invalid
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidRequest("is not a token this API issued", field="next_token") from None
-    product_id = key.get("id", {}).get("S") if isinstance(key, dict) and len(key) == 1 else None
-    if not isinstance(product_id, str) or not UUID_PATTERN.match(product_id):
-        raise InvalidRequest("is not a token this API issued", field="next_token")
+        key = json.loads(base64.urlsafe_b64decode(token))
+        product_id = key["id"]["S"]
+    except (binascii.Error, ValueError, TypeError, KeyError):  # not base64, not JSON, not a key
+        raise invalid from None
+    canonical = isinstance(product_id, str) and encode_page_token({"id": {"S": product_id}}) == token
+    if not canonical or not UUID_PATTERN.fullmatch(product_id):
+        raise invalid
     return key
 
 

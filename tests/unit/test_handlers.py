@@ -41,8 +41,18 @@ class Api:
         return self.routes[(method, resource)]
 
     def request(
-        self, method: str, path: str, *, scopes=None, claims=None, body=None, query=None, headers=None
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes=None,
+        claims=None,
+        body=None,
+        query=None,
+        headers=None,
+        edit=None,
     ) -> Reply:
+        """`edit(event)` changes the event before the call, for what the event builder does not make."""
         function, route_scopes = self.route_of(method, path)
         event = self._event(
             method,
@@ -53,6 +63,8 @@ class Api:
             query=query,
             headers=headers,
         )
+        if edit:
+            edit(event)
         response = self._call(function, event)
         assert set(response) >= {"statusCode", "body", "isBase64Encoded"}
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
@@ -324,6 +336,222 @@ def test_delete_product_returns_404_when_missing(api):
     reply = api.request("DELETE", "/products/8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d")
 
     assert reply.status == 404
+
+
+# ---------------------------------------------------------------- hostile input: a 4xx, never a 5xx
+
+SOME_ID = "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"
+DEEPLY_NESTED = "[" * 10_000 + "]" * 10_000
+PRODUCT_TEXT = '{"name": "Kettle", "price": "39.90", "currency": "EUR"}'
+
+
+def _body_route(method: str) -> str:
+    return "/products" if method == "POST" else f"/products/{SOME_ID}"
+
+
+def _problems(reply: Reply) -> dict[str, str]:
+    return {e["field"]: e["message"] for e in reply.body["errors"]}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize(
+    "body", [DEEPLY_NESTED, '{"name": ' + DEEPLY_NESTED + "}"], ids=["top level", "in a field"]
+)
+def test_a_deeply_nested_body_is_400_not_a_recursion_error(api, method, body):
+    reply = api.request(method, _body_route(method), body=body)
+
+    assert reply.status == 400
+    assert _problems(reply) == {"body": "is nested too deeply"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_body_that_is_not_utf8_is_400(api, method):
+    def latin1_body(event):
+        event["body"] = base64.b64encode('{"name": "Café", "price": 1, "currency": "EUR"}'.encode("latin-1"))
+        event["body"] = event["body"].decode()
+        event["isBase64Encoded"] = True
+
+    reply = api.request(method, _body_route(method), body=PRODUCT_TEXT, edit=latin1_body)
+
+    assert reply.status == 400
+    assert _problems(reply) == {"body": "is not UTF-8 text"}
+
+
+def test_a_utf8_body_sent_as_base64_is_read(api):
+    # API Gateway sends base64 when a binary media type matches; the UTF-8 text inside is what counts.
+    def as_base64(event):
+        event["body"] = base64.b64encode(event["body"].encode()).decode()
+        event["isBase64Encoded"] = True
+
+    reply = api.request("POST", "/products", body=product_body(name="Café"), edit=as_base64)
+
+    assert reply.status == 201
+    assert reply.body["name"] == "Café"
+
+
+@pytest.mark.parametrize(
+    "token_json",
+    [
+        b'{"id": null}',
+        b'{"id": [1]}',
+        b'{"id": "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"}',
+        b'{"id": {"S": null}}',
+        b'{"id": {"N": "1"}}',
+        b'{"id": {"S": "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"}, "name": {"S": "x"}}',
+        b'{"id": {"S": "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d\n"}}',
+        b'{"id": {"S": "8f0e1f4e-51d4-4a8f-9d53-8a5b0b1a2c3d"}}  ',
+        b"[1]",
+        b"null",
+        b"\xff\xfe",
+    ],
+)
+def test_list_products_refuses_a_crafted_next_token_with_400(api, token_json):
+    token = base64.urlsafe_b64encode(token_json).decode()
+
+    reply = api.request("GET", "/products", query={"next_token": token})
+
+    assert reply.status == 400
+    assert _problems(reply) == {"next_token": "is not a token this API issued"}
+
+
+@pytest.mark.parametrize("token", ["€", "\ud800", "a" * 5000, "eyJpZCI6IG51bGx9\n"])
+def test_list_products_refuses_a_next_token_outside_base64url_with_400(api, token):
+    reply = api.request("GET", "/products", query={"next_token": token})
+
+    assert reply.status == 400
+    assert _problems(reply) == {"next_token": "is not a token this API issued"}
+
+
+def test_a_next_token_the_api_issued_still_works(api):
+    for i in range(3):
+        api.create(name=f"Item {i}")
+    first = api.request("GET", "/products", query={"limit": "1"})
+
+    second = api.request("GET", "/products", query={"limit": "1", "next_token": first.body["next_token"]})
+
+    assert second.status == 200
+    assert second.body["items"][0]["id"] != first.body["items"][0]["id"]
+
+
+# As the gateway may pass them: still percent-encoded (AWS), or decoded.
+BAD_IDS = ["%E2%82%AC", "€", "%00", "\x00", f"{SOME_ID}%0A", f"{SOME_ID}\n", "%F0%9F%92%A5", "..", "%2e%2e"]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.parametrize("bad_id", BAD_IDS)
+def test_an_id_outside_the_id_format_is_400_whatever_its_characters(api, method, bad_id):
+    reply = api.request(method, f"/products/{bad_id}", body=product_body(version=1))
+
+    assert reply.status == 400, reply.body
+    assert _problems(reply) == {"id": "must be a product id (a lowercase UUID)"}
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize("name", ["a\ud800b", "\udfff", "a\udc00\ud800"])
+def test_a_lone_surrogate_is_400_naming_the_field(api, method, name):
+    body = json.dumps(product_body(name=name, version=1))  # ensure_ascii: "\ud800" in the JSON text
+
+    reply = api.request(method, _body_route(method), body=body)
+
+    assert reply.status == 400
+    assert _problems(reply) == {"name": "must not contain unpaired surrogates"}
+
+
+def test_a_surrogate_pair_is_a_character_like_any_other(api):
+    reply = api.request("POST", "/products", body=json.dumps(product_body(name="Rocket \U0001f680")))
+
+    assert reply.status == 201
+    assert reply.body["name"] == "Rocket \U0001f680"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "Kettle", "name": "Teapot", "price": "1", "currency": "EUR", "version": 1}',
+        '{"name": "Kettle", "price": "1", "price": "2", "currency": "EUR", "version": 1}',
+    ],
+)
+def test_duplicate_keys_are_400_naming_the_key(api, method, text):
+    reply = api.request(method, _body_route(method), body=text)
+
+    assert reply.status == 400
+    (field,) = _problems(reply)
+    assert field in text
+    assert _problems(reply)[field] == "appears more than once"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "Ket\x00tle"),
+        ("name", "Ket\ntle"),
+        ("name", "Kettle\x1b[31m"),
+        ("name", "\x7fKettle"),
+        ("name", "Ket\x85tle"),
+        ("name", "\x0bKettle"),
+        ("description", "bell \x07"),
+        ("description", "\x00"),
+    ],
+)
+def test_control_characters_are_400_naming_the_field(api, field, value):
+    reply = api.request("POST", "/products", body=product_body(**{field: value}))
+
+    assert reply.status == 400
+    assert _problems(reply) == {field: "must not contain control characters"}
+
+
+def test_a_description_may_have_tabs_and_line_breaks(api):
+    reply = api.request("POST", "/products", body=product_body(description="1.7 l\n\tsteel\r\n"))
+
+    assert reply.status == 201
+    assert reply.body["description"] == "1.7 l\n\tsteel"
+
+
+def _content_type(value: str | None):
+    """An event edit: the Content-Type header replaced by `value`, or removed."""
+
+    def edit(event):
+        for headers in (event["headers"], event["multiValueHeaders"]):
+            headers.pop("Content-Type")
+        if value:
+            event["headers"]["content-type"] = value
+            event["multiValueHeaders"]["content-type"] = [value]
+
+    return edit
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml", "json", None]
+)
+def test_a_body_that_is_not_declared_json_is_415(api, method, content_type):
+    body = product_body(version=1)
+
+    reply = api.request(method, _body_route(method), body=body, edit=_content_type(content_type))
+
+    assert reply.status == 415
+    assert reply.body == {
+        "message": "unsupported media type",
+        "errors": [{"field": "Content-Type", "message": "must be application/json"}],
+    }
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON"])
+def test_json_media_types_in_any_case_and_with_a_charset_are_accepted(api, content_type):
+    reply = api.request("POST", "/products", body=product_body(), edit=_content_type(content_type))
+
+    assert reply.status == 201
+
+
+@pytest.mark.parametrize("version", [2**53, 10**40])
+def test_update_product_refuses_a_version_beyond_json_integers(api, version):
+    created = api.create()
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=product_body(version=version))
+
+    assert reply.status == 400
+    assert "version" in _problems(reply)
 
 
 # ---------------------------------------------------------------- who may call
