@@ -263,11 +263,11 @@ class LocalCloud:
             self._seed(spec, resolver, self.options.seed)
 
     def _seed(self, spec: CloudSpec, resolver: Resolver, path: Path) -> None:
-        if len(spec.tables) != 1:
-            raise SystemExit(f"--seed needs exactly one table in the template, found {sorted(spec.tables)}")
+        if not spec.tables:
+            raise SystemExit("--seed needs a table in the template, found none")
         items = seed_items(path)
         dynamodb = self.aws_client("dynamodb")
-        table_name = resolver.refs[next(iter(spec.tables))]
+        table_name = resolver.refs[next(iter(spec.tables))]  # the first table the template declares
         for item in items:
             dynamodb.put_item(TableName=table_name, Item=item)
         self.seeded = len(items)

@@ -119,24 +119,31 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         yield
 
 
+def table_names(template: Template) -> dict[str, str]:
+    """Each table's name in the tests, from its logical id: ProductsTable is `products`."""
+    return {name: name.removesuffix("Table").lower() for name in template.of_type("AWS::DynamoDB::Table")}
+
+
 @pytest.fixture
 def products_table(aws, template: Template) -> str:
-    """The products table, made from the template's own key schema."""
-    _, table = template.the_one("AWS::DynamoDB::Table")
-    props = table["Properties"]
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE_NAME,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-    )
+    """Every table of the template, made from its own key schema; the products table's name."""
+    names = table_names(template)
+    for logical_id, table in template.of_type("AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        boto3.client("dynamodb").create_table(
+            TableName=names[logical_id],
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props["BillingMode"],
+        )
+    assert TABLE_NAME in names.values()
     return TABLE_NAME
 
 
-def function_env(template: Template, logical_id: str, table_name: str) -> dict[str, str]:
-    """The function's environment from the template, its Refs resolved for the test table."""
+def function_env(template: Template, logical_id: str) -> dict[str, str]:
+    """The function's environment from the template, its tables' Refs resolved to the test tables."""
     resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
-    resolver.refs[template.the_one("AWS::DynamoDB::Table")[0]] = table_name
+    resolver.refs.update(table_names(template))
     variables = template.resources[logical_id]["Properties"]["Environment"]["Variables"]
     return {name: str(value) for name, value in resolver.resolve(variables).items()}
 
@@ -155,7 +162,7 @@ def call_function(
     """call_function(logical_id, event): run that function's handler with its environment."""
 
     def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        for name, value in function_env(template, logical_id, products_table).items():
+        for name, value in function_env(template, logical_id).items():
             monkeypatch.setenv(name, value)
         handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
         return handler(event, lambda_context)

@@ -18,6 +18,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from product_api import resume_garbage_collection
 from product_api.caller import Caller
 from product_api.errors import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
     InvalidRequest,
     MissingScope,
     ProductAlreadyExists,
@@ -103,6 +105,14 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     def version_conflict(error: VersionConflict) -> Response:
         return json_response(409, {"message": str(error), "current_version": error.current})
 
+    @app.exception_handler(IdempotencyKeyReused)
+    def idempotency_key_reused(error: IdempotencyKeyReused) -> Response:
+        return json_response(422, problem_body("idempotency key reused", error))
+
+    @app.exception_handler(IdempotencyKeyInProgress)
+    def idempotency_key_in_progress(error: IdempotencyKeyInProgress) -> Response:
+        return json_response(409, {"message": str(error)})
+
     @app.exception_handler(ProductAlreadyExists)
     def already_exists(error: ProductAlreadyExists) -> Response:
         return json_response(409, {"message": str(error)})
@@ -116,9 +126,9 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     return app
 
 
-def bootstrap() -> tuple[APIGatewayRestResolver, ProductStore]:
+def bootstrap(settings: Settings | None = None) -> tuple[APIGatewayRestResolver, ProductStore]:
     """What a handler module needs, made once per cold start."""
-    settings = Settings.from_env(os.environ)
+    settings = settings or Settings.from_env(os.environ)
     return create_app(settings), ProductStore(settings.table_name)
 
 

@@ -16,6 +16,8 @@ class Settings:
     # The route's scopes, as in its AuthorizationScopes; any one of them lets the caller in.
     required_scopes: frozenset[str]
     cors_allow_origin: str
+    # Only the function that creates products has one (product_api/idempotency.py).
+    idempotency_table_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -26,4 +28,5 @@ class Settings:
             table_name=env["TABLE_NAME"],
             required_scopes=frozenset(env["REQUIRED_SCOPES"].split()),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "*"),
+            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME") or None,
         )

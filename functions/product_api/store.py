@@ -66,10 +66,10 @@ def decode_page_token(token: str) -> dict[str, Any]:
 class ProductStore:
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table_name = table_name
-        self._client = client or boto3.client("dynamodb")
+        self.client = client or boto3.client("dynamodb")
 
     def get(self, product_id: str) -> dict[str, Any]:
-        response = self._client.get_item(
+        response = self.client.get_item(
             TableName=self.table_name, Key={"id": {"S": product_id}}, ConsistentRead=True
         )
         if "Item" not in response:
@@ -80,14 +80,14 @@ class ProductStore:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Limit": limit, "ConsistentRead": True}
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
-        response = self._client.scan(**kwargs)
+        response = self.client.scan(**kwargs)
         last_key = response.get("LastEvaluatedKey")
         items = [_from_item(item) for item in response.get("Items", [])]
         return items, encode_page_token(last_key) if last_key else None
 
     def create(self, values: dict[str, Any]) -> None:
         try:
-            self._client.put_item(
+            self.client.put_item(
                 TableName=self.table_name,
                 Item=_to_item(values),
                 ConditionExpression="attribute_not_exists(id)",
@@ -112,7 +112,7 @@ class ProductStore:
                 sets.append(f"#f{i} = :v{i}")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
-            response = self._client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={"id": {"S": product_id}},
                 UpdateExpression=expression,
@@ -133,7 +133,7 @@ class ProductStore:
 
     def delete(self, product_id: str) -> None:
         try:
-            self._client.delete_item(
+            self.client.delete_item(
                 TableName=self.table_name,
                 Key={"id": {"S": product_id}},
                 ConditionExpression="attribute_exists(id)",

@@ -9,6 +9,8 @@ import base64
 import gc
 import json
 import re
+import time
+import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -17,6 +19,7 @@ import boto3
 import pytest
 
 from local.spec import proxy_routes
+from tests.conftest import machine_claims, table_names
 
 CLIENT_ID = "4example0client0id000000"
 
@@ -196,6 +199,118 @@ def test_create_product_never_overwrites_an_existing_item(api, products_table, m
 
     assert reply.status == 409
     assert api.request("GET", f"/products/{first['id']}").body["name"] == "Kettle"
+
+
+# ---------------------------------------------------------------- create, idempotent
+
+
+def _products_stored(products_table: str) -> int:
+    return boto3.client("dynamodb").scan(TableName=products_table, Select="COUNT")["Count"]
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_response_and_stores_one(api, products_table):
+    key = {"Idempotency-Key": "order-4711"}
+
+    first = api.request("POST", "/products", body=product_body(), headers=key)
+    retry = api.request("POST", "/products", body=product_body(), headers=key)
+
+    assert first.status == retry.status == 201
+    assert retry.body == first.body
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert _products_stored(products_table) == 1
+
+
+def test_the_idempotency_key_header_is_read_in_any_case(api, products_table):
+    first = api.request("POST", "/products", body=product_body(), headers={"idempotency-key": "k1"})
+    retry = api.request("POST", "/products", body=product_body(), headers={"IDEMPOTENCY-KEY": "k1"})
+
+    assert retry.body == first.body
+    assert _products_stored(products_table) == 1
+
+
+def test_the_same_product_written_differently_is_the_same_request(api, products_table):
+    key = {"Idempotency-Key": "k2"}
+    first = api.request("POST", "/products", body=product_body(price=19.9), headers=key)
+
+    retry = api.request("POST", "/products", body=product_body(name=" Kettle ", price="19.90"), headers=key)
+
+    assert (retry.status, retry.body) == (201, first.body)
+
+
+def test_the_same_idempotency_key_with_another_body_is_422_and_stores_nothing(api, products_table):
+    key = {"Idempotency-Key": "k3"}
+    api.request("POST", "/products", body=product_body(), headers=key)
+
+    reply = api.request("POST", "/products", body=product_body(price="1.00"), headers=key)
+
+    assert reply.status == 422
+    assert reply.body["errors"] == [
+        {
+            "field": "Idempotency-Key",
+            "message": "was already used with a different body: send a new key for a new product",
+        }
+    ]
+    assert _products_stored(products_table) == 1
+
+
+def test_without_an_idempotency_key_every_post_creates(api, products_table):
+    api.request("POST", "/products", body=product_body())
+    api.request("POST", "/products", body=product_body())
+
+    assert _products_stored(products_table) == 2
+
+
+def test_idempotency_keys_belong_to_their_caller(api, products_table):
+    key = {"Idempotency-Key": "shared-key"}
+    mine = api.request("POST", "/products", body=product_body(), headers=key)
+
+    theirs = api.request(
+        "POST",
+        "/products",
+        body=product_body(),
+        headers=key,
+        claims=machine_claims(["product-api/create_product"], client_id="another-client"),
+    )
+
+    assert theirs.status == 201
+    assert theirs.body["id"] != mine.body["id"]
+    assert theirs.body["created_by"] == "another-client"
+
+
+def test_a_failed_create_does_not_keep_its_idempotency_key(api, products_table, monkeypatch):
+    first = api.create()
+    monkeypatch.setattr("product_api.logic.uuid", SimpleNamespace(uuid4=lambda: first["id"]))
+    key = {"Idempotency-Key": "k4"}
+    assert api.request("POST", "/products", body=product_body(), headers=key).status == 409
+
+    monkeypatch.setattr("product_api.logic.uuid", uuid)
+    retry = api.request("POST", "/products", body=product_body(), headers=key)
+
+    assert retry.status == 201
+    assert retry.body["id"] != first["id"]
+
+
+def test_idempotency_records_expire_after_24_hours(api, products_table, template):
+    before = int(time.time())
+    api.request("POST", "/products", body=product_body(), headers={"Idempotency-Key": "k5"})
+
+    idempotency = next(n for n in table_names(template).values() if n != products_table)
+    (record,) = boto3.client("dynamodb").scan(TableName=idempotency)["Items"]
+    assert before + 24 * 3600 <= int(record["expiration"]["N"]) <= int(time.time()) + 24 * 3600
+    assert record["status"]["S"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("key", ["", " ", "a" * 256, "clé", "new\nline", "\ud800"])
+def test_an_idempotency_key_outside_visible_ascii_is_400(api, products_table, key):
+    reply = api.request("POST", "/products", body=product_body(), headers={"Idempotency-Key": key})
+
+    assert reply.status == 400
+    assert _problems(reply) == {
+        "Idempotency-Key": "must be 1 to 255 visible ASCII characters, such as a UUID"
+    }
+    assert _products_stored(products_table) == 0
 
 
 # ---------------------------------------------------------------- read
