@@ -7,6 +7,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# checkov has its own venv: it pins its dependencies exactly, and they clash with the dev tools'.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 PORT ?= 3000
 REGION ?= us-east-1
 
@@ -27,11 +31,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv with everything the project needs
 
-lint: install ## ruff, cfn-lint (no errors, no warnings) and sam validate --lint
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "checkov==$(CHECKOV_VERSION)"
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $@
+
+lint: install $(CHECKOV_STAMP) ## ruff, cfn-lint (no errors, no warnings), sam validate --lint, checkov (no failed check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --region $(REGION)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 build: install ## sam build (no Docker, no python3.13 needed)
 	$(BIN)/sam build
