@@ -17,7 +17,7 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install lint build test unit e2e bench local invoke deploy clean
+.PHONY: help install lint build test unit e2e bench local invoke deploy clean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ unit: install ## unit tests only (no network)
 
 e2e: install ## end-to-end tests (local cloud, or a deployed stack with AWS_SAM_STACK_NAME)
 	$(BIN)/pytest tests/e2e
+
+openapi: install ## rewrite docs/openapi.json from the code and template.yaml (a unit test fails while it is stale)
+	$(BIN)/python -m scripts.openapi
 
 bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench

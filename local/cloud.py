@@ -37,6 +37,7 @@ from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, jwks_docume
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
+OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # written by scripts/openapi.py
 
 
 @dataclass
@@ -301,6 +302,12 @@ class LocalCloud:
             f"/{pool_id}/.well-known/jwks.json": jwks,
             f"/{pool_id}/.well-known/openid-configuration": openid_configuration(issuer, token_url),
         }
+        if OPENAPI_DOCUMENT.exists():  # the API's contract, its server this local stage
+            openapi = json.loads(OPENAPI_DOCUMENT.read_text())
+            openapi["servers"] = [
+                {"url": f"{self.base_url}/{spec.api.stage}", "description": "the local cloud"}
+            ]
+            self._dispatcher.documents["/openapi.json"] = openapi
         self._dispatcher.token_endpoint = TokenEndpoint(
             issuer,
             key,

@@ -31,13 +31,13 @@ from product_api.settings import SettingsError
 
 HEADER = "Idempotency-Key"
 EXPIRES_AFTER_SECONDS = 24 * 60 * 60
-_KEY_TEXT = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII: a UUID, a hash, an order number
+KEY_TEXT = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII: a UUID, a hash, an order number
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:
     """The request's Idempotency-Key (headers looked up without regard to case), if it sent one."""
     key = headers.get(HEADER)
-    if key is not None and not _KEY_TEXT.fullmatch(key):
+    if key is not None and not KEY_TEXT.fullmatch(key):
         raise InvalidRequest("must be 1 to 255 visible ASCII characters, such as a UUID", field=HEADER)
     return key
 

@@ -190,6 +190,94 @@ def _product_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# What callers get back: Product.to_dict() and ProductPage.to_dict(). The OpenAPI document
+# (docs/openapi.json) takes them from here, and the handler tests check each response against them.
+PRODUCT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "name",
+        "description",
+        "price",
+        "currency",
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    ],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "pattern": f"^{UUID_PATTERN.pattern}$"},
+        "name": _PRODUCT_FIELDS["name"],
+        "description": _PRODUCT_FIELDS["description"],
+        "price": {"type": "string", "pattern": r"^[0-9]{1,12}\.[0-9]{2}$", "examples": ["19.90"]},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "version": PRODUCT_UPDATE.schema["properties"]["version"],
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "created_by": {
+            "type": "string",
+            "description": "the username of a person, the client id of a machine",
+        },
+        "updated_by": {
+            "type": "string",
+            "description": "the username of a person, the client id of a machine",
+        },
+    },
+}
+PRODUCT_PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items", "next_token"],
+    "properties": {
+        "items": {"type": "array", "items": PRODUCT_SCHEMA, "maxItems": PAGE_SIZE_MAX},
+        "next_token": {
+            "type": ["string", "null"],
+            "description": "pass it as next_token for the next page; null on the last page",
+        },
+    },
+}
+
+# The bodies of error responses (product_api/rest.py makes them).
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "what is wrong"},
+        "current_version": {"type": "integer", "description": "409 on PUT: the version stored now"},
+        "request_id": {
+            "type": ["string", "null"],
+            "description": "500: the request id in the function's logs",
+        },
+    },
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["message", "errors"],
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {
+                        "type": "string",
+                        "description": "a body field, a header, a query or path parameter",
+                    },
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Product:
     """A stored product, as returned to callers (price as a decimal string, times in ISO 8601 UTC)."""

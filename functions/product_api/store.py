@@ -40,7 +40,7 @@ def encode_page_token(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
-_PAGE_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]{1,200}={0,2}")
+PAGE_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]{1,200}={0,2}")
 
 
 def decode_page_token(token: str) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def decode_page_token(token: str) -> dict[str, Any]:
     the database, however well-formed.
     """
     invalid = InvalidRequest("is not a token this API issued", field="next_token")
-    if not _PAGE_TOKEN_TEXT.fullmatch(token):
+    if not PAGE_TOKEN_TEXT.fullmatch(token):
         raise invalid
     try:
         key = json.loads(base64.urlsafe_b64decode(token))

@@ -16,9 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 
 from local.spec import proxy_routes
+from scripts import openapi
 from tests.conftest import machine_claims, table_names
 
 CLIENT_ID = "4example0client0id000000"
@@ -40,8 +42,11 @@ class Api:
         self.routes = {(r.method, r.resource): (r.function, list(r.scopes)) for r in proxy_routes(template)}
 
     def route_of(self, method: str, path: str) -> tuple[str, list[str]]:
-        resource = re.sub(r"^/products/[^/]+$", "/products/{id}", path)
-        return self.routes[(method, resource)]
+        return self.routes[(method, self.resource_of(path))]
+
+    @staticmethod
+    def resource_of(path: str) -> str:
+        return re.sub(r"^/products/[^/]+$", "/products/{id}", path, flags=re.DOTALL)
 
     def request(
         self,
@@ -73,12 +78,29 @@ class Api:
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         headers |= response.get("headers") or {}
         text = response["body"]
-        return Reply(response["statusCode"], json.loads(text) if text else None, headers)
+        reply = Reply(response["statusCode"], json.loads(text) if text else None, headers)
+        documented_problems(method, self.resource_of(path), reply)
+        return reply
 
     def create(self, **overrides: Any) -> dict[str, Any]:
         reply = self.request("POST", "/products", body=product_body(**overrides))
         assert reply.status == 201, reply.body
         return reply.body
+
+
+OPENAPI = json.loads(openapi.OUTPUT.read_text())
+
+
+def documented_problems(method: str, resource: str, reply: Reply) -> None:
+    """Every reply in these tests is one docs/openapi.json documents: its status, and its body's schema."""
+    responses = OPENAPI["paths"][resource][method.lower()]["responses"]
+    assert str(reply.status) in responses, f"{method} {resource}: {reply.status} is not documented"
+    content = responses[str(reply.status)].get("content")
+    if content is None:
+        assert reply.body is None
+        return
+    schema = {**content["application/json"]["schema"], "components": OPENAPI["components"]}
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(reply.body)
 
 
 def product_body(**overrides: Any) -> dict[str, Any]:
@@ -729,6 +751,10 @@ def test_responses_carry_cors_headers(api):
 
 def test_garbage_collection_is_back_on_once_a_handler_is_built(api):
     # product_api/__init__.py pauses it for the cold start; a handler left without it would leak cycles.
+    # As in a fresh process, whatever ran before in this one:
+    gc.disable()
+    gc.unfreeze()
+
     assert api.request("GET", "/products").status == 200
 
     assert gc.isenabled()
