@@ -39,7 +39,7 @@ class BodySchema:
         try:
             # Decimal keeps 19.99 exact; NaN and Infinity are not JSON, whatever Python's json accepts.
             data = json.loads(
-                body, parse_float=Decimal, parse_constant=_not_json, object_pairs_hook=_checked_object
+                body, parse_float=_json_number, parse_constant=_not_json, object_pairs_hook=_checked_object
             )
         except RecursionError:
             raise InvalidRequest("is nested too deeply", field="body") from None
@@ -70,6 +70,15 @@ class BodySchema:
         if error.rule == "pattern":
             return InvalidRequest("must not contain control characters", field=field)
         return InvalidRequest(error.message.removeprefix(f"{error.name} "), field=field)
+
+
+def _json_number(text: str) -> int | Decimal:
+    """A number written with a fraction or exponent: exact, as a Decimal. A whole one (2.0, 1e2) is an
+    int, as JSON Schema's "integer" counts it; a huge one stays a Decimal rather than become a huge int."""
+    number = Decimal(text)
+    if number == number.to_integral_value() and number.adjusted() < 20:
+        return int(number)
+    return number
 
 
 def _not_json(constant: str) -> None:

@@ -36,7 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("local-cloud")
     cloud = start_local_cloud(workdir, "--test-hooks", str(workdir / "hooks"))
     try:
-        yield local_stack(cloud.outputs, workdir / "hooks")
+        yield local_stack(cloud.outputs, workdir / "hooks", console_log=cloud.log_path)
     finally:
         cloud.stop()
 

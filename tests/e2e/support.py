@@ -46,6 +46,7 @@ class Stack:
     api_key: str | None = None
     hooks_dir: Path | None = None
     aws_endpoint_url: str | None = None  # local cloud only
+    console_log: Path | None = None  # local cloud only: its console, one line per request
     parameters: dict[str, str] = field(default_factory=dict)
 
 
@@ -96,7 +97,7 @@ def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
     return RunningCloud(process, json.loads(outputs_path.read_text()), log_path)
 
 
-def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
+def local_stack(outputs: dict[str, Any], hooks_dir: Path | None, console_log: Path | None = None) -> Stack:
     return Stack(
         api_url=outputs["ApiUrl"],
         token_url=outputs["TokenUrl"],
@@ -109,6 +110,7 @@ def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
         api_key=outputs.get("ApiKey"),
         hooks_dir=hooks_dir,
         aws_endpoint_url=outputs["AwsEndpointUrl"],
+        console_log=console_log,
     )
 
 

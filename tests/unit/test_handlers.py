@@ -447,6 +447,29 @@ def test_update_product_rejects_a_version_that_is_not_a_positive_integer(api, ve
     assert api.request("GET", f"/products/{created['id']}").body == created
 
 
+@pytest.mark.parametrize("version", ["1.0", "1e0", "0.1e1"])
+def test_update_product_takes_a_whole_version_written_with_a_fraction_or_exponent(api, version):
+    # JSON has one kind of number, and JSON Schema's "integer" is any whole one.
+    created = api.create()
+    body = json.dumps(product_body(version=0)).replace('"version": 0', f'"version": {version}')
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=body)
+
+    assert reply.status == 200, reply.body
+    assert reply.body["version"] == 2
+
+
+@pytest.mark.parametrize("version", ["1e30", "1e999999999", "1.5e0"])
+def test_update_product_refuses_a_version_too_big_or_not_whole(api, version):
+    created = api.create()
+    body = json.dumps(product_body(version=0)).replace('"version": 0', f'"version": {version}')
+
+    reply = api.request("PUT", f"/products/{created['id']}", body=body)
+
+    assert reply.status == 400
+    assert _problems(reply).keys() == {"version"}
+
+
 def test_update_product_needs_the_version(api):
     created = api.create()
 
