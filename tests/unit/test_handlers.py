@@ -252,7 +252,7 @@ def test_the_idempotency_key_header_is_read_in_any_case(api, products_table):
     assert _products_stored(products_table) == 1
 
 
-def test_the_same_product_written_differently_is_the_same_request(api, products_table):
+def test_the_same_product_written_differently_is_the_same_idempotent_request(api, products_table):
     key = {"Idempotency-Key": "k2"}
     first = api.request("POST", "/products", body=product_body(price=19.9), headers=key)
 
