@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from samtranslator.model.exceptions import InvalidDocumentException
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import console
 from local.authorizer import CognitoAuthorizer
+from local.aws_apis import AwsApis
 from local.cognito_formats import use_cognito_formats
 from local.functions import function_configs
-from local.gateway import RAW_HEADERS, ApiKeys, Gateway
+from local.gateway import ApiKeys, Gateway
+from local.http_server import Server
 from local.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
-from local.runner import Runner
+from local.runner import DEFAULT_CONCURRENCY, Runner
 from local.spec import CloudSpec, active, read_spec
 from local.template import ROOT, TEMPLATE_PATH, Template, translate
 from local.throttle import Throttling
@@ -63,29 +63,15 @@ class Options:
     stack_name: str = "product-api"
     signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
     throttling: bool = True
+    concurrency: int = DEFAULT_CONCURRENCY  # per function without ReservedConcurrentExecutions
     allow_unenforced: bool = False
-
-
-class _RequestHandler(WSGIRequestHandler):
-    """Keep-alive HTTP/1.1, no werkzeug access log (the gateway prints its own line), and the headers
-    as the client sent them: WSGI upper-cases their names, API Gateway keeps them (aws-behaviour §3)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def make_environ(self) -> dict[str, Any]:
-        environ = super().make_environ()
-        environ[RAW_HEADERS] = list(self.headers.items())
-        return environ
-
-    def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        pass
 
 
 class _Dispatcher:
     """Sends each request to the gateway, the pool's endpoints or moto."""
 
     def __init__(self) -> None:
-        self.aws = DomainDispatcherApplication(create_backend_app)
+        self.aws: Any = AwsApis()
         self.stage_prefix = "/"
         self.gateway: Gateway | None = None
         self.endpoints: dict[str, Any] = {}  # path -> handler(Request) -> Response
@@ -123,7 +109,7 @@ class LocalCloud:
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
         self._dispatcher = _Dispatcher()
-        self._server: BaseWSGIServer | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -131,13 +117,7 @@ class LocalCloud:
     def start(self) -> None:
         started = time.perf_counter()
         # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
-        self._server = make_server(
-            self.options.host,
-            self.options.port,
-            self._dispatcher,
-            threaded=True,
-            request_handler=_RequestHandler,
-        )
+        self._server = Server(self.options.host, self.options.port, self._dispatcher)
         try:
             template = active(
                 translate(
@@ -177,7 +157,7 @@ class LocalCloud:
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        return f"http://{self.options.host}:{self._server.server_port}"
+        return f"http://{self.options.host}:{self._server.server_address[1]}"
 
     def aws_client(self, service: str) -> Any:
         return boto3.client(
@@ -213,6 +193,7 @@ class LocalCloud:
             jwks_path = f"/{pool_id}/.well-known/jwks.json"
             token_url = f"{self.base_url}/oauth2/token"
             clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
+            self._dispatcher.aws.on_cognito_change.append(clients.forget)
             discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url)
             self._dispatcher.endpoints = {
                 "/oauth2/token": _logged(TokenEndpoint(issuer, key, clients)),
@@ -231,7 +212,10 @@ class LocalCloud:
             ]
             self._dispatcher.endpoints["/openapi.json"] = _document(openapi)
         self.runner = Runner(
-            function_configs(template, made.resolver), region=self.options.region, endpoint_url=self.base_url
+            function_configs(template, made.resolver),
+            region=self.options.region,
+            endpoint_url=self.base_url,
+            concurrency=self.options.concurrency,
         )
         self._dispatcher.gateway = Gateway(
             spec.api,
