@@ -31,7 +31,7 @@ from werkzeug.wrappers import Request, Response
 
 from local import console
 from local.authorizer import CognitoAuthorizer
-from local.aws_apis import AwsApis
+from local.aws_apis import AwsApis, use_plain_dynamodb_results
 from local.cognito_formats import use_cognito_formats
 from local.functions import function_configs
 from local.gateway import ApiKeys, Gateway
@@ -143,6 +143,7 @@ class LocalCloud:
         self._thread.start()
         use_cognito_formats()
         use_ordered_scans()
+        use_plain_dynamodb_results()
         provisioner = Provisioner(
             self.aws_client, region=self.options.region, stack_name=self.options.stack_name
         )
