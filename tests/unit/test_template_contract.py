@@ -27,7 +27,7 @@ from local.template import ROOT, Template, load_source, openapi_body, translate
 # Powertools for AWS Lambda (Python) version -> the number N of AWS's published layer
 # arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{N}
 # (Powertools docs, "Lambda Layer"). Add a row when the pin in pyproject.toml moves.
-POWERTOOLS_LAYER_VERSIONS = {"3.22.0": 25}
+POWERTOOLS_LAYER_VERSIONS = {"3.22.0": 25, "3.23.0": 27}
 POWERTOOLS_LAYER = re.compile(
     r"^arn:(?:\$\{AWS::Partition\}|aws):lambda:(?:\$\{AWS::Region\}|[a-z0-9-]+):017000801446:"
     r"layer:AWSLambdaPowertoolsPythonV3-(?P<runtime>python\d+)-(?P<arch>arm64|x86_64):(?P<version>\d+)$"
@@ -817,17 +817,20 @@ def test_check_catches_gateway_response_without_cors():
 
 
 def test_check_catches_function_that_outlives_the_gateway_or_runs_elsewhere():
+    expected = POWERTOOLS_LAYER_VERSIONS[powertools_pin()]
+
     def drift(source):
         globals_ = source["Globals"]["Function"]
         globals_["Timeout"] = 30
         globals_["Architectures"] = ["x86_64"]
-        globals_["Layers"] = [{"Fn::Sub": globals_["Layers"][0]["Fn::Sub"].replace(":25", ":24")}]
+        layer = globals_["Layers"][0]["Fn::Sub"]
+        globals_["Layers"] = [{"Fn::Sub": layer.replace(f":{expected}", f":{expected - 1}")}]
 
     problems = function_problems(broken(drift))
 
     assert mentions(problems, "Timeout 30")
     assert mentions(problems, "architectures ['x86_64']")
-    assert mentions(problems, "Powertools layer 24 is not 25")
+    assert mentions(problems, f"Powertools layer {expected - 1} is not {expected}")
 
 
 def test_check_catches_missing_output():
