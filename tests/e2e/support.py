@@ -117,9 +117,31 @@ def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
 
 def deployed_stack(stack_name: str) -> Stack:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    cloudformation, cognito = boto3.client("cloudformation"), boto3.client("cognito-idp")
-    description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    # Without credentials, a region or the stack, every test would fail on the same boto3 error:
+    # stop the run once, saying what is missing.
+    session = boto3.Session()
+    missing = [
+        what
+        for what, ok in (("a region", session.region_name), ("credentials", session.get_credentials()))
+        if not ok
+    ]
+    if missing:
+        pytest.exit(
+            f"AWS_SAM_STACK_NAME={stack_name} runs the e2e suite against a deployed stack, which needs "
+            f"{' and '.join(missing)} for AWS (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
+            "AWS_REGION). Unset AWS_SAM_STACK_NAME to test against the local cloud.",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    cloudformation, cognito = session.client("cloudformation"), session.client("cognito-idp")
+    try:
+        description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except (BotoCoreError, ClientError) as error:
+        pytest.exit(
+            f"AWS_SAM_STACK_NAME={stack_name}: cannot read the stack in {session.region_name}: {error}",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in description.get("Parameters", [])}
     clients = {}
