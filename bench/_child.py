@@ -88,6 +88,8 @@ def main():
 
     peak = peak_rss_kib()
     status = response.get("statusCode") if isinstance(response, dict) else None
+    if isinstance(response, dict) and "triggerSource" in response:  # a Cognito trigger: no HTTP status
+        status = "answered" if (response.get("response") or {}).get("claimsAndScopeOverrideDetails") else None
     result = {
         "startup_ms": (t0 - _PROCESS_START) * 1000,
         "import_ms": (t1 - t0) * 1000,

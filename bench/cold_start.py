@@ -4,7 +4,8 @@
 
 What is measured, for each function in template.yaml and for bench/bare_handler.py: N fresh
 interpreters (BENCH_RUNS or --runs, default 15), each importing the handler module and invoking it
-once with a realistic API Gateway event, DynamoDB answered by a loopback stub. Inside each
+once with a realistic API Gateway event (Cognito's event for the pool's trigger), DynamoDB answered
+by a loopback stub. Inside each
 process: the time from just before the import to the end of that first invocation, and the peak
 RSS. Medians, p90 and the ratios to the bare handler are printed. See docs/performance.md.
 
@@ -51,6 +52,7 @@ BARE = "bare handler"
 BARE_GC_HANDLER = BENCH_DIR / "bare_handler_gc.py"
 BARE_GC = "bare handler, GC paused in import"
 STEPS_DIR = BENCH_DIR / "steps"
+TRIGGER_ANSWERED = "answered"  # what bench/_child.py reports for a Cognito trigger that set a response
 # --steps: from the bare handler to a function, one layer at a time (bench/steps/*.py).
 STEPS = {
     "step1_logger_metrics": "+ Logger, Metrics",
@@ -287,7 +289,7 @@ class Target:
     event: dict[str, Any]
     memory_mb: int
     timeout_s: int
-    kind: str = "function"  # or "bare", "step"
+    kind: str = "function"  # or "trigger" (a Cognito trigger, not behind the API), "bare", "step"
     results: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     log_lines: int = 0
@@ -305,7 +307,27 @@ def _claims(scopes: str) -> dict[str, str]:
     return authorizer_claims(client_credentials_claims("benchclient0000000000000000", scopes.split(), issuer))
 
 
-def _event(method: str, resource: str, scopes: str) -> dict[str, Any]:
+def _id_token_claims(template: Any) -> dict[str, str]:
+    """A person's ID token claims, for a route without scopes (GET /me)."""
+    from events.generate import id_token_claims, sample_person, user_client_of
+    from local.events import authorizer_claims
+
+    return authorizer_claims(id_token_claims(sample_person(template), user_client_of(template)))
+
+
+def _trigger_event(template: Any) -> dict[str, Any]:
+    """Cognito's V2_0 pre token generation event: a person signing in through the API."""
+    from events.generate import pre_token_generation_event, sample_person, user_client_of
+
+    return pre_token_generation_event(
+        trigger_source="TokenGeneration_Authentication",
+        person=sample_person(template),
+        client_id=user_client_of(template).client_id,
+        scopes=["aws.cognito.signin.user.admin"],
+    )
+
+
+def _event(method: str, resource: str, claims: dict[str, str]) -> dict[str, Any]:
     from local.events import rest_event
 
     product_id = "0b7e3c1e-6a4f-4f44-9d4e-2f0c3b1a9e55"
@@ -331,7 +353,7 @@ def _event(method: str, resource: str, scopes: str) -> dict[str, Any]:
         path_parameters=params,
         headers=headers,
         body=body,
-        claims=_claims(scopes),
+        claims=claims,
         domain_name="abcdef1234.execute-api.us-east-1.amazonaws.com",
     )
 
@@ -345,6 +367,8 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
     Code is copied without __pycache__ (sam build leaves bytecode out and /var/task is read-only),
     so every cold start compiles the function's own modules, as in Lambda.
     """
+    from events.generate import pre_token_function
+    from local.functions import function_config
     from local.resolve import Resolver
     from local.spec import proxy_routes
     from local.template import translate
@@ -361,31 +385,39 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
 
     staged: dict[Path, Path] = {}
     targets: list[Target] = []
-    for logical_id, resource in functions.items():
-        props = resource["Properties"]
-        source_dir = template.code_dirs[logical_id]
+    for logical_id in functions:
+        config = function_config(template, logical_id, resolver)  # the record the local cloud runs
+        source_dir = config.code_dir
         if source_dir not in staged:
             staged[source_dir] = stage / f"code{len(staged)}"
             shutil.copytree(source_dir, staged[source_dir], ignore=_NO_BYTECODE)
-        env = {
-            k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()
-        }
-        method, resource_path = routes[logical_id]
+        env = dict(config.variables)
+        kind = "function"
+        if logical_id in routes:
+            method, resource_path = routes[logical_id]
+            scopes = env.get("REQUIRED_SCOPES", "")
+            claims = _claims(scopes) if scopes else _id_token_claims(template)
+            event = _event(method, resource_path, claims)
+        elif logical_id == pre_token_function(template):
+            event, kind = _trigger_event(template), "trigger"
+        else:
+            raise RuntimeError(f"{logical_id}: neither a route's function nor the pool's trigger")
         targets.append(
             Target(
                 name=logical_id,
-                handler=props["Handler"],
+                handler=config.handler,
                 code_dir=staged[source_dir],
                 env=env,
-                event=_event(method, resource_path, env.get("REQUIRED_SCOPES", "")),
-                memory_mb=int(props.get("MemorySize", 128)),
-                timeout_s=int(props.get("Timeout", 3)),
+                event=event,
+                memory_mb=config.memory_mb,
+                timeout_s=int(config.timeout_seconds),
+                kind=kind,
             )
         )
 
     # The yardstick gets the same Lambda environment and the GetProduct event.
     get_like = next(
-        (t for t in targets if t.event["httpMethod"] == "GET" and t.event["pathParameters"]), targets[0]
+        (t for t in targets if t.event.get("httpMethod") == "GET" and t.event["pathParameters"]), targets[0]
     )
     bare_dir = stage / "bare"
     bare_dir.mkdir()
@@ -740,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         targets = load_targets(Path(stage), steps=args.steps)
         if args.only:
             only = args.only.lower()
-            targets = [t for t in targets if t.kind != "function" or only in t.name.lower()]
+            targets = [t for t in targets if t.kind not in ("function", "trigger") or only in t.name.lower()]
         base_ms, base_rss = interpreter_baseline(python, 5)
         print(
             f"cold start: {runs} fresh processes per function, Python {platform.python_version()} "
@@ -769,7 +801,10 @@ def main(argv: list[str] | None = None) -> int:
     for t in targets:
         for failure in t.failures[:1]:
             print(f"\n{t.name} FAILED ({len(t.failures)}x):\n{failure}", file=sys.stderr)
-        unexpected = {s: n for s, n in t.statuses.items() if not isinstance(s, int) or s >= 300}
+        answered = TRIGGER_ANSWERED if t.kind == "trigger" else None
+        unexpected = {
+            s: n for s, n in t.statuses.items() if s != answered and (not isinstance(s, int) or s >= 300)
+        }
         if unexpected:
             print(f"\nwarning: {t.name} answered {unexpected}: not the path a user takes", file=sys.stderr)
     print(f"\n({time.perf_counter() - started:.0f} s)")

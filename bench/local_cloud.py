@@ -139,8 +139,9 @@ def _through_gateway(outputs: dict[str, Any], product_id: str, token: str) -> li
 
 
 def _route_and_function_env(outputs: dict[str, Any]) -> tuple[Any, dict[str, str], Path, str]:
+    """The route and the function's environment, from the same record the local cloud runs it with."""
+    from local.functions import function_config
     from local.resolve import Resolver, pseudo_parameters
-    from local.runner import runtime_environment
     from local.spec import read_spec
     from local.template import translate
 
@@ -155,19 +156,9 @@ def _route_and_function_env(outputs: dict[str, Any]) -> tuple[Any, dict[str, str
         conditions=template.conditions,
         refs={name: name for name in template.resources} | dict.fromkeys(spec.tables, outputs["TableName"]),
     )
-    props = spec.functions[FUNCTION]
-    variables = {k: str(v) for k, v in resolver.resolve(props["Environment"]["Variables"]).items()}
-    code_dir = template.code_dirs[FUNCTION]
-    runtime = runtime_environment(
-        name=FUNCTION,
-        runtime=props["Runtime"],
-        memory_mb=int(props["MemorySize"]),
-        region=outputs["Region"],
-        endpoint_url=outputs["AwsEndpointUrl"],
-        code_dir=code_dir,
-        handler=props["Handler"],
-    )
-    return route, {**variables, **runtime}, code_dir, props["Handler"]
+    config = function_config(template, FUNCTION, resolver)
+    env = config.environment(region=outputs["Region"], endpoint_url=outputs["AwsEndpointUrl"])
+    return route, env, config.code_dir, config.handler
 
 
 def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> list[float]:
@@ -179,9 +170,7 @@ def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> list[fl
     from local.events import authorizer_claims, rest_event
 
     route, env, code_dir, handler_path = _route_and_function_env(outputs)
-    # As the cloud does: an empty AWS_ENDPOINT_URL_* means the default endpoint, i.e. the local one.
-    endpoint = outputs["AwsEndpointUrl"]
-    os.environ.update({k: v or endpoint if k.startswith("AWS_ENDPOINT_URL") else v for k, v in env.items()})
+    os.environ.update(env)
     sys.path.insert(0, str(code_dir))
     module_name, _, function_name = handler_path.rpartition(".")
     claims = authorizer_claims(jwt.decode(token, options={"verify_signature": False}))

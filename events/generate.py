@@ -6,11 +6,13 @@
 Run it from the repository root after changing routes, scopes, clients or functions in template.yaml,
 and commit what it writes: tests/unit/test_events.py fails while the committed files differ.
 
-Routes, functions, scopes and clients come from the translated template (local/template.py), and
-every event is built by the project's one event builder (local/events.py), with the claims of a
-Cognito client_credentials access token rendered as the authorizer passes them (every value a
-string, exp/iat as Java dates). Times and ids are fixed so the output does not change between runs.
-Which status each file gives is documented in events/README.md, and the test checks it.
+Routes, functions, scopes, clients and groups come from the translated template (local/template.py),
+and every API event is built by the project's one event builder (local/events.py), with the claims of
+a Cognito token rendered as the authorizer passes them (every value a string, exp/iat as Java dates):
+a client_credentials access token on scoped routes, a person's ID token on routes without scopes.
+The pre token generation trigger gets Cognito's V2 event (`pre_token_generation_event`, also used by
+the tests and the benchmark). Times and ids are fixed so the output does not change between runs.
+What each file gives is documented in events/README.md, and the test checks it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,16 @@ class Client:
     scopes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Person:
+    """A user of the pool. People sign in with their email, so Cognito makes the username a UUID
+    (the same as `sub`): that, not the email, is what `created_by` records."""
+
+    username: str
+    email: str
+    groups: tuple[str, ...]
+
+
 def routes_of(template: Template) -> list[Route]:
     """Every method of the API but OPTIONS, with the function its integration invokes."""
     routes = []
@@ -102,15 +114,49 @@ def routes_of(template: Template) -> list[Route]:
     return sorted(routes, key=lambda r: r.name)
 
 
+def _client(logical_id: str, resource: dict[str, Any]) -> Client:
+    # Cognito client ids are 26 lowercase letters and digits: a made-up but stable one.
+    fake_id = hashlib.sha256(logical_id.encode()).hexdigest()[:26]
+    return Client(logical_id, fake_id, tuple(resource["Properties"].get("AllowedOAuthScopes", [])))
+
+
+def _flows(resource: dict[str, Any]) -> list[str]:
+    return resource["Properties"].get("AllowedOAuthFlows", [])
+
+
 def clients_of(template: Template) -> list[Client]:
-    """The user pool's app clients, each with a made-up but stable client id."""
-    clients = []
-    for logical_id, resource in sorted(template.of_type("AWS::Cognito::UserPoolClient").items()):
-        # Cognito client ids are 26 lowercase letters and digits.
-        fake_id = hashlib.sha256(logical_id.encode()).hexdigest()[:26]
-        scopes = tuple(resource["Properties"].get("AllowedOAuthScopes", []))
-        clients.append(Client(logical_id, fake_id, scopes))
-    return clients
+    """The machine clients (client_credentials) of the user pool."""
+    clients = template.of_type("AWS::Cognito::UserPoolClient")
+    return [_client(n, r) for n, r in sorted(clients.items()) if "client_credentials" in _flows(r)]
+
+
+def user_client_of(template: Template) -> Client:
+    """The app client people sign in with (the code flow)."""
+    clients = template.of_type("AWS::Cognito::UserPoolClient")
+    (user_client,) = [_client(n, r) for n, r in sorted(clients.items()) if "code" in _flows(r)]
+    return user_client
+
+
+def pre_token_function(template: Template) -> str:
+    """The logical id of the pool's pre token generation trigger."""
+    _, pool = template.the_one("AWS::Cognito::UserPool")
+    return pool["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaArn"]["Fn::GetAtt"][0]
+
+
+def group_scopes(template: Template) -> dict[str, list[str]]:
+    """Groups -> scopes, as the trigger reads them from its GROUP_SCOPES."""
+    variables = template.resources[pre_token_function(template)]["Properties"]["Environment"]["Variables"]
+    return json.loads(variables["GROUP_SCOPES"])
+
+
+def sample_person(template: Template) -> Person:
+    """A person in the group that grants some product scopes but not all (the editors), so that the
+    trigger's events show a scope added and one suppressed."""
+    mapping = group_scopes(template)
+    every_scope = set().union(*mapping.values())
+    group = max((g for g in mapping if set(mapping[g]) < every_scope), key=lambda g: len(mapping[g]))
+    username = str(uuid.uuid5(uuid.NAMESPACE_URL, "person:ada"))
+    return Person(username=username, email="ada@example.com", groups=(group,))
 
 
 def client_with(clients: list[Client], route: Route) -> Client:
@@ -141,6 +187,81 @@ def access_token_claims(client: Client) -> dict[str, Any]:
     }
 
 
+def id_token_claims(person: Person, client: Client) -> dict[str, Any]:
+    """A person's ID token from the user client (the token a route without scopes takes)."""
+    return {
+        "sub": person.username,
+        "email_verified": True,
+        "cognito:groups": list(person.groups),
+        "iss": ISSUER,
+        "cognito:username": person.username,
+        "origin_jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
+        "aud": client.client_id,
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
+        "token_use": "id",
+        "auth_time": ISSUED_AT,
+        "exp": ISSUED_AT + TOKEN_LIFETIME,
+        "iat": ISSUED_AT,
+        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"jti:{person.username}")),
+        "email": person.email,
+    }
+
+
+def person_access_token_claims(person: Person, client: Client, scopes: list[str]) -> dict[str, Any]:
+    """A person's access token from the user client, after the trigger has set its scopes."""
+    return {
+        "sub": person.username,
+        "cognito:groups": list(person.groups),
+        "iss": ISSUER,
+        "version": 2,
+        "client_id": client.client_id,
+        "origin_jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
+        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
+        "token_use": "access",
+        "scope": " ".join(scopes),
+        "auth_time": ISSUED_AT,
+        "exp": ISSUED_AT + TOKEN_LIFETIME,
+        "iat": ISSUED_AT,
+        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"access-jti:{person.username}")),
+        "username": person.username,
+    }
+
+
+def pre_token_generation_event(
+    *,
+    trigger_source: str,
+    person: Person,
+    client_id: str,
+    scopes: list[str],
+    user_pool_id: str = USER_POOL_ID,
+    region: str = REGION,
+) -> dict[str, Any]:
+    """Cognito's V2_0 pre token generation event: what it would write into a person's tokens.
+
+    `scopes` are the scopes asked for: `aws.cognito.signin.user.admin` alone from the sign-in API,
+    those of the authorize request (that the client allows) from the hosted sign-in.
+    """
+    return {
+        "version": "2",
+        "triggerSource": trigger_source,
+        "region": region,
+        "userPoolId": user_pool_id,
+        "userName": person.username,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
+        "request": {
+            "userAttributes": {
+                "sub": person.username,
+                "cognito:user_status": "CONFIRMED",
+                "email_verified": "true",
+                "email": person.email,
+            },
+            "groupConfiguration": {"groupsToOverride": list(person.groups), "iamRolesToOverride": []},
+            "scopes": list(scopes),
+        },
+        "response": {"claimsAndScopeOverrideDetails": None},
+    }
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -160,7 +281,7 @@ def example_jwt(claims: Mapping[str, Any]) -> str:
 def make_event(
     template: Template,
     route: Route,
-    client: Client,
+    token_claims: dict[str, Any],
     *,
     name: str,
     product_id: str = PRODUCT_ID,
@@ -169,7 +290,6 @@ def make_event(
     stage = template.parameters["StageName"]
     params = dict.fromkeys(re.findall(r"\{(\w+)\}", route.resource), product_id)
     path = route.resource.format(**params)
-    token_claims = access_token_claims(client)
     now = ISSUED_AT + REQUEST_DELAY
     request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"request:{name}"))
     domain = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
@@ -206,24 +326,56 @@ def make_event(
 
 
 def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
-    """file name -> (function logical id, event): one per route, then the failure cases."""
+    """file name -> (function logical id, event): one per route, the failure cases, the trigger's."""
     routes = {r.name: r for r in routes_of(template)}
     clients = clients_of(template)
+    user_client, person = user_client_of(template), sample_person(template)
     bodies = {"POST": CREATE_BODY, "PUT": UPDATE_BODY}
     out: dict[str, tuple[str, dict[str, Any]]] = {}
 
-    def add(name: str, route: Route, client: Client, **kwargs: Any) -> None:
-        out[f"{name}.json"] = (route.function, make_event(template, route, client, name=name, **kwargs))
+    def add(name: str, route: Route, claims: dict[str, Any], **kwargs: Any) -> None:
+        out[f"{name}.json"] = (route.function, make_event(template, route, claims, name=name, **kwargs))
+
+    def machine(client: Client) -> dict[str, Any]:
+        return access_token_claims(client)
 
     for name, route in routes.items():
-        add(name, route, client_with(clients, route), body=bodies.get(route.method))
+        if route.scopes:
+            add(name, route, machine(client_with(clients, route)), body=bodies.get(route.method))
+        else:  # no scopes: the route takes an ID token
+            add(name, route, id_token_claims(person, user_client))
+            scopes = ["openid", "email", *group_scopes(template)[person.groups[0]]]
+            add(f"{name}_access_token", route, person_access_token_claims(person, user_client, scopes))
 
     create, get, update = routes["create_product"], routes["get_product"], routes["update_product"]
-    add("create_product_missing_scope", create, client_without(clients, create), body=CREATE_BODY)
-    add("create_product_invalid", create, client_with(clients, create), body=INVALID_CREATE_BODY)
-    add("get_product_missing", get, client_with(clients, get), product_id=MISSING_PRODUCT_ID)
+    add("create_product_missing_scope", create, machine(client_without(clients, create)), body=CREATE_BODY)
+    add("create_product_invalid", create, machine(client_with(clients, create)), body=INVALID_CREATE_BODY)
+    add("get_product_missing", get, machine(client_with(clients, get)), product_id=MISSING_PRODUCT_ID)
     stale = {**UPDATE_BODY, "version": SEEDED_VERSION - 1}
-    add("update_product_stale_version", update, client_with(clients, update), body=stale)
+    add("update_product_stale_version", update, machine(client_with(clients, update)), body=stale)
+
+    # The trigger: a sign-in through the API (which cannot ask for scopes), and a hosted sign-in
+    # asking for openid and every product scope, of which the person's groups grant only some.
+    trigger = pre_token_function(template)
+    product_scopes = sorted(set().union(*group_scopes(template).values()))
+    out["pre_token_generation_sign_in_api.json"] = (
+        trigger,
+        pre_token_generation_event(
+            trigger_source="TokenGeneration_Authentication",
+            person=person,
+            client_id=user_client.client_id,
+            scopes=["aws.cognito.signin.user.admin"],
+        ),
+    )
+    out["pre_token_generation_hosted_sign_in.json"] = (
+        trigger,
+        pre_token_generation_event(
+            trigger_source="TokenGeneration_HostedAuth",
+            person=person,
+            client_id=user_client.client_id,
+            scopes=["openid", "email", *product_scopes],
+        ),
+    )
     return out
 
 

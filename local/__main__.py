@@ -1,6 +1,7 @@
 """`make local`: the local cloud on 127.0.0.1:PORT.
 
     python -m local [--port 3000] [--seed FILE] [--parameter-overrides RequireApiKey=true ...]
+                    [--template FILE] [--signing-key FILE] [--no-throttle] [--allow-unenforced]
 
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
 JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. events/seed_item.json):
@@ -37,11 +38,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--outputs", type=Path, help="where to write the outputs (default .local/outputs.json)"
     )
     parser.add_argument(
-        "--test-hooks",
+        "--template", type=Path, default=None, help="the SAM template (default template.yaml)"
+    )
+    parser.add_argument(
+        "--signing-key",
         type=Path,
-        metavar="DIR",
-        help="TEST ONLY (the e2e suite): record every gateway event to DIR/events.jsonl and let the token "
-        "endpoint mint expired or ID-token-shaped tokens on request. Never use it for anything else.",
+        metavar="FILE",
+        help="the pool's RS256 key as PEM, made there if missing: tokens then outlive a restart",
+    )
+    parser.add_argument(
+        "--no-throttle",
+        action="store_true",
+        help="turn off the stage's and usage plans' throttling and quotas (for load tests)",
+    )
+    parser.add_argument(
+        "--allow-unenforced",
+        action="store_true",
+        help="serve what the local cloud cannot enforce (Lambda or IAM authorizers, ...) unenforced, "
+        "marking each such request in the console, instead of refusing to start",
     )
     return parser.parse_args(argv)
 
@@ -68,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         parameter_overrides=_overrides(args.parameter_overrides),
         seed=args.seed,
         outputs_path=args.outputs or DEFAULT_OUTPUTS,
-        test_hooks=args.test_hooks,
+        signing_key=args.signing_key,
+        throttling=not args.no_throttle,
+        allow_unenforced=args.allow_unenforced,
     )
+    if args.template:
+        options.template = args.template.resolve()
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
@@ -97,25 +115,47 @@ def main(argv: list[str] | None = None) -> int:
 def banner(cloud: Any) -> list[str]:
     spec, outputs, base = cloud.spec, cloud.outputs, cloud.base_url
     api_url = f"{base}/{spec.api.stage}"
-    lines = ["Not honoured locally (declared in template.yaml):"]
+    lines = ["Not honoured locally (declared in the template):"]
     lines += [f"  - {note}" for note in spec.not_honoured]
+    if spec.unenforceable:
+        lines += ["SERVED UNENFORCED (--allow-unenforced; each request is marked):"]
+        lines += [f"  - {item}" for item in spec.unenforceable]
+    throttling = "on, as declared" if cloud.options.throttling else "OFF (--no-throttle)"
     lines += [
         "",
         f"product-api local cloud ready in {cloud.startup_seconds:.2f} s",
         f"  API         {api_url}",
         f"  Token URL   {base}/oauth2/token",
-        f"  AWS APIs    {base}  (DynamoDB, Cognito: aws --endpoint-url {base} ...)",
+        f"  AWS APIs    {base}  (DynamoDB, Cognito, API keys)",
+        f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
+        f"  Throttling  {throttling}",
         f"  Outputs     {cloud.options.outputs_path}",
     ]
     if cloud.seeded is not None:
         lines.append(f"  Seeded      {cloud.seeded} item(s) from {cloud.options.seed}")
-    lines += ["", *_examples(spec, outputs, base, api_url), ""]
+    lines += [
+        "",
+        "# the AWS CLI and boto3 against the local cloud (any credentials do):",
+        *aws_exports(base, cloud.options.region),
+        "",
+        *_examples(spec, outputs, base, api_url),
+        "",
+    ]
     return lines
+
+
+def aws_exports(endpoint: str, region: str) -> list[str]:
+    return [
+        f"export AWS_ENDPOINT_URL={endpoint} AWS_REGION={region} AWS_DEFAULT_REGION={region}",
+        "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+    ]
 
 
 def _examples(spec: Any, outputs: dict[str, Any], base: str, api_url: str) -> list[str]:
     """Copy-paste curl commands, chosen from the template: the widest client, a list route, a refused call."""
-    clients = outputs["Clients"]
+    clients = {
+        name: c for name, c in outputs["Clients"].items() if "client_credentials" in c["AllowedOAuthFlows"]
+    }
     if not clients:
         return []
     widest = max(clients, key=lambda c: len(clients[c]["AllowedScopes"]))

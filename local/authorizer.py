@@ -1,4 +1,4 @@
-"""API Gateway's COGNITO_USER_POOLS authorizer (reference notes §1-2).
+"""API Gateway's COGNITO_USER_POOLS authorizer (docs/aws-behaviour.md §1-2).
 
 A method with scopes takes an access token holding any one of them; a method without scopes takes
 an ID token. Everything else is 401 `Unauthorized`, except an expired token, which says so.
@@ -12,14 +12,13 @@ from typing import Any
 
 import jwt
 
-UNAUTHORIZED = "Unauthorized"
-EXPIRED = "The incoming token has expired"
-
 
 class Denied(Exception):
-    def __init__(self, message: str = UNAUTHORIZED):
-        super().__init__(message)
-        self.message = message
+    """API Gateway answers 401 Unauthorized."""
+
+
+class Expired(Denied):
+    """API Gateway answers 401 "The incoming token has expired"."""
 
 
 class CognitoAuthorizer:
@@ -43,7 +42,7 @@ class CognitoAuthorizer:
                 options={"require": ["exp", "iss", "token_use"], "verify_aud": False},
             )
         except jwt.ExpiredSignatureError:
-            raise Denied(EXPIRED) from None
+            raise Expired from None
         except jwt.PyJWTError:
             raise Denied from None
         kind = claims["token_use"]
@@ -60,5 +59,5 @@ def _token_from(header_value: str | None) -> str:
     if not header_value or not header_value.strip():
         raise Denied
     scheme, _, rest = header_value.strip().partition(" ")
-    # Both the raw JWT and "Bearer <jwt>" are accepted, "Bearer" in any case (reference notes §1).
+    # Both the raw JWT and "Bearer <jwt>" are accepted, "Bearer" in any case (docs/aws-behaviour.md §1).
     return rest.strip() if scheme.lower() == "bearer" and rest else header_value.strip()

@@ -1,121 +1,116 @@
 """The local cloud: the template's API, user pool and table on one local port.
 
-One threaded WSGI server answers everything on 127.0.0.1:PORT:
-- `/{stage}/...`: the REST API (local/gateway.py), functions in workers (local/runner.py);
-- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's OAuth endpoints (local/tokens.py);
-- anything else, i.e. AWS API calls (SigV4-signed, `X-Amz-Target`): moto's server app, which holds
-  the DynamoDB table and the Cognito pool, resource servers and clients created from the template.
+One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT, and this module only wires the
+parts together:
+- `/{stage}/...` and every other path that is not an AWS API call: the REST API (local/gateway.py),
+  functions in workers (local/runner.py);
+- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (local/tokens.py);
+- AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto, which holds the
+  tables, the pool, its clients and the API keys created from the template (local/provision.py).
+A request on the stage path always goes to the gateway, whatever its headers.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeSerializer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from samtranslator.model.exceptions import InvalidDocumentException
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local import console
 from local.authorizer import CognitoAuthorizer
-from local.gateway import ApiKeys, Gateway
-from local.resolve import Resolver, Unresolvable, pseudo_parameters
-from local.runner import FunctionConfig, Runner, runtime_environment
+from local.cognito_formats import use_cognito_formats
+from local.functions import function_configs
+from local.gateway import RAW_HEADERS, ApiKeys, Gateway
+from local.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
+from local.runner import Runner
 from local.spec import CloudSpec, active, read_spec
-from local.template import ROOT, Template, translate
-from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, jwks_document, openid_configuration
+from local.template import ROOT, TEMPLATE_PATH, Template, translate
+from local.throttle import Throttling
+from local.tokens import (
+    ClientDirectory,
+    SigningKey,
+    TokenEndpoint,
+    aws_issuer,
+    jwks_document,
+    openid_configuration,
+)
 
-ACCOUNT_ID = "123456789012"  # moto's default account
-LOCAL_API_ID = "local"
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
+# Paths of the AWS APIs served here (API Gateway's own REST API): a stage of that name would shadow them.
+_RESERVED_STAGES = {"oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags"}
 
 
 @dataclass
 class Options:
     port: int = 3000
     host: str = "127.0.0.1"
+    template: Path = TEMPLATE_PATH
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     seed: Path | None = None
     outputs_path: Path = DEFAULT_OUTPUTS
-    test_hooks: Path | None = None  # test-only: see local/__main__.py
     region: str = "us-east-1"
     stack_name: str = "product-api"
+    signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
+    throttling: bool = True
+    allow_unenforced: bool = False
 
 
-class _QuietHandler(MotoRequestHandler):
-    """Keep-alive connections, and no werkzeug access log: the gateway prints its own line."""
+class _RequestHandler(WSGIRequestHandler):
+    """Keep-alive HTTP/1.1, no werkzeug access log (the gateway prints its own line), and the headers
+    as the client sent them: WSGI upper-cases their names, API Gateway keeps them (aws-behaviour §3)."""
 
     protocol_version = "HTTP/1.1"
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         pass
 
 
 class _Dispatcher:
-    """Sends each request to the gateway, the OAuth endpoints or moto."""
+    """Sends each request to the gateway, the pool's endpoints or moto."""
 
     def __init__(self) -> None:
         self.aws = DomainDispatcherApplication(create_backend_app)
-        self.stage_prefix: str | None = None
+        self.stage_prefix = "/"
         self.gateway: Gateway | None = None
-        self.token_endpoint: TokenEndpoint | None = None
-        self.documents: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, Any] = {}  # path -> handler(Request) -> Response
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        handler = None if _is_aws_api_call(environ) else self._local_handler(environ["PATH_INFO"])
-        if handler is None:
+        path = environ["PATH_INFO"]
+        on_stage = path == self.stage_prefix or path.startswith(self.stage_prefix + "/")
+        handler = None if on_stage else self.endpoints.get(path)
+        if handler is None and not on_stage and _is_aws_api_call(environ):
             return self.aws(environ, start_response)
+        handler = handler or self.gateway
         try:
+            if handler is None:
+                raise RuntimeError("the local cloud is still starting")
             response = handler(Request(environ))
         except Exception:  # a bug in the local cloud itself: say so, and answer like AWS would
-            console.say(f"local cloud error on {environ['REQUEST_METHOD']} {environ['PATH_INFO']}:")
-            console.say(traceback.format_exc())
+            console.say(f"local cloud error on {environ['REQUEST_METHOD']} {path}:", traceback.format_exc())
             response = Response(
                 '{"message": "Internal server error"}', status=500, mimetype="application/json"
             )
         return response(environ, start_response)
 
-    def _local_handler(self, path: str) -> Any:
-        if path == "/oauth2/token" and self.token_endpoint:
-            return _logged(self.token_endpoint)
-        if path in self.documents:
-            document = self.documents[path]
-            return lambda _: Response(json.dumps(document), mimetype="application/json")
-        if (
-            self.gateway
-            and self.stage_prefix
-            and (path == self.stage_prefix or path.startswith(self.stage_prefix + "/"))
-        ):
-            return self.gateway
-        return None
-
 
 def _is_aws_api_call(environ: dict[str, Any]) -> bool:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     return authorization.startswith("AWS4-") or "HTTP_X_AMZ_TARGET" in environ
-
-
-def _logged(endpoint: TokenEndpoint) -> Any:
-    def serve(request: Request) -> Response:
-        started = time.perf_counter()
-        response = endpoint(request)
-        console.request_line(request.method, request.path, response.status_code, None, _ms(started))
-        return response
-
-    return serve
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 class LocalCloud:
@@ -134,26 +129,39 @@ class LocalCloud:
 
     def start(self) -> None:
         started = time.perf_counter()
-        self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
-        template = active(
-            translate(
-                self.options.parameter_overrides,
-                region=self.options.region,
-                stack_name=self.options.stack_name,
-            )
-        )
-        self.spec = read_spec(template)
+        # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
         self._server = make_server(
             self.options.host,
             self.options.port,
             self._dispatcher,
             threaded=True,
-            request_handler=_QuietHandler,
+            request_handler=_RequestHandler,
         )
+        try:
+            template = active(
+                translate(
+                    self.options.parameter_overrides,
+                    path=self.options.template,
+                    region=self.options.region,
+                    stack_name=self.options.stack_name,
+                )
+            )
+        except InvalidDocumentException as error:
+            raise SystemExit(f"{self.options.template}: the SAM transform refused it: {error}") from None
+        self.spec = spec = read_spec(template)
+        self._refuse_what_cannot_be_enforced(spec)
+        self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
+        self._dispatcher.stage_prefix = f"/{spec.api.stage}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True)
         self._thread.start()
-        resolver = self._provision(template, self.spec)
-        self._assemble(template, self.spec, resolver)
+        use_cognito_formats()
+        provisioner = Provisioner(
+            self.aws_client, region=self.options.region, stack_name=self.options.stack_name
+        )
+        made = provisioner.provision(template, spec, self.options.seed)
+        self.seeded = made.seeded
+        self._serve(template, spec, made)
+        self.outputs = outputs(template, made, base_url=self.base_url, region=self.options.region)
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
 
@@ -161,7 +169,8 @@ class LocalCloud:
         if self.runner:
             self.runner.stop()
         if self._server:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() waits for a serve_forever() that must have begun
+                self._server.shutdown()
             self._server.server_close()
 
     @property
@@ -178,236 +187,65 @@ class LocalCloud:
             aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
         )
 
-    # ------------------------------------------------------------ resources, through the AWS APIs
-
-    def _provision(self, template: Template, spec: CloudSpec) -> Resolver:
-        region, stack = self.options.region, self.options.stack_name
-        resolver = Resolver(
-            parameters={**template.parameters, **pseudo_parameters(region, ACCOUNT_ID, stack)},
-            conditions=template.conditions,
-        )
-        # Every resource has a Ref; the ones the cloud creates get their real ids below.
-        resolver.refs.update({name: name for name in template.resources})
-        api = spec.api
-        resolver.refs[api.logical_id] = LOCAL_API_ID
-        resolver.refs[api.stage_logical_id] = api.stage
-        resolver.refs[f"{api.logical_id}.Stage"] = api.stage
-        for name, props in template.resources.items():
-            self._name_resource(resolver, name, props)
-        self._create_user_pools(spec, resolver)
-        self._create_tables(spec, resolver)
-        self._create_api_keys(spec, resolver)
-        return resolver
-
-    def _name_resource(self, resolver: Resolver, name: str, resource: dict[str, Any]) -> None:
-        props, kind = resource.get("Properties", {}), resource["Type"]
-        region, stack = self.options.region, self.options.stack_name
-        if kind == "AWS::Lambda::Function":
-            function_name = props.get("FunctionName") or f"{stack}-{name}"
-            resolver.refs[name] = function_name
-            resolver.attributes[(name, "Arn")] = (
-                f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+    def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
+        """Never open by omission (docs/aws-behaviour.md §8)."""
+        if spec.api.stage in _RESERVED_STAGES:
+            raise SystemExit(f"stage {spec.api.stage!r} would shadow an AWS API path of the local cloud")
+        if spec.unenforceable and not self.options.allow_unenforced:
+            lines = "\n".join(f"  - {item}" for item in spec.unenforceable)
+            raise SystemExit(
+                "the local cloud cannot enforce what the template declares here, "
+                f"and will not serve it open:\n{lines}\n"
+                "Start with --allow-unenforced to serve it anyway "
+                "(every such request is marked in the console)."
             )
-        elif kind == "AWS::Logs::LogGroup":
-            group = props.get("LogGroupName") or f"{stack}-{name}"
-            resolver.refs[name] = group
-            resolver.attributes[(name, "Arn")] = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{group}:*"
-        elif kind == "AWS::IAM::Role":
-            resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{stack}-{name}"
-        elif kind == "AWS::Cognito::UserPoolDomain":
-            resolver.refs[name] = str(resolver.resolve(props.get("Domain", name)))
-
-    def _create_user_pools(self, spec: CloudSpec, resolver: Resolver) -> None:
-        cognito = self.aws_client("cognito-idp")
-        for name, props in spec.user_pools.items():
-            request = {"PoolName": props.get("UserPoolName", name), **resolver.resolve(props)}
-            request.pop("DeletionProtection", None)  # reported as not emulated; keep the pool deletable
-            pool = cognito.create_user_pool(**_api_fields(cognito, "CreateUserPool", request))["UserPool"]
-            resolver.refs[name] = pool["Id"]
-            resolver.attributes[(name, "Arn")] = pool["Arn"]
-            resolver.attributes[(name, "ProviderName")] = f"{self.base_url.split('//')[1]}/{pool['Id']}"
-            resolver.attributes[(name, "ProviderURL")] = f"{self.base_url}/{pool['Id']}"
-        for props in spec.resource_servers.values():
-            cognito.create_resource_server(
-                **_api_fields(cognito, "CreateResourceServer", resolver.resolve(props))
-            )
-        self._clients: dict[str, dict[str, Any]] = {}
-        for name, props in spec.clients.items():
-            request = resolver.resolve(props)
-            _check_client_scopes(name, request, spec, resolver)
-            client = cognito.create_user_pool_client(**_api_fields(cognito, "CreateUserPoolClient", request))
-            client = client["UserPoolClient"]
-            resolver.refs[name] = client["ClientId"]
-            resolver.attributes[(name, "ClientSecret")] = client.get("ClientSecret", "")
-            resolver.attributes[(name, "Name")] = client["ClientName"]
-            self._clients[name] = client
-
-    def _create_tables(self, spec: CloudSpec, resolver: Resolver) -> None:
-        dynamodb = self.aws_client("dynamodb")
-        for name, props in spec.tables.items():
-            request = _table_request(
-                resolver.resolve(props), default_name=f"{self.options.stack_name}-{name}"
-            )
-            table = dynamodb.create_table(**request)["TableDescription"]
-            resolver.refs[name] = table["TableName"]
-            resolver.attributes[(name, "Arn")] = table["TableArn"]
-            if "LatestStreamArn" in table:
-                resolver.attributes[(name, "StreamArn")] = table["LatestStreamArn"]
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl and ttl.get("Enabled"):
-                dynamodb.update_time_to_live(
-                    TableName=table["TableName"],
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-                )
-        if self.options.seed:
-            self._seed(spec, resolver, self.options.seed)
-
-    def _seed(self, spec: CloudSpec, resolver: Resolver, path: Path) -> None:
-        if len(spec.tables) != 1:
-            raise SystemExit(f"--seed needs exactly one table in the template, found {sorted(spec.tables)}")
-        items = seed_items(path)
-        dynamodb = self.aws_client("dynamodb")
-        table_name = resolver.refs[next(iter(spec.tables))]
-        for item in items:
-            dynamodb.put_item(TableName=table_name, Item=item)
-        self.seeded = len(items)
-
-    def _create_api_keys(self, spec: CloudSpec, resolver: Resolver) -> None:
-        self._api_key_values: dict[str, str] = {}
-        if not spec.api_keys:
-            return
-        apigateway = self.aws_client("apigateway")
-        for name, props in spec.api_keys.items():
-            request = {"name": props.get("Name", name), "enabled": bool(props.get("Enabled", True))}
-            if "Value" in props:
-                request["value"] = resolver.resolve(props["Value"])
-            key = apigateway.create_api_key(**request)
-            resolver.refs[name] = key["id"]
-            resolver.attributes[(name, "APIKeyId")] = key["id"]
-            self._api_key_values[name] = key["value"]
 
     # ------------------------------------------------------------ the pieces that serve requests
 
-    def _assemble(self, template: Template, spec: CloudSpec, resolver: Resolver) -> None:
-        pool_ids = {name: resolver.refs[name] for name in spec.user_pools}
-        key = SigningKey.generate()
-        jwks = jwks_document([key])
-        token_url = f"{self.base_url}/oauth2/token"
-        if len(pool_ids) != 1:
-            raise SystemExit(f"the local cloud serves one user pool; the template has {sorted(pool_ids)}")
-        pool_id = next(iter(pool_ids.values()))
-        issuer = f"{self.base_url}/{pool_id}"
-        self._dispatcher.documents = {
-            f"/{pool_id}/.well-known/jwks.json": jwks,
-            f"/{pool_id}/.well-known/openid-configuration": openid_configuration(issuer, token_url),
-        }
-        self._dispatcher.token_endpoint = TokenEndpoint(
-            issuer,
-            key,
-            ClientDirectory(self.aws_client("cognito-idp"), pool_id),
-            test_hooks=self.options.test_hooks is not None,
+    def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
+        authorizers = {}
+        pool_id = made.user_pool_id
+        if pool_id is not None:
+            key = self._signing_key()
+            jwks = jwks_document([key])
+            issuer = aws_issuer(self.options.region, pool_id)
+            jwks_path = f"/{pool_id}/.well-known/jwks.json"
+            token_url = f"{self.base_url}/oauth2/token"
+            clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
+            discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url)
+            self._dispatcher.endpoints = {
+                "/oauth2/token": _logged(TokenEndpoint(issuer, key, clients)),
+                jwks_path: _document(jwks),
+                f"/{pool_id}/.well-known/openid-configuration": _document(discovery),
+            }
+            authorizers = {
+                name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
+                for name, a in spec.api.authorizers.items()
+            }
+        self.runner = Runner(
+            function_configs(template, made.resolver), region=self.options.region, endpoint_url=self.base_url
         )
-        authorizers = {
-            name: CognitoAuthorizer(
-                issuer=f"{self.base_url}/{pool_ids[a.user_pool]}", jwks=jwks, header=a.header
-            )
-            for name, a in spec.api.authorizers.items()
-        }
-        self.runner = Runner(self._function_configs(template, spec, resolver))
         self._dispatcher.gateway = Gateway(
             spec.api,
             runner=self.runner,
             authorizers=authorizers,
-            api_keys=ApiKeys(self.aws_client("apigateway")) if self._api_key_values else None,
+            api_keys=ApiKeys(self.aws_client("apigateway")) if spec.api_keys else None,
+            throttling=Throttling(spec.api.method_throttles) if self.options.throttling else None,
             api_id=LOCAL_API_ID,
             account_id=ACCOUNT_ID,
-            on_event=self._event_recorder(),
         )
-        self._dispatcher.stage_prefix = f"/{spec.api.stage}"
-        self.outputs = self._outputs(template, resolver, issuer)
 
-    def _function_configs(
-        self, template: Template, spec: CloudSpec, resolver: Resolver
-    ) -> dict[str, FunctionConfig]:
-        configs = {}
-        for name, props in spec.functions.items():
-            try:
-                variables = resolver.resolve(props.get("Environment", {}).get("Variables", {}))
-            except Unresolvable as error:
-                raise SystemExit(f"{name}: cannot resolve its environment locally: {error}") from None
-            memory = int(props.get("MemorySize", 128))
-            code_dir = template.code_dirs[name]
-            runtime = runtime_environment(
-                name=resolver.refs[name],
-                runtime=props.get("Runtime", "python3.13"),
-                memory_mb=memory,
-                region=self.options.region,
-                endpoint_url=self.base_url,
-                code_dir=code_dir,
-                handler=props["Handler"],
-            )
-            template_vars = {k: str(v) for k, v in variables.items()}
-            for key in [k for k, v in template_vars.items() if k.startswith("AWS_ENDPOINT_URL") and not v]:
-                # An empty endpoint variable means "the default AWS endpoint": here, the local one.
-                template_vars[key] = self.base_url
-            configs[name] = FunctionConfig(
-                logical_id=name,
-                name=resolver.refs[name],
-                arn=resolver.attributes[(name, "Arn")],
-                handler=props["Handler"],
-                code_dir=code_dir,
-                environment={**template_vars, **runtime},
-                timeout_seconds=float(props.get("Timeout", 3)),
-                memory_mb=memory,
-            )
-        return configs
-
-    def _event_recorder(self) -> Any:
-        hooks = self.options.test_hooks
-        if hooks is None:
-            return None
-        hooks.mkdir(parents=True, exist_ok=True)
-        events_file = hooks / "events.jsonl"
-        lock = threading.Lock()
-
-        def record(event: dict[str, Any]) -> None:
-            with lock, events_file.open("a") as f:
-                f.write(json.dumps(event) + "\n")
-
-        return record
-
-    # ------------------------------------------------------------ outputs
-
-    def _outputs(self, template: Template, resolver: Resolver, issuer: str) -> dict[str, Any]:
-        outputs: dict[str, Any] = {}
-        for name, output in template.outputs.items():
-            value = output["Value"]
-            # LanguageExtensions can leave a Fn::Sub as a plain string with ${...} in it.
-            resolved = resolver.sub(value) if isinstance(value, str) else resolver.resolve(value)
-            outputs[name] = self._localized(str(resolved), resolver)
-        for name, value in self._api_key_values.items():
-            outputs["ApiKey" if len(self._api_key_values) == 1 else f"{name}Value"] = value
-        outputs["Region"] = self.options.region
-        outputs["AwsEndpointUrl"] = self.base_url
-        outputs["Clients"] = {
-            name: {
-                "ClientId": c["ClientId"],
-                "ClientSecret": c.get("ClientSecret"),
-                "AllowedScopes": c.get("AllowedOAuthScopes", []),
-            }
-            for name, c in self._clients.items()
-        }
-        return outputs
-
-    def _localized(self, value: str, resolver: Resolver) -> str:
-        """AWS endpoint URLs in an output, pointed at this server instead."""
-        hosts = [
-            r"[\w-]+\.execute-api\.[\w-]+\.amazonaws\.com",
-            r"cognito-idp\.[\w-]+\.amazonaws\.com",
-            r"[\w-]+\.auth\.[\w-]+\.amazoncognito\.com",
-            *(re.escape(resolver.refs[d]) for d in (self.spec.domains if self.spec else {})),
-        ]
-        return re.sub(rf"https://(?:{'|'.join(hosts)})", self.base_url, value)
+    def _signing_key(self) -> SigningKey:
+        path = self.options.signing_key
+        if path is None:
+            return SigningKey.generate()
+        if path.exists():
+            return SigningKey.from_pem(path.read_bytes())
+        key = SigningKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(key.to_pem())
+        path.chmod(0o600)
+        return SigningKey.from_pem(path.read_bytes())
 
     def _write_outputs(self) -> None:
         path = self.options.outputs_path
@@ -417,60 +255,18 @@ class LocalCloud:
         temporary.replace(path)  # readers never see a half-written file
 
 
-def _api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[str, Any]:
-    """The template properties that are also parameters of the AWS API call (same names in CloudFormation)."""
-    members = client.meta.service_model.operation_model(operation).input_shape.members
-    return {k: v for k, v in properties.items() if k in members}
+def _document(document: dict[str, Any]) -> Any:
+    text = json.dumps(document)
+    return lambda _: Response(text, mimetype="application/json")
 
 
-def _check_client_scopes(name: str, client: dict[str, Any], spec: CloudSpec, resolver: Resolver) -> None:
-    """Cognito refuses a client naming a scope no resource server defines; moto does not, so we do."""
-    defined = {
-        f"{resolver.resolve(rs['Identifier'])}/{s['ScopeName']}"
-        for rs in spec.resource_servers.values()
-        for s in rs.get("Scopes", [])
-    }
-    standard = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
-    unknown = set(client.get("AllowedOAuthScopes", [])) - defined - standard
-    if unknown:
-        raise SystemExit(
-            f"{name}: AllowedOAuthScopes names scopes no resource server defines: {sorted(unknown)}"
+def _logged(endpoint: TokenEndpoint) -> Any:
+    def serve(request: Request) -> Response:
+        started = time.perf_counter()
+        response = endpoint(request)
+        console.request_line(
+            request.method, request.path, response.status_code, None, (time.perf_counter() - started) * 1000
         )
+        return response
 
-
-def _table_request(props: dict[str, Any], default_name: str) -> dict[str, Any]:
-    """CreateTable parameters from AWS::DynamoDB::Table properties (a few names differ)."""
-    request: dict[str, Any] = {
-        "TableName": props.get("TableName", default_name),
-        "KeySchema": props["KeySchema"],
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "BillingMode": props.get("BillingMode", "PROVISIONED"),
-    }
-    for same in ("ProvisionedThroughput", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "TableClass"):
-        if same in props:
-            request[same] = props[same]
-    if "StreamSpecification" in props:
-        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-    return request
-
-
-_TYPE_TAGS = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"}
-
-
-def seed_items(path: Path) -> list[dict[str, Any]]:
-    """Items to preload, as DynamoDB wire items.
-
-    The file holds one item or a JSON list of items, each either plain JSON as the handlers store it
-    (`{"id": "...", "price": 12.5}`) or DynamoDB JSON as `aws dynamodb put-item` takes it
-    (`{"id": {"S": "..."}}`, e.g. events/seed_item.json).
-    """
-    data = json.loads(path.read_text(), parse_float=Decimal)
-    items = data if isinstance(data, list) else [data]
-    if not all(isinstance(i, dict) for i in items):
-        raise SystemExit(f"{path}: expected an item (JSON object) or a list of items")
-    serializer = TypeSerializer()
-    return [item if _is_dynamodb_json(item) else serializer.serialize(item)["M"] for item in items]
-
-
-def _is_dynamodb_json(item: dict[str, Any]) -> bool:
-    return all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _TYPE_TAGS for v in item.values())
+    return serve

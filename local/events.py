@@ -1,7 +1,7 @@
 """API Gateway REST (payload v1) proxy events, in the shape AWS sends them.
 
 One builder for the local gateway, the tests and the sample events, so the event shape
-(docs: "Set up Lambda proxy integrations"; the project's reference notes §3) lives in one place.
+(docs/aws-behaviour.md §3) lives in one place.
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ def rest_event(
     domain_name: str = "localhost",
     request_id: str | None = None,
     now: float | None = None,
+    api_key: str | None = None,
+    api_key_id: str | None = None,
 ) -> dict[str, Any]:
     """A proxy event for one request. Maps that would be empty are None, as in AWS."""
     now = time.time() if now is None else now
@@ -106,6 +108,7 @@ def rest_event(
             "requestId": request_id,
             "identity": {
                 "cognitoIdentityPoolId": None,
+                **({"apiKey": api_key, "apiKeyId": api_key_id} if api_key else {}),
                 "accountId": None,
                 "cognitoIdentityId": None,
                 "caller": None,

@@ -1,106 +1,106 @@
 """API Gateway (REST, Lambda proxy) in front of the local functions.
 
-Follows the reference notes §1-3: undefined routes are 403 "Missing Authentication Token"; the
-Cognito authorizer answers 401; a missing or wrong API key is 403 "Forbidden"; a function that
-raises, times out or returns a malformed response is 502. Those error responses carry the
-template's gateway-response headers (CORS). Events are built by local/events.py.
+A request passes the steps API Gateway takes, in its order (docs/aws-behaviour.md §1-3, §7):
+stage, size, route, stage throttling, authorizer, API key and usage plan, then the function, whose
+result must be a proxy response. A step that stops the request raises a `GatewayError`;
+`Gateway.__call__` turns it into the response API Gateway sends, with the template's gateway-response
+headers (CORS), in one place. Events are built by local/events.py.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.authorizer import CognitoAuthorizer, Denied
+from local.authorizer import CognitoAuthorizer, Denied, Expired
 from local.events import authorizer_claims, rest_event
-from local.runner import Invocation, Runner
-from local.spec import ApiSpec, GatewayResponse, Route
+from local.gateway_errors import (
+    ExpiredToken,
+    GatewayError,
+    IncompleteSignature,
+    IntegrationFailure,
+    IntegrationTimeout,
+    InvalidApiKey,
+    MissingAuthenticationToken,
+    RequestTooLarge,
+    Unauthorized,
+    UnknownStage,
+)
+from local.proxy import Malformed, is_binary, proxy_response
+from local.routes import RouteTable
+from local.runner import Invocation, Runner, new_trace_id
+from local.spec import ApiSpec, Quota, Route, Throttle
+from local.throttle import Throttling
 
-INTERNAL_ERROR = "Internal server error"
-_PROXY_RESPONSE_KEYS = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
-_ERROR_TYPES = {401: "UnauthorizedException", 403: "ForbiddenException", 502: "InternalServerErrorException"}
-
-
-class Malformed(ValueError):
-    """The function's return value is not a Lambda proxy response."""
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (docs/aws-behaviour.md §2)
+RAW_HEADERS = "local.raw_headers"  # the header list as the client sent it: see cloud._RequestHandler
 
 
 @dataclass(frozen=True)
-class _Failure:
-    """An error that API Gateway answers itself, with a gateway response of `kind`."""
-
-    kind: str
-    status: int
-    message: str
-
-
-MISSING_AUTHENTICATION_TOKEN = _Failure("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
-INVALID_API_KEY = _Failure("INVALID_API_KEY", 403, "Forbidden")
+class ApiKey:
+    id: str
+    throttle: Throttle | None
+    quota: Quota | None
 
 
 class ApiKeys:
-    """Enabled API keys of the local API Gateway (moto); refreshed when an unknown value shows up."""
+    """Enabled API keys of the local API Gateway (moto) and their usage plans' limits.
+
+    Read again when an unknown value shows up, so keys made through the API at run time work too.
+    """
 
     def __init__(self, apigateway: Any):
         self._apigateway = apigateway
-        self._values: set[str] = set()
+        self._keys: dict[str, ApiKey] = {}
         self._lock = threading.Lock()
 
-    def accepts(self, value: str | None) -> bool:
+    def find(self, value: str | None) -> ApiKey | None:
         if not value:
-            return False
-        if value in self._values:
-            return True
-        with self._lock:
-            pages = self._apigateway.get_paginator("get_api_keys").paginate(includeValues=True)
-            self._values = {k["value"] for page in pages for k in page["items"] if k.get("enabled")}
-        return value in self._values
+            return None
+        if value not in self._keys:
+            with self._lock:
+                self._keys = self._read()
+        return self._keys.get(value)
+
+    def _read(self) -> dict[str, ApiKey]:
+        limits: dict[str, tuple[Throttle | None, Quota | None]] = {}
+        for plan in self._apigateway.get_usage_plans().get("items", []):
+            throttle = plan.get("throttle")
+            quota = plan.get("quota")
+            entry = (
+                Throttle(float(throttle["rateLimit"]), int(throttle["burstLimit"])) if throttle else None,
+                Quota(int(quota["limit"]), quota.get("period", "DAY")) if quota else None,
+            )
+            for key in self._apigateway.get_usage_plan_keys(usagePlanId=plan["id"]).get("items", []):
+                limits[key["id"]] = entry
+        pages = self._apigateway.get_paginator("get_api_keys").paginate(includeValues=True)
+        return {
+            k["value"]: ApiKey(k["id"], *limits.get(k["id"], (None, None)))
+            for page in pages
+            for k in page["items"]
+            if k.get("enabled")
+        }
 
 
-class _RouteTable:
-    """Resources matched as API Gateway matches them: literal segments before {params} before {greedy+}."""
+@dataclass
+class _Exchange:
+    """One request on its way through the gateway, and what the console line says of it."""
 
-    def __init__(self, routes: tuple[Route, ...]):
-        by_resource: dict[str, dict[str, Route]] = {}
-        for route in routes:
-            by_resource.setdefault(route.resource, {})[route.method] = route
-        self._table = sorted(
-            ((_pattern(resource), methods) for resource, methods in by_resource.items()),
-            key=lambda entry: entry[0][1],
-        )
-
-    def match(self, path: str, method: str) -> tuple[Route, dict[str, str]] | None:
-        for (regex, _), methods in self._table:
-            found = regex.fullmatch(path)
-            if found:
-                route = methods.get(method) or methods.get("ANY")
-                return (route, found.groupdict()) if route else None
-        return None
-
-
-def _pattern(resource: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
-    parts, rank = [], []
-    for segment in resource.strip("/").split("/") if resource != "/" else []:
-        if segment.startswith("{") and segment.endswith("+}"):
-            parts.append(f"(?P<{segment[1:-2]}>.+)")
-            rank.append(2)
-        elif segment.startswith("{") and segment.endswith("}"):
-            parts.append(f"(?P<{segment[1:-1]}>[^/]+)")
-            rank.append(1)
-        else:
-            parts.append(re.escape(segment))
-            rank.append(0)
-    return re.compile("/" + "/".join(parts)), tuple(rank)
+    request: Request
+    request_id: str
+    invocation: Invocation | None = None
+    marks: list[str] = field(default_factory=list)
 
 
 class Gateway:
@@ -111,95 +111,145 @@ class Gateway:
         runner: Runner,
         authorizers: dict[str, CognitoAuthorizer],
         api_keys: ApiKeys | None,
+        throttling: Throttling | None,
         api_id: str,
         account_id: str,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
     ):
         self.api = api
-        self._routes = _RouteTable(api.routes)
+        self._routes = RouteTable(api.routes)
         self._runner = runner
         self._authorizers = authorizers
         self._api_keys = api_keys
+        self._throttling = throttling
         self._api_id = api_id
         self._account_id = account_id
-        self._on_event = on_event  # test-only hook (--test-hooks): sees every event sent to a function
 
     def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
-        request_id = str(uuid.uuid4())
-        path = request.path[len(self.api.stage) + 1 :] or "/"
-        matched = self._routes.match(path, request.method)
-        invocation = None
-        if matched is None:
-            response = self._failure(MISSING_AUTHENTICATION_TOKEN, request, request_id)
-        else:
-            route, path_parameters = matched
-            response, invocation = self._serve(route, path, path_parameters, request, request_id)
-        response.headers["x-amzn-RequestId"] = request_id
-        latency_ms = (time.perf_counter() - started) * 1000
+        exchange = _Exchange(request, str(uuid.uuid4()))
+        try:
+            response = self._handle(exchange)
+        except GatewayError as error:
+            response = self._error_response(error, request, exchange.request_id)
+        response.headers["x-amzn-RequestId"] = exchange.request_id
+        response.headers["x-amz-apigw-id"] = _apigw_id()
         console.request_line(
-            request.method, request.full_path.rstrip("?"), response.status_code, invocation, latency_ms
+            request.method,
+            _raw_target(request),
+            response.status_code,
+            exchange.invocation,
+            (time.perf_counter() - started) * 1000,
+            marks=exchange.marks,
         )
         return response
 
-    def _serve(
-        self, route: Route, path: str, path_parameters: dict[str, str], request: Request, request_id: str
-    ) -> tuple[Response, Invocation | None]:
+    # ------------------------------------------------------------ the steps
+
+    def _handle(self, exchange: _Exchange) -> Response:
+        request = exchange.request
+        raw_path = _raw_path(request)
+        prefix = f"/{self.api.stage}"
+        if raw_path != prefix and not raw_path.startswith(prefix + "/"):
+            raise UnknownStage
+        if (request.content_length or 0) > MAX_REQUEST_BYTES:
+            raise RequestTooLarge
+        path = raw_path[len(prefix) :] or "/"
+        matched = self._routes.match(path, request.method)
+        if matched is None:
+            authorization = request.headers.get("Authorization")
+            raise IncompleteSignature(authorization) if authorization else MissingAuthenticationToken
+        route, path_parameters = matched
+        if self._throttling:
+            self._throttling.check_method(route.resource, route.method)
+        if route.unenforced:
+            exchange.marks.append(f"UNENFORCED: {route.unenforced}")
         if route.mock is not None:
             headers = {name: _header_value(expr, request) for name, expr in route.mock.headers.items()}
             return Response(
                 route.mock.body, status=route.mock.status, headers=headers, mimetype="application/json"
-            ), None
-        claims = None
-        if route.authorizer:
-            authorizer = self._authorizers[route.authorizer]
-            try:
-                claims = authorizer.authorize(request.headers.get(authorizer.header), route.scopes)
-            except Denied as denied:
-                return self._failure(_Failure("UNAUTHORIZED", 401, denied.message), request, request_id), None
-        # API Gateway checks the key after the authorizer (a Lambda authorizer may even supply it).
-        if route.api_key and not (
-            self._api_keys and self._api_keys.accepts(request.headers.get(self.api.api_key_header))
-        ):
-            return self._failure(INVALID_API_KEY, request, request_id), None
-        event = self._event(route, path, path_parameters, request, request_id, claims)
-        if self._on_event:
-            self._on_event(event)
+            )
+        claims = self._authorize(route, request)
+        api_key = self._check_api_key(route, request)
+        if route.function is None:
+            raise IntegrationFailure  # served unenforced, but there is nothing local to integrate with
+        body = request.get_data()
+        if len(body) > MAX_REQUEST_BYTES:  # a chunked body has no Content-Length to refuse it by
+            raise RequestTooLarge
+        trace_id = new_trace_id()
+        event = self._event(route, path, path_parameters, exchange, body, claims, api_key, trace_id)
+        return self._integrate(route, event, exchange, trace_id)
+
+    def _authorize(self, route: Route, request: Request) -> dict[str, Any] | None:
+        if not route.authorizer:
+            return None
+        authorizer = self._authorizers[route.authorizer]
+        try:
+            return authorizer.authorize(request.headers.get(authorizer.header), route.scopes)
+        except Expired:
+            raise ExpiredToken from None
+        except Denied:
+            raise Unauthorized from None
+
+    def _check_api_key(self, route: Route, request: Request) -> tuple[str, ApiKey] | None:
+        """The key and its id when the route needs one; API Gateway checks it after the authorizer."""
+        if not route.api_key:
+            return None
+        value = request.headers.get(self.api.api_key_header)
+        key = self._api_keys.find(value) if self._api_keys else None
+        if key is None or value is None:
+            raise InvalidApiKey
+        if self._throttling:
+            self._throttling.check_key(key.id, key.throttle, key.quota)
+        return value, key
+
+    def _integrate(self, route: Route, event: dict[str, Any], exchange: _Exchange, trace_id: str) -> Response:
         assert route.function is not None
-        invocation = self._runner.invoke(route.function, event)
+        future = self._runner.submit(route.function, event, exchange.request_id, trace_id)
+        try:
+            invocation = future.result(timeout=route.timeout_seconds)
+        except FutureTimeout:
+            # The function runs on to its own timeout, as in Lambda; its logs follow when it ends.
+            future.add_done_callback(_late_logs)
+            raise IntegrationTimeout from None
+        exchange.invocation = invocation
         try:
             if invocation.error:
                 raise Malformed(invocation.error)
-            return proxy_response(invocation.payload), invocation
+            return proxy_response(
+                invocation.payload, self.api.binary_media_types, exchange.request.headers.get("Accept")
+            )
         except Malformed as error:
             invocation.logs.append(f"[gateway] Execution failed: {error}")
-            return self._failure(
-                _Failure("DEFAULT_5XX", 502, INTERNAL_ERROR), request, request_id
-            ), invocation
+            raise IntegrationFailure from None
 
     def _event(
         self,
         route: Route,
         path: str,
         path_parameters: dict[str, str],
-        request: Request,
-        request_id: str,
+        exchange: _Exchange,
+        raw_body: bytes,
         claims: dict[str, Any] | None,
+        api_key: tuple[str, ApiKey] | None,
+        trace_id: str,
     ) -> dict[str, Any]:
+        request = exchange.request
         body: str | None = None
         is_base64 = False
-        raw = request.get_data()
-        if raw:
-            try:
-                body = raw.decode()
-            except UnicodeDecodeError:
-                body, is_base64 = base64.b64encode(raw).decode(), True
-        host = request.host.split(":")[0]
-        forwarded = [
+        if raw_body:
+            if is_binary(request.headers.get("Content-Type"), self.api.binary_media_types):
+                body, is_base64 = base64.b64encode(raw_body).decode(), True
+            else:
+                # Not a binary media type: passed on as UTF-8 text (docs/aws-behaviour.md §3, unsettled).
+                body = raw_body.decode("utf-8", errors="replace")
+        headers = request.environ.get(RAW_HEADERS) or list(request.headers.items())
+        added = [
+            ("X-Amzn-Trace-Id", trace_id.split(";")[0]),
             ("X-Forwarded-For", request.remote_addr or "127.0.0.1"),
             ("X-Forwarded-Port", str(request.environ.get("SERVER_PORT", ""))),
             ("X-Forwarded-Proto", request.scheme),
         ]
+        sent = {name.lower() for name, _ in headers}
         return rest_event(
             method=request.method,
             resource=route.resource,
@@ -207,88 +257,60 @@ class Gateway:
             stage=self.api.stage,
             path_parameters=path_parameters,
             query=list(request.args.items(multi=True)),
-            headers=[*request.headers.items(), *forwarded],
+            headers=[*headers, *((k, v) for k, v in added if k.lower() not in sent)],
             body=body,
             is_base64_encoded=is_base64,
             claims=authorizer_claims(claims) if claims is not None else None,
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,
             account_id=self._account_id,
-            domain_name=host,
-            request_id=request_id,
+            domain_name=request.host.split(":")[0],
+            request_id=exchange.request_id,
+            api_key=api_key[0] if api_key else None,
+            api_key_id=api_key[1].id if api_key else None,
         )
 
-    def _failure(self, failure: _Failure, request: Request, request_id: str) -> Response:
-        configured = self._gateway_response(failure)
-        status = configured.status if configured and configured.status else failure.status
+    # ------------------------------------------------------------ errors, answered once
+
+    def _error_response(self, error: GatewayError, request: Request, request_id: str) -> Response:
+        configured = None
+        if error.api_known:
+            responses = self.api.gateway_responses
+            default = "DEFAULT_5XX" if error.status >= 500 else "DEFAULT_4XX"
+            configured = responses.get(error.response_type) or responses.get(default)
+        status = configured.status if configured and configured.status else error.status
         template = (configured.templates if configured else {}).get("application/json")
-        body = (
-            _render(template, failure, request_id) if template else json.dumps({"message": failure.message})
-        )
+        body = _render(template, error, request_id) if template else json.dumps({"message": error.message})
         headers = {
             name: _header_value(expr, request)
             for name, expr in (configured.headers if configured else {}).items()
         }
-        headers["x-amzn-ErrorType"] = _ERROR_TYPES.get(status, "ForbiddenException")
+        headers["x-amzn-ErrorType"] = error.error_type
         return Response(body, status=status, headers=headers, mimetype="application/json")
 
-    def _gateway_response(self, failure: _Failure) -> GatewayResponse | None:
-        responses = self.api.gateway_responses
-        default = "DEFAULT_5XX" if failure.status >= 500 else "DEFAULT_4XX"
-        return responses.get(failure.kind) or responses.get(default)
+
+def _late_logs(future: Any) -> None:
+    invocation: Invocation = future.result()
+    console.say(
+        f"{invocation.function} ended after the integration timeout ({invocation.duration_ms:.0f} ms)",
+        *invocation.logs,
+    )
 
 
-def proxy_response(payload: Any) -> Response:
-    """The HTTP response for a Lambda proxy result, or Malformed (API Gateway's 502)."""
-    if not isinstance(payload, dict) or not _PROXY_RESPONSE_KEYS.issuperset(payload):
-        raise Malformed(f"expected a dict with only {sorted(_PROXY_RESPONSE_KEYS)}, got {_describe(payload)}")
-    status = payload.get("statusCode")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        raise Malformed(f"statusCode must be an HTTP status, got {status!r}")
-    body = payload.get("body")
-    if body is not None and not isinstance(body, str):
-        raise Malformed(f"body must be a string, got {type(body).__name__}")
-    is_base64 = payload.get("isBase64Encoded", False)
-    if not isinstance(is_base64, bool):
-        raise Malformed("isBase64Encoded must be a boolean")
-    data = base64.b64decode(body) if body and is_base64 else (body or "").encode()
-    response = Response(data, status=status, mimetype=None)
-    response.headers.clear()
-    for name, values in _merged_headers(payload).items():
-        for value in values:
-            response.headers.add(name, value)
-    response.headers.setdefault("Content-Type", "application/json")
-    return response
+def _raw_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoding kept (API Gateway matches and passes it so)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    return urlsplit(raw).path if raw else request.path
 
 
-def _merged_headers(payload: dict[str, Any]) -> dict[str, list[str]]:
-    single = payload.get("headers") or {}
-    multi = payload.get("multiValueHeaders") or {}
-    if not isinstance(single, dict) or not isinstance(multi, dict):
-        raise Malformed("headers and multiValueHeaders must be objects")
-    merged = {k: [_scalar(v)] for k, v in single.items()}
-    for name, values in multi.items():
-        if not isinstance(values, list):
-            raise Malformed(f"multiValueHeaders[{name!r}] must be a list")
-        # AWS: a header in both keeps only the multiValueHeaders values.
-        merged[name] = [_scalar(v) for v in values]
-    return merged
+def _raw_target(request: Request) -> str:
+    raw = request.environ.get("RAW_URI") or request.full_path
+    return raw.rstrip("?")
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise Malformed(f"header values must be scalars, got {type(value).__name__}")
-
-
-def _describe(payload: Any) -> str:
-    if isinstance(payload, dict):
-        return f"keys {sorted(payload)}"
-    return type(payload).__name__
+def _apigw_id() -> str:
+    """An `x-amz-apigw-id` shaped like API Gateway's: 16 characters ending in '='."""
+    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
 
 
 def _header_value(expression: str, request: Request) -> str:
@@ -300,11 +322,11 @@ def _header_value(expression: str, request: Request) -> str:
     return ""
 
 
-def _render(template: str, failure: _Failure, request_id: str) -> str:
+def _render(template: str, error: GatewayError, request_id: str) -> str:
     """The few $context variables gateway-response templates use."""
     return (
-        template.replace("$context.error.messageString", json.dumps(failure.message))
-        .replace("$context.error.message", failure.message)
-        .replace("$context.error.responseType", failure.kind)
+        template.replace("$context.error.messageString", json.dumps(error.message))
+        .replace("$context.error.message", error.message)
+        .replace("$context.error.responseType", error.response_type)
         .replace("$context.requestId", request_id)
     )

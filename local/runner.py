@@ -10,34 +10,21 @@ the function's Timeout kills the worker; the next call cold-starts a new one.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from local.functions import FunctionConfig
 from local.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-# Inherited from the developer's environment: enough to run Python, nothing about AWS credentials.
-_PASSED_THROUGH = ("PATH", "LANG", "PYTHONDONTWRITEBYTECODE", "SYSTEMROOT")
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    logical_id: str
-    name: str
-    arn: str
-    handler: str
-    code_dir: Path
-    environment: dict[str, str]  # the template's variables, resolved, plus the runtime's own
-    timeout_seconds: float
-    memory_mb: int
 
 
 @dataclass
@@ -53,11 +40,11 @@ class Invocation:
 class _Process:
     """One running worker and the threads that read its two output pipes."""
 
-    def __init__(self, config: FunctionConfig):
+    def __init__(self, config: FunctionConfig, environment: dict[str, str]):
         self.popen = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
             [sys.executable, str(_WORKER_SCRIPT), config.handler, str(config.code_dir)],
             cwd=config.code_dir,
-            env=config.environment,
+            env=environment,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -119,21 +106,24 @@ class _Process:
 class Worker:
     """The execution environment of one function: at most one process at a time."""
 
-    def __init__(self, config: FunctionConfig):
+    def __init__(self, config: FunctionConfig, environment: dict[str, str]):
         self.config = config
+        self.environment = environment
         self._process: _Process | None = None
         self._lock = threading.Lock()
 
-    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Invocation:
+    def invoke(
+        self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Invocation:
         request_id = request_id or str(uuid.uuid4())
         with self._lock:
             cold = self._process is None or not self._process.alive
             if cold:
-                self._process = _Process(self.config)
+                self._process = _Process(self.config, self.environment)
             process = self._process
             assert process is not None
             started = time.perf_counter()
-            reply = self._call(process, event, request_id)
+            reply = self._call(process, event, request_id, trace_id or new_trace_id())
             duration_ms = (time.perf_counter() - started) * 1000
             logs = process.take_logs(request_id)
             if reply is None or reply.get("fatal") or not process.alive:
@@ -148,7 +138,9 @@ class Worker:
                 cold_start=cold,
             )
 
-    def _call(self, process: _Process, event: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+    def _call(
+        self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str
+    ) -> dict[str, Any] | None:
         timeout = self.config.timeout_seconds
         try:
             process.send(
@@ -157,6 +149,7 @@ class Worker:
                     "requestId": request_id,
                     "invokedFunctionArn": self.config.arn,
                     "deadlineMs": time.time() * 1000 + timeout * 1000,
+                    "traceId": trace_id,
                 }
             )
             return process.replies.get(timeout=timeout)
@@ -186,42 +179,32 @@ def _error_text(reply: dict[str, Any] | None, timeout: float) -> str | None:
 class Runner:
     """All functions of the template, each behind its own worker."""
 
-    def __init__(self, configs: dict[str, FunctionConfig]):
-        self.workers = {name: Worker(config) for name, config in configs.items()}
+    def __init__(self, configs: dict[str, FunctionConfig], *, region: str, endpoint_url: str | None):
+        self.configs = configs
+        self.workers = {
+            name: Worker(config, config.environment(region=region, endpoint_url=endpoint_url))
+            for name, config in configs.items()
+        }
+        # Invocations run on their own threads, so a caller can stop waiting (API Gateway's integration
+        # timeout) while the function runs on to its own timeout, as in Lambda.
+        self._threads = ThreadPoolExecutor(thread_name_prefix="invoke")
 
-    def invoke(self, function: str, event: dict[str, Any], request_id: str | None = None) -> Invocation:
-        return self.workers[function].invoke(event, request_id)
+    def invoke(
+        self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Invocation:
+        return self.workers[function].invoke(event, request_id, trace_id)
+
+    def submit(
+        self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Future[Invocation]:
+        return self._threads.submit(self.invoke, function, event, request_id, trace_id)
 
     def stop(self) -> None:
         for worker in self.workers.values():
             worker.stop()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-def runtime_environment(
-    *, name: str, runtime: str, memory_mb: int, region: str, endpoint_url: str, code_dir: Path, handler: str
-) -> dict[str, str]:
-    """What the Lambda runtime adds to a function's own variables, pointed at the local cloud."""
-    passed = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
-    return {
-        **passed,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        # Dummy credentials: the local AWS endpoint accepts any, and real ones must never leak in.
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_LAMBDA_FUNCTION_NAME": name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": f"local/[$LATEST]{uuid.uuid4().hex}",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
-        "AWS_SAM_LOCAL": "true",  # as `sam local` sets it: Powertools Tracer stays off without X-Ray
-        "LAMBDA_TASK_ROOT": str(code_dir),
-        "_HANDLER": handler,
-        "TZ": ":UTC",
-        "PYTHONUNBUFFERED": "1",
-    }
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda and API Gateway pass it (not sampled: nothing is recorded)."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"

@@ -33,6 +33,10 @@ class MockIntegration:
     body: str
 
 
+# API Gateway's default (and, for most APIs, largest) integration timeout: docs/aws-behaviour.md §2.
+DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
+
+
 @dataclass(frozen=True)
 class Route:
     resource: str  # the template path, e.g. /products/{id}
@@ -42,6 +46,23 @@ class Route:
     authorizer: str | None  # name in components.securitySchemes
     scopes: tuple[str, ...]
     api_key: bool
+    timeout_seconds: float = DEFAULT_INTEGRATION_TIMEOUT_MS / 1000
+    # What the template asks of this route that the local cloud cannot enforce (None: everything is).
+    unenforced: str | None = None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A token bucket's size: `burst` requests at once, refilled at `rate` per second."""
+
+    rate: float
+    burst: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    limit: int
+    period: str  # DAY, WEEK or MONTH
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,9 @@ class ApiSpec:
     authorizers: dict[str, AuthorizerSpec]
     api_key_header: str
     gateway_responses: dict[str, GatewayResponse]
+    binary_media_types: tuple[str, ...] = ()
+    # (resource, method) -> limits from the stage's MethodSettings; "*" matches any.
+    method_throttles: dict[tuple[str, str], Throttle] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,10 +100,15 @@ class CloudSpec:
     tables: dict[str, dict[str, Any]]
     user_pools: dict[str, dict[str, Any]]
     resource_servers: dict[str, dict[str, Any]]
-    clients: dict[str, dict[str, Any]]
+    clients: dict[str, dict[str, Any]]  # machine clients (client_credentials), which the cloud serves
     domains: dict[str, dict[str, Any]]
     api_keys: dict[str, dict[str, Any]]
     not_honoured: list[str] = field(default_factory=list)
+    # Whatever would be served open because the local cloud cannot enforce it: start-up refuses it
+    # unless told to serve it unenforced (docs/aws-behaviour.md §8).
+    unenforceable: list[str] = field(default_factory=list)
+    # Every other app client (people's: code flow, sign-in API).
+    user_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def active(template: Template) -> Template:
@@ -103,16 +132,21 @@ def active(template: Template) -> Template:
 def read_spec(template: Template) -> CloudSpec:
     template = active(template)
     api = _read_api(template)
+    clients = _properties(template, "AWS::Cognito::UserPoolClient")
     return CloudSpec(
         api=api,
         functions=_properties(template, "AWS::Lambda::Function"),
         tables=_properties(template, "AWS::DynamoDB::Table"),
         user_pools=_properties(template, "AWS::Cognito::UserPool"),
         resource_servers=_properties(template, "AWS::Cognito::UserPoolResourceServer"),
-        clients=_properties(template, "AWS::Cognito::UserPoolClient"),
+        clients={n: p for n, p in clients.items() if "client_credentials" in p.get("AllowedOAuthFlows", [])},
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
         not_honoured=not_honoured(template),
+        unenforceable=unenforceable(template, api),
+        user_clients={
+            n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
+        },
     )
 
 
@@ -136,7 +170,13 @@ def _read_api(template: Template) -> ApiSpec:
     authorizers = {
         name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=_user_pool_of(scheme))
         for name, scheme in schemes.items()
-        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
+        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools" and _user_pool_of(scheme)
+    }
+    other_authorizers = {
+        name: _authorizer_kind(scheme)
+        for name, scheme in schemes.items()
+        if name not in authorizers
+        and ("x-amazon-apigateway-authtype" in scheme or "x-amazon-apigateway-authorizer" in scheme)
     }
     api_key_header = next(
         (
@@ -147,7 +187,7 @@ def _read_api(template: Template) -> ApiSpec:
         "x-api-key",
     )
     routes = tuple(
-        _route(path, method, operation, authorizers)
+        _route(path, method, operation, authorizers, other_authorizers)
         for path, operations in body.get("paths", {}).items()
         for method, operation in operations.items()
         if method in HTTP_METHODS or method == ANY_METHOD
@@ -167,6 +207,8 @@ def _read_api(template: Template) -> ApiSpec:
             headers=_strip_prefix(props.get("ResponseParameters", {}), "gatewayresponse.header."),
             templates=dict(props.get("ResponseTemplates", {})),
         )
+    api_props = template.resources[api_id].get("Properties", {})
+    binary = api_props.get("BinaryMediaTypes") or body.get("x-amazon-apigateway-binary-media-types") or []
     return ApiSpec(
         logical_id=api_id,
         stage=stage["Properties"]["StageName"],
@@ -175,23 +217,40 @@ def _read_api(template: Template) -> ApiSpec:
         authorizers=authorizers,
         api_key_header=api_key_header,
         gateway_responses=responses,
+        # In the template "~1" stands for "/" (image~1png): API Gateway's own escaping.
+        binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
+        method_throttles=_method_throttles(stage["Properties"].get("MethodSettings", [])),
     )
 
 
-def _user_pool_of(scheme: dict[str, Any]) -> str:
-    arns = scheme["x-amazon-apigateway-authorizer"]["providerARNs"]
-    if len(arns) != 1 or "Fn::GetAtt" not in arns[0]:
-        raise ValueError(
-            f"the local cloud supports one user pool of this template per authorizer, got {arns}"
-        )
+def _user_pool_of(scheme: dict[str, Any]) -> str | None:
+    """The logical id of the one pool of this template an authorizer names, else None (unenforceable)."""
+    arns = scheme.get("x-amazon-apigateway-authorizer", {}).get("providerARNs", [])
+    if len(arns) != 1 or not isinstance(arns[0], dict) or "Fn::GetAtt" not in arns[0]:
+        return None
     return arns[0]["Fn::GetAtt"][0]
 
 
+def _authorizer_kind(scheme: dict[str, Any]) -> str:
+    kind = scheme.get("x-amazon-apigateway-authtype", scheme.get("type", "?"))
+    if kind == "awsSigv4":
+        return "IAM authorization (SigV4)"
+    if kind == "cognito_user_pools":
+        return "a Cognito authorizer on a user pool outside this template (or on several pools)"
+    authorizer_type = scheme.get("x-amazon-apigateway-authorizer", {}).get("type", kind)
+    return f"a Lambda authorizer ({authorizer_type})"
+
+
 def _route(
-    path: str, method: str, operation: dict[str, Any], authorizers: dict[str, AuthorizerSpec]
+    path: str,
+    method: str,
+    operation: dict[str, Any],
+    authorizers: dict[str, AuthorizerSpec],
+    other_authorizers: dict[str, str],
 ) -> Route:
     integration = operation.get("x-amazon-apigateway-integration", {})
     authorizer, scopes, api_key = None, (), False
+    unenforced = []
     # API Gateway requires every entry of `security` (unlike OpenAPI's "any one of them").
     for requirement in operation.get("security", []):
         for name, requirement_scopes in requirement.items():
@@ -199,15 +258,37 @@ def _route(
                 authorizer, scopes = name, tuple(requirement_scopes)
             elif name == "api_key":
                 api_key = True
+            elif name in other_authorizers:
+                unenforced.append(f"{other_authorizers[name]} {name}")
+    kind = integration.get("type")
+    if kind not in ("aws_proxy", "mock"):
+        unenforced.append(f"integration type {kind!r} (only Lambda proxy and mock are served)")
     return Route(
         resource=path,
         method="ANY" if method == ANY_METHOD else method.upper(),
-        function=_function_of(integration) if integration.get("type") == "aws_proxy" else None,
-        mock=_mock_of(integration) if integration.get("type") == "mock" else None,
+        function=_function_of(integration) if kind == "aws_proxy" else None,
+        mock=_mock_of(integration) if kind == "mock" else None,
         authorizer=authorizer,
         scopes=scopes,
         api_key=api_key,
+        timeout_seconds=int(integration.get("timeoutInMillis", DEFAULT_INTEGRATION_TIMEOUT_MS)) / 1000,
+        unenforced="; ".join(unenforced) or None,
     )
+
+
+def _method_throttles(settings: list[dict[str, Any]]) -> dict[tuple[str, str], Throttle]:
+    """MethodSettings with throttling, keyed by (resource path, method); `/*` and `*` stay wildcards."""
+    throttles = {}
+    for setting in settings:
+        if "ThrottlingRateLimit" in setting or "ThrottlingBurstLimit" in setting:
+            # "/~1a~1b" is /a/b: the leading slash, then the path with its slashes written as ~1.
+            path = setting.get("ResourcePath", "/*")
+            resource = path if path in ("/", "/*") else path[1:].replace("~1", "/")
+            throttles[(resource, setting.get("HttpMethod", "*"))] = Throttle(
+                rate=float(setting.get("ThrottlingRateLimit", 10_000)),
+                burst=int(setting.get("ThrottlingBurstLimit", 5_000)),
+            )
+    return throttles
 
 
 def _function_of(integration: dict[str, Any]) -> str:
@@ -231,6 +312,33 @@ def _mock_of(integration: dict[str, Any]) -> MockIntegration:
 
 def _strip_prefix(parameters: dict[str, str], prefix: str) -> dict[str, str]:
     return {k.removeprefix(prefix): v for k, v in parameters.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------- what we cannot enforce
+
+
+_UNSERVED_API_KINDS = {
+    "AWS::ApiGatewayV2::Api": "HTTP or WebSocket API",
+    "AWS::AppSync::GraphQLApi": "AppSync GraphQL API",
+    "AWS::Lambda::Url": "Lambda function URL",
+}
+
+
+def unenforceable(template: Template, api: ApiSpec) -> list[str]:
+    """What the template declares that the local cloud would otherwise serve open, or not at all.
+
+    Each line names it; start-up stops on any of them unless they are explicitly allowed.
+    """
+    found = [
+        f"{route.method} {route.resource}: {route.unenforced}" for route in api.routes if route.unenforced
+    ]
+    policy = template.resources[api.logical_id].get("Properties", {}).get("Policy")
+    if policy:
+        found.append(f"{api.logical_id}: its resource policy")
+    for name, resource in template.resources.items():
+        if resource["Type"] in _UNSERVED_API_KINDS:
+            found.append(f"{name}: {_UNSERVED_API_KINDS[resource['Type']]} (not served)")
+    return found
 
 
 # ---------------------------------------------------------------- what we cannot honour
@@ -267,16 +375,8 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
             notes.append("access logs are not written (one console line per request instead)")
         if props.get("TracingEnabled"):
             notes.append("X-Ray tracing is not recorded")
-        for setting in props.get("MethodSettings", []):
-            limits = {k: v for k, v in setting.items() if k.startswith("Throttling")}
-            if limits:
-                notes.append(f"stage throttling {limits} is not enforced")
-            if setting.get("MetricsEnabled"):
-                notes.append("CloudWatch API metrics are not emitted")
-    elif kind == "AWS::ApiGateway::UsagePlan":
-        notes.extend(
-            f"usage plan {p.lower()} {props[p]} is not enforced" for p in ("Throttle", "Quota") if p in props
-        )
+        if any(setting.get("MetricsEnabled") for setting in props.get("MethodSettings", [])):
+            notes.append("CloudWatch API metrics are not emitted")
     elif kind in ("AWS::ApiGateway::DomainName", "AWS::ApiGatewayV2::DomainName"):
         notes.append("custom domain is not served")
     elif kind == "AWS::Cognito::UserPoolDomain":

@@ -64,25 +64,33 @@ def translate(
     overrides: dict[str, str] | None = None,
     *,
     source: dict[str, Any] | None = None,
+    path: Path = TEMPLATE_PATH,
     region: str = "us-east-1",
     account_id: str = "123456789012",
     stack_name: str = "product-api",
 ) -> Template:
-    """Run LanguageExtensions and the SAM transform over the template, as CloudFormation would."""
+    """Run LanguageExtensions and the SAM transform over the template, as CloudFormation would.
+
+    `path` is the template file (its folder is where CodeUri points from); `source`, when given, is
+    its content already parsed.
+    """
     if source is None:
-        return _translate_cached(tuple(sorted((overrides or {}).items())), region, account_id, stack_name)
-    return _translate(copy.deepcopy(source), overrides, region, account_id, stack_name)
+        return _translate_cached(
+            path.resolve(), tuple(sorted((overrides or {}).items())), region, account_id, stack_name
+        )
+    return _translate(copy.deepcopy(source), path, overrides, region, account_id, stack_name)
 
 
 @cache
 def _translate_cached(
-    overrides: tuple[tuple[str, str], ...], region: str, account_id: str, stack_name: str
+    path: Path, overrides: tuple[tuple[str, str], ...], region: str, account_id: str, stack_name: str
 ) -> Template:
-    return _translate(load_source(), dict(overrides), region, account_id, stack_name)
+    return _translate(load_source(path), path, dict(overrides), region, account_id, stack_name)
 
 
 def _translate(
     source: dict[str, Any],
+    path: Path,
     overrides: dict[str, str] | None,
     region: str,
     account_id: str,
@@ -104,7 +112,7 @@ def _translate(
 
     resources = transformed["Resources"]
     code_dirs = {
-        name: (TEMPLATE_PATH.parent / r["Properties"]["Code"]["S3Key"]).resolve()
+        name: (path.parent / r["Properties"]["Code"]["S3Key"]).resolve()
         for name, r in resources.items()
         if r["Type"] == "AWS::Lambda::Function"
         and isinstance(r["Properties"].get("Code"), dict)

@@ -1,9 +1,11 @@
 """The user pool's token endpoint, signing key and JWKS, as Amazon Cognito serves them.
 
-`POST /oauth2/token` follows Cognito (reference notes §4): client authentication by HTTP Basic or
-in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
+`POST /oauth2/token` follows Cognito (docs/aws-behaviour.md §4): client authentication by HTTP Basic
+or in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
 scope the client is allowed), and errors as 400 `{"error": ...}`. Clients are looked up with
 DescribeUserPoolClient against the local AWS endpoint, so clients created at run time work too.
+Tokens name the pool's AWS issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as
+Cognito's do, so code that checks `iss` the AWS way accepts them; only the keys are served locally.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.wrappers import Request, Response
@@ -26,11 +29,11 @@ from werkzeug.wrappers import Request, Response
 _UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 _DEFAULT_ACCESS_TOKEN_SECONDS = 3600  # Cognito's default: 60 minutes
 _GRANTS = ("client_credentials", "authorization_code", "refresh_token")
-# Test-only form parameters, honoured only when the cloud runs with --test-hooks: they let the
-# e2e suite get correctly signed tokens that are expired or ID-token shaped, which no client can
-# obtain from Cognito by itself.
-TEST_EXPIRES_IN = "x_test_expires_in"
-TEST_TOKEN_USE = "x_test_token_use"  # noqa: S105 - a form field name, not a secret
+
+
+def aws_issuer(region: str, user_pool_id: str) -> str:
+    """The `iss` of a user pool's tokens, always on AWS's host (docs/aws-behaviour.md §4)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,22 @@ class SigningKey:
     @classmethod
     def generate(cls) -> SigningKey:
         return cls(kid=str(uuid.uuid4()), private_key=rsa.generate_private_key(65537, 2048))
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> SigningKey:
+        """A key kept in a file, so tokens outlive a restart; its kid is derived from the key."""
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the signing key must be an RSA private key (PEM)")
+        public = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return cls(kid=str(uuid.uuid5(uuid.NAMESPACE_OID, public.hex())), private_key=key)
+
+    def to_pem(self) -> bytes:
+        return self.private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     def public_jwk(self) -> dict[str, str]:
         jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
@@ -86,11 +105,10 @@ def access_token_seconds(client: dict[str, Any]) -> int:
 
 
 class TokenEndpoint:
-    def __init__(self, issuer: str, key: SigningKey, clients: ClientDirectory, *, test_hooks: bool = False):
+    def __init__(self, issuer: str, key: SigningKey, clients: ClientDirectory):
         self.issuer = issuer
         self._key = key
         self._clients = clients
-        self._test_hooks = test_hooks
 
     def __call__(self, request: Request) -> Response:
         if request.method != "POST":
@@ -118,16 +136,7 @@ class TokenEndpoint:
             raise OAuthError("unauthorized_client")
         scopes = _granted_scopes(client, form.get("scope"))
         lifetime = access_token_seconds(client)
-        kind = "access"
-        if self._test_hooks:
-            try:
-                lifetime = int(form.get(TEST_EXPIRES_IN, lifetime))
-            except ValueError:
-                raise OAuthError("invalid_request") from None
-            kind = form.get(TEST_TOKEN_USE, kind)
-        claims = self.access_claims(client["ClientId"], scopes, lifetime)
-        if kind == "id":
-            claims = self.id_claims(client["ClientId"], lifetime)
+        claims = client_credentials_claims(client["ClientId"], scopes, self.issuer, lifetime)
         return {"access_token": self._key.sign(claims), "expires_in": lifetime, "token_type": "Bearer"}
 
     def _authenticate(self, request: Request) -> dict[str, Any]:
@@ -149,28 +158,6 @@ class TokenEndpoint:
         if not form.get("code" if grant == "authorization_code" else "refresh_token"):
             raise OAuthError("invalid_request")
         raise OAuthError("invalid_grant")
-
-    def access_claims(self, client_id: str, scopes: list[str], lifetime: int) -> dict[str, Any]:
-        return client_credentials_claims(client_id, scopes, self.issuer, lifetime)
-
-    def id_claims(self, client_id: str, lifetime: int) -> dict[str, Any]:
-        now = int(time.time())
-        subject = str(uuid.uuid4())
-        return {
-            "sub": subject,
-            "aud": client_id,
-            "token_use": "id",
-            "cognito:username": subject,
-            "email": "test-user@example.com",
-            "email_verified": True,
-            "auth_time": now,
-            "iss": self.issuer,
-            "exp": now + lifetime,
-            "iat": now,
-            "jti": str(uuid.uuid4()),
-            "origin_jti": str(uuid.uuid4()),
-            "event_id": str(uuid.uuid4()),
-        }
 
 
 def _granted_scopes(client: dict[str, Any], requested: str | None) -> list[str]:
@@ -206,10 +193,10 @@ def jwks_document(keys: list[SigningKey]) -> dict[str, Any]:
     return {"keys": [k.public_jwk() for k in keys]}
 
 
-def openid_configuration(issuer: str, token_url: str) -> dict[str, Any]:
+def openid_configuration(issuer: str, jwks_url: str, token_url: str) -> dict[str, Any]:
     return {
         "issuer": issuer,
-        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "jwks_uri": jwks_url,
         "token_endpoint": token_url,
         "response_types_supported": ["code", "token"],
         "grant_types_supported": ["client_credentials"],

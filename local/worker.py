@@ -18,6 +18,8 @@ import time
 import traceback
 
 LOG_MARKER = "\x1elocal-invocation-end "
+# Lambda's limit on a synchronous invocation's response (docs/aws-behaviour.md §2): 6 MB.
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 
 
 class LambdaContext:
@@ -51,15 +53,22 @@ def error_reply(kind, error):
 
 
 def invoke(handler, request):
+    # Lambda's Python runtime sets the trace header in the environment for each invocation.
+    os.environ["_X_AMZN_TRACE_ID"] = request["traceId"]
     context = LambdaContext(request["requestId"], request["invokedFunctionArn"], request["deadlineMs"])
     try:
         result = handler(request["event"], context)
     except Exception as error:
         return error_reply("Unhandled exception", error)
     try:
-        return {"ok": True, "result": json.loads(json.dumps(result))}
+        text = json.dumps(result)
     except (TypeError, ValueError) as error:
         return error_reply("Runtime.MarshalError", error)
+    if len(text.encode()) > MAX_RESPONSE_BYTES:
+        message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        print(f"[ERROR] Function.ResponseSizeTooLarge: {message}", file=sys.stderr)
+        return {"ok": False, "errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+    return {"ok": True, "result": json.loads(text)}
 
 
 def main():

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from local.events import authorizer_claims, rest_event
+from local.functions import function_config
 from local.resolve import Resolver
 from local.template import Template, openapi_body, translate
 from local.tokens import client_credentials_claims
@@ -134,11 +135,14 @@ def products_table(aws, template: Template) -> str:
 
 
 def function_env(template: Template, logical_id: str, table_name: str) -> dict[str, str]:
-    """The function's environment from the template, its Refs resolved for the test table."""
-    resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
+    """The function's own environment from the template (its one record), Refs resolved for the test table."""
+    resolver = Resolver(
+        parameters=template.parameters,
+        conditions=template.conditions,
+        refs={name: name for name in template.resources},
+    )
     resolver.refs[template.the_one("AWS::DynamoDB::Table")[0]] = table_name
-    variables = template.resources[logical_id]["Properties"]["Environment"]["Variables"]
-    return {name: str(value) for name, value in resolver.resolve(variables).items()}
+    return function_config(template, logical_id, resolver).variables
 
 
 def _fresh_handler(handler: str) -> Callable[..., dict[str, Any]]:
@@ -156,6 +160,21 @@ def call_function(
 
     def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
         for name, value in function_env(template, logical_id, products_table).items():
+            monkeypatch.setenv(name, value)
+        handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
+        return handler(event, lambda_context)
+
+    return call
+
+
+@pytest.fixture
+def call_trigger(
+    template: Template, monkeypatch: pytest.MonkeyPatch, lambda_context: LambdaContext
+) -> Callable[[str, dict[str, Any]], dict[str, Any]]:
+    """call_trigger(logical_id, event): run a Cognito trigger's handler with its environment (no AWS)."""
+
+    def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        for name, value in function_env(template, logical_id, TABLE_NAME).items():
             monkeypatch.setenv(name, value)
         handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
         return handler(event, lambda_context)

@@ -1,8 +1,9 @@
 """Who called: a typed caller built once from the Cognito authorizer's claims.
 
 API Gateway passes `requestContext.authorizer.claims` with every value a string: `scope` is
-space-separated, and `cognito:groups` is a plain name, or for several groups either "a,b" or
-"[a b]" (AWS's rendering is not settled, so both are read). Nothing else reads raw claims.
+space-separated, `auth_time` is epoch seconds, and `cognito:groups` is a plain name, or for several
+groups either "a,b" or "[a b]" (AWS's rendering is not settled, so both are read). Nothing else
+reads raw claims.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Caller:
     username: str | None
     scopes: frozenset[str]
     groups: frozenset[str]
+    email: str | None = None  # ID tokens only
+    auth_time: int | None = None  # when the person (or client) authenticated, epoch seconds
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Caller:
@@ -44,6 +47,8 @@ class Caller:
             username=claims.get("username") or claims.get("cognito:username") or None,
             scopes=frozenset(str(claims.get("scope", "")).split()),
             groups=parse_groups(claims.get("cognito:groups")),
+            email=claims.get("email") or None,
+            auth_time=_epoch_seconds(claims.get("auth_time")),
         )
 
     @property
@@ -58,3 +63,8 @@ class Caller:
 
     def has_any_scope(self, required: Iterable[str]) -> bool:
         return not self.scopes.isdisjoint(required)
+
+
+def _epoch_seconds(value: Any) -> int | None:
+    text = str(value).strip() if value is not None else ""
+    return int(text) if text.isdigit() else None

@@ -38,6 +38,15 @@ class VersionConflict(ProductError):
         self.current = current
 
 
+class WrongTokenUse(ProductError):
+    """An access token on a route without scopes, or an ID token on a scoped one (403; the gateway
+    should have said 401 first)."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__(f"this route takes an {expected} token")
+        self.expected = expected
+
+
 class MissingScope(ProductError):
     """The caller's token lacks the route's scope (403; the gateway should have said 401 first)."""
 

@@ -23,6 +23,7 @@ from product_api.errors import (
     ProductAlreadyExists,
     ProductNotFound,
     VersionConflict,
+    WrongTokenUse,
 )
 from product_api.observability import logger, metrics, tracer
 from product_api.settings import Settings
@@ -49,12 +50,21 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     )
 
     def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-        # Defence in depth: the gateway checks scopes first, but a template that drifts must not
-        # open a route. Reading the raw claims here is the one place that does.
+        # Defence in depth: the gateway checks the token first, but a template that drifts must not
+        # open a route. AWS's rule, again: a scoped route takes an access token holding one of its
+        # scopes; a route without scopes takes an ID token. Reading the raw claims here is the one
+        # place that does.
         context = app.current_event.raw_event.get("requestContext") or {}
         claims = (context.get("authorizer") or {}).get("claims") or {}
         caller = Caller.from_claims(claims)
-        if not caller.has_any_scope(settings.required_scopes):
+        expected = "id" if settings.takes_id_token else "access"
+        if caller.token_use != expected:
+            logger.warning(
+                "refused: wrong kind of token for the route",
+                extra={"client_id": caller.client_id, "token_use": caller.token_use},
+            )
+            return json_response(403, {"message": str(WrongTokenUse(expected))})
+        if not settings.takes_id_token and not caller.has_any_scope(settings.required_scopes):
             logger.warning(
                 "refused: caller lacks the route's scope",
                 extra={"client_id": caller.client_id, "scopes": sorted(caller.scopes)},

@@ -13,13 +13,16 @@ class SettingsError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Settings:
     table_name: str
-    # The route's scopes, as in its AuthorizationScopes; any one of them lets the caller in.
+    # The route's scopes, as in its AuthorizationScopes; any one of them lets the caller in. Empty
+    # (declared, but with no scope) for a route without scopes, which takes an ID token instead.
     required_scopes: frozenset[str]
     cors_allow_origin: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        missing = [name for name in ("TABLE_NAME", "REQUIRED_SCOPES") if not env.get(name, "").strip()]
+        missing = [] if env.get("TABLE_NAME", "").strip() else ["TABLE_NAME"]
+        if "REQUIRED_SCOPES" not in env:  # declared even when empty: a route that forgot it fails closed
+            missing.append("REQUIRED_SCOPES")
         if missing:
             raise SettingsError(f"missing environment variables: {', '.join(missing)}")
         return cls(
@@ -27,3 +30,8 @@ class Settings:
             required_scopes=frozenset(env["REQUIRED_SCOPES"].split()),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "*"),
         )
+
+    @property
+    def takes_id_token(self) -> bool:
+        """A route without scopes: the Cognito authorizer takes an ID token there, never an access token."""
+        return not self.required_scopes

@@ -1,8 +1,10 @@
 """End-to-end tests over HTTP: one suite, two targets.
 
 Local (default, part of `make test`): a session fixture starts the local cloud
-(`python -m local --port N --test-hooks DIR`) on a free port, waits until it has written its outputs,
-and stops it after the session.
+(`python -m local --port N --signing-key FILE --no-throttle`) on a free port, waits until it has written
+its outputs, and stops it after the session. The key file is the fixture's, so tests can sign the
+tokens no client can get from Cognito (expired ones, ID tokens before people can sign in); throttling
+is tested on a cloud of its own (test_fidelity.py).
 
 Deployed: with AWS_SAM_STACK_NAME set, the same tests run against that stack, using your AWS
 credentials and region (Outputs from CloudFormation DescribeStacks, client secrets from Cognito
@@ -10,8 +12,8 @@ DescribeUserPoolClient):
 
     AWS_SAM_STACK_NAME=product-api AWS_REGION=eu-west-1 .venv/bin/pytest tests/e2e
 
-Tests that need the local cloud's test hooks (expired and ID-token-shaped tokens signed by the pool,
-the recorded Lambda events, a second cloud with RequireApiKey=true) are skipped there, with the reason.
+Tests that need the local cloud (its signing key, its console, a second cloud) are skipped there, with
+the reason.
 Routes, scopes and clients come from template.yaml, transformed by the SAM translator.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
+from local.tokens import SigningKey
 from tests.e2e.support import STACK_NAME, Api, Stack, deployed_stack, local_stack, start_local_cloud
 
 # ---------------------------------------------------------------- fixtures
@@ -34,9 +37,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield deployed_stack(STACK_NAME)
         return
     workdir = tmp_path_factory.mktemp("local-cloud")
-    cloud = start_local_cloud(workdir, "--test-hooks", str(workdir / "hooks"))
+    key = SigningKey.generate()
+    (workdir / "key.pem").write_bytes(key.to_pem())
+    cloud = start_local_cloud(workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle")
     try:
-        yield local_stack(cloud.outputs, workdir / "hooks")
+        yield local_stack(cloud, SigningKey.from_pem(key.to_pem()))
     finally:
         cloud.stop()
 
@@ -45,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def token_for(stack: Stack) -> Callable[..., str]:
     """An access token from the token endpoint, fetched with Authlib (client_credentials, HTTP Basic).
 
-    `scope` narrows the request; extra form fields (the local test hooks) are passed through.
+    `scope` narrows the request; extra form fields are passed through.
     """
     cache: dict[tuple[Any, ...], str] = {}
 

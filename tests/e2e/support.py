@@ -19,11 +19,13 @@ import requests
 
 from local.spec import Route, read_spec
 from local.template import ROOT, translate
+from local.tokens import SigningKey
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)
-LOCAL_ONLY = pytest.mark.skipif(DEPLOYED, reason="needs the local cloud's test hooks (--test-hooks)")
+LOCAL_ONLY = pytest.mark.skipif(DEPLOYED, reason="needs the local cloud (its signing key or its console)")
 STARTUP_TIMEOUT_SECONDS = 20
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,18 @@ class Stack:
     jwks_url: str
     clients: dict[str, Client]
     api_key: str | None = None
-    hooks_dir: Path | None = None
-    aws_endpoint_url: str | None = None  # local cloud only
     parameters: dict[str, str] = field(default_factory=dict)
+    # The local cloud only: its AWS endpoint, the pool's signing key (its file is the fixture's own,
+    # passed with --signing-key) and the running process, whose console the tests can read.
+    aws_endpoint_url: str | None = None
+    signing_key: SigningKey | None = None
+    cloud: RunningCloud | None = None
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A token signed with the pool's own key (local cloud only): expired or ID-token shaped ones."""
+        if self.signing_key is None:
+            pytest.skip("signing tokens needs the local cloud's key")
+        return self.signing_key.sign(claims)
 
 
 # ---------------------------------------------------------------- the local cloud
@@ -77,6 +88,15 @@ class RunningCloud:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The console once it holds `text` (its lines are written as requests end)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} never appeared in the local cloud's console:\n{self.log[-3000:]}")
+            time.sleep(0.05)
+        return self.log
+
 
 def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
     """`python -m local` on a free port, returned once its outputs file exists (i.e. it is ready)."""
@@ -96,7 +116,8 @@ def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
     return RunningCloud(process, json.loads(outputs_path.read_text()), log_path)
 
 
-def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
+def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> Stack:
+    outputs = cloud.outputs
     return Stack(
         api_url=outputs["ApiUrl"],
         token_url=outputs["TokenUrl"],
@@ -105,10 +126,12 @@ def local_stack(outputs: dict[str, Any], hooks_dir: Path | None) -> Stack:
         clients={
             name: Client(name, c["ClientId"], c["ClientSecret"], tuple(c["AllowedScopes"]))
             for name, c in outputs["Clients"].items()
+            if "client_credentials" in c["AllowedOAuthFlows"]
         },
         api_key=outputs.get("ApiKey"),
-        hooks_dir=hooks_dir,
         aws_endpoint_url=outputs["AwsEndpointUrl"],
+        signing_key=signing_key,
+        cloud=cloud,
     )
 
 
@@ -213,3 +236,24 @@ def concrete_path(resource: str, product_id: str | None = None) -> str:
 
 def new_product(**overrides: Any) -> dict[str, Any]:
     return {"name": f"e2e {uuid.uuid4().hex[:8]}", "price": "12.50", "currency": "EUR", **overrides}
+
+
+def id_token_claims(issuer: str, client_id: str, lifetime: int = 3600) -> dict[str, Any]:
+    """The claims of a Cognito ID token for a person signed in through `client_id`."""
+    now = int(time.time())
+    subject = str(uuid.uuid4())
+    return {
+        "sub": subject,
+        "aud": client_id,
+        "token_use": "id",
+        "cognito:username": subject,
+        "email": "test-user@example.com",
+        "email_verified": True,
+        "auth_time": now,
+        "iss": issuer,
+        "exp": now + lifetime,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "origin_jti": str(uuid.uuid4()),
+        "event_id": str(uuid.uuid4()),
+    }

@@ -1,4 +1,4 @@
-"""Every route of the template against every kind of token (reference notes §1-2).
+"""Every route of the template against every kind of token (docs/aws-behaviour.md §1-2).
 
 The expectation is derived, not written down: a route takes an access token holding any one of its
 scopes (an ID token when it has none); everything else is 401 with API Gateway's message.
@@ -18,7 +18,16 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from local.spec import Route
-from tests.e2e.support import DEPLOYED, Api, Stack, concrete_path, template_clients, template_routes
+from local.tokens import client_credentials_claims
+from tests.e2e.support import (
+    DEPLOYED,
+    Api,
+    Stack,
+    concrete_path,
+    id_token_claims,
+    template_clients,
+    template_routes,
+)
 
 ROUTES = template_routes()
 CLIENTS = template_clients()
@@ -83,7 +92,12 @@ def _callers() -> list[Caller]:
     callers += [
         Caller(
             f"expired {admin} token",
-            lambda s, t: "Bearer " + t(admin, x_test_expires_in="-5"),
+            lambda s, t: (
+                "Bearer "
+                + s.sign(
+                    client_credentials_claims(s.clients[admin].client_id, admin_scopes, s.issuer, lifetime=-5)
+                )
+            ),
             scopes=admin_scopes,
             token_use="access",
             expired=True,
@@ -91,7 +105,7 @@ def _callers() -> list[Caller]:
         ),
         Caller(
             f"ID token of {admin}",
-            lambda s, t: "Bearer " + t(admin, x_test_token_use="id"),
+            lambda s, t: "Bearer " + s.sign(id_token_claims(s.issuer, s.clients[admin].client_id)),
             token_use="id",
             local_only=True,
         ),
@@ -148,7 +162,7 @@ def test_gateway_admits_exactly_the_tokens_holding_one_of_the_route_scopes(
     route: Route, caller: Caller, api: Api, stack: Stack, token_for: Callable[..., str]
 ) -> None:
     if caller.local_only and DEPLOYED:
-        pytest.skip("needs a pool-signed expired or ID token: local cloud test hooks only")
+        pytest.skip("needs a pool-signed expired or ID token: the local cloud's signing key")
     response = _request(api, route, caller.get_header(stack, token_for))
 
     outcome = expected_outcome(route, caller)

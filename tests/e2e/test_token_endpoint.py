@@ -1,4 +1,4 @@
-"""The token endpoint answers as Cognito's /oauth2/token does (reference notes §4)."""
+"""The token endpoint answers as Cognito's /oauth2/token does (docs/aws-behaviour.md §4)."""
 
 from __future__ import annotations
 

@@ -52,3 +52,26 @@ def test_a_person_is_recorded_by_username_and_keeps_their_groups():
 
 def test_claims_with_no_scope_grant_nothing():
     assert not Caller.from_claims({}).has_any_scope({"product-api/read_product"})
+
+
+def test_a_person_from_an_id_token_has_email_and_auth_time():
+    caller = Caller.from_claims(
+        {
+            "sub": "u-1",
+            "aud": "web",
+            "cognito:username": "u-1",
+            "token_use": "id",
+            "email": "ada@example.com",
+            "auth_time": "1763633940",
+        }
+    )
+
+    assert caller.client_id == "web"
+    assert caller.username == "u-1"
+    assert caller.email == "ada@example.com"
+    assert caller.auth_time == 1763633940
+
+
+@pytest.mark.parametrize("auth_time", [None, "", "Thu Nov 20 10:19:00 UTC 2025", "-5"])
+def test_an_auth_time_that_is_not_epoch_seconds_is_none(auth_time):
+    assert Caller.from_claims({"auth_time": auth_time}).auth_time is None

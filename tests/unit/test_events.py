@@ -1,5 +1,6 @@
 """events/: the committed sample events are what events/generate.py writes from the template, and
-each one, run through its function's handler, gives the status that events/README.md documents."""
+each one, run through its function's handler, gives what events/README.md documents: the status of
+an API event, the scopes the pre token generation trigger adds and suppresses."""
 
 from __future__ import annotations
 
@@ -43,7 +44,28 @@ def documented_events() -> list[DocumentedEvent]:
     return rows
 
 
+@dataclass(frozen=True)
+class DocumentedTrigger:
+    file: str
+    function: str
+    added: list[str]
+    suppressed: list[str]
+
+
+def documented_triggers() -> list[DocumentedTrigger]:
+    """The rows of the trigger table: file | function | what it is | scopes added | scopes suppressed."""
+    rows = []
+    for line in README.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not re.fullmatch(r"`[\w.-]+\.json`", cells[0]):
+            continue
+        added, suppressed = (sorted(re.findall(r"`([^`]+)`", cell)) for cell in cells[3:])
+        rows.append(DocumentedTrigger(cells[0].strip("`"), cells[1].strip("`"), added, suppressed))
+    return rows
+
+
 DOCUMENTED = documented_events()
+TRIGGERS = documented_triggers()
 GENERATED = generate.files()
 EVENT_FUNCTIONS = {name: function for name, (function, _) in generate.events(translate()).items()}
 
@@ -64,7 +86,7 @@ def response_headers(response: dict[str, Any]) -> dict[str, str]:
 
 def test_readme_table_lists_every_event_file_once():
     files = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name not in NOT_EVENTS)
-    documented = [row.file for row in DOCUMENTED]
+    documented = [row.file for row in DOCUMENTED] + [row.file for row in TRIGGERS]
     assert sorted(documented) == files
     assert len(set(documented)) == len(documented)
 
@@ -80,26 +102,43 @@ def test_committed_file_is_what_the_generator_writes(name):
     assert path.read_text() == GENERATED[name], f"run: .venv/bin/python -m events.generate ({name} differs)"
 
 
-@pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.file)
+@pytest.mark.parametrize("row", [*DOCUMENTED, *TRIGGERS], ids=lambda r: r.file)
 def test_readme_names_the_function_whose_route_the_event_calls(row):
     assert row.function == EVENT_FUNCTIONS[row.file]
 
 
+def test_the_trigger_table_documents_both_kinds_of_sign_in():
+    sources = {load(row.file)["triggerSource"] for row in TRIGGERS}
+    assert sources == {"TokenGeneration_Authentication", "TokenGeneration_HostedAuth"}
+
+
 @pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.file)
-def test_event_carries_client_credentials_claims_in_the_authorizer_shape(row):
+def test_event_carries_the_claims_of_its_token_in_the_authorizer_shape(row):
     claims = load(row.file)["requestContext"]["authorizer"]["claims"]
 
     assert all(isinstance(value, str) for value in claims.values())
-    assert claims["token_use"] == "access"
-    assert claims["sub"] == claims["client_id"]
     assert claims["iss"] == generate.ISSUER
-    assert claims["version"] == "2"
     assert JAVA_DATE.match(claims["exp"])
     assert JAVA_DATE.match(claims["iat"])
     assert claims["auth_time"].isdigit()
+    if claims["token_use"] == "id":  # a person's ID token: the client is the audience, no scope
+        assert claims["cognito:username"] == claims["sub"]
+        assert claims["aud"]
+        assert claims["email"]
+        assert claims["cognito:groups"]
+        assert "scope" not in claims
+        assert "client_id" not in claims
+        return
+    assert claims["token_use"] == "access"
+    assert claims["version"] == "2"
     assert claims["scope"].split()
-    assert "username" not in claims
     assert "aud" not in claims
+    if "username" in claims:  # a person's access token
+        assert claims["username"] == claims["sub"]
+        assert claims["cognito:groups"]
+    else:  # a client_credentials token: its subject is the client
+        assert claims["sub"] == claims["client_id"]
+        assert "cognito:groups" not in claims
 
 
 # ---------------------------------------------------------------- through the handlers
@@ -121,6 +160,18 @@ def test_event_file_gives_the_documented_status(row, seeded_product, call_functi
     assert isinstance(response.get("isBase64Encoded", False), bool)
     if row.status == 201:
         assert response_headers(response)["location"].startswith("/v1/products/")
+
+
+@pytest.mark.parametrize("row", TRIGGERS, ids=lambda r: r.file)
+def test_trigger_event_gets_the_documented_scopes(row, call_function):
+    event = load(row.file)
+
+    result = call_function(row.function, event)
+
+    access = result["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+    assert sorted(access["scopesToAdd"]) == row.added
+    assert sorted(access["scopesToSuppress"]) == row.suppressed
+    assert result["request"] == event["request"]  # Cognito's event comes back with only a response
 
 
 # ---------------------------------------------------------------- env.json

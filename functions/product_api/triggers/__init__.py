@@ -1,0 +1,1 @@
+"""Functions that Amazon Cognito calls (user pool Lambda triggers), not API Gateway."""

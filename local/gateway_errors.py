@@ -1,0 +1,117 @@
+"""What API Gateway answers itself, as typed errors (docs/aws-behaviour.md §2).
+
+Every step of the gateway raises one of these where a request stops; `Gateway` turns them into
+responses in one place. Each class carries its gateway response type (which a template can customise
+with `GatewayResponses`), its status, its message and its `x-amzn-ErrorType`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+
+class GatewayError(Exception):
+    response_type = "DEFAULT_4XX"
+    status = 400
+    message = "Bad Request"
+    error_type = "BadRequestException"
+    # False where the request never reached an API of this template, so its gateway responses do not apply.
+    api_known = True
+
+    def __init__(self, message: str | None = None):
+        if message is not None:
+            self.message = message
+        super().__init__(self.message)
+
+
+class MissingAuthenticationToken(GatewayError):
+    """A path or method the API does not define, asked without an Authorization header."""
+
+    response_type = "MISSING_AUTHENTICATION_TOKEN"
+    status = 403
+    message = "Missing Authentication Token"
+    error_type = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignature(GatewayError):
+    """A path or method the API does not define, asked with a (non-SigV4) Authorization header.
+
+    API Gateway reads the header as a SigV4 signature and names it only by its hash.
+    """
+
+    response_type = "INVALID_SIGNATURE"
+    status = 403
+    error_type = "IncompleteSignatureException"
+
+    def __init__(self, authorization: str):
+        digest = base64.b64encode(hashlib.sha256(authorization.encode()).digest()).decode()
+        super().__init__(
+            "Invalid key=value pair (missing equal-sign) in Authorization header "
+            f"(hashed with SHA-256 and encoded with Base64): '{digest}'."
+        )
+
+
+class UnknownStage(GatewayError):
+    response_type = "DEFAULT_4XX"
+    status = 403
+    message = "Forbidden"
+    error_type = "ForbiddenException"
+    api_known = False
+
+
+class Unauthorized(GatewayError):
+    """The Cognito authorizer said no (a missing scope included: 401, not 403)."""
+
+    response_type = "UNAUTHORIZED"
+    status = 401
+    message = "Unauthorized"
+    error_type = "UnauthorizedException"
+
+
+class ExpiredToken(Unauthorized):
+    message = "The incoming token has expired"
+
+
+class InvalidApiKey(GatewayError):
+    response_type = "INVALID_API_KEY"
+    status = 403
+    message = "Forbidden"
+    error_type = "ForbiddenException"
+
+
+class RequestTooLarge(GatewayError):
+    response_type = "REQUEST_TOO_LARGE"
+    status = 413
+    message = "Request Too Long"
+    error_type = "RequestTooLargeException"
+
+
+class Throttled(GatewayError):
+    response_type = "THROTTLED"
+    status = 429
+    message = "Too Many Requests"
+    error_type = "TooManyRequestsException"
+
+
+class QuotaExceeded(GatewayError):
+    response_type = "QUOTA_EXCEEDED"
+    status = 429
+    message = "Limit Exceeded"
+    error_type = "LimitExceededException"
+
+
+class IntegrationFailure(GatewayError):
+    """The function raised, timed out, returned a malformed or too large response (502)."""
+
+    response_type = "DEFAULT_5XX"
+    status = 502
+    message = "Internal server error"
+    error_type = "InternalServerErrorException"
+
+
+class IntegrationTimeout(GatewayError):
+    response_type = "INTEGRATION_TIMEOUT"
+    status = 504
+    message = "Endpoint request timed out"
+    error_type = "InternalServerErrorException"

@@ -1,0 +1,323 @@
+"""The template's resources, created in the local AWS (moto) as CloudFormation would create them.
+
+One small creator per resource type, run in dependency order; each records the physical ids and
+attributes it made in the resolver, so later resources, functions' environments and the outputs can
+refer to them. Resources the local cloud does not create still get a name, so a `Ref` to them resolves.
+Serving requests is not done here (local/cloud.py wires that).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from local.resolve import Resolver, pseudo_parameters
+from local.spec import CloudSpec
+from local.template import Template
+from local.tokens import aws_issuer
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+LOCAL_API_ID = "local"
+STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
+_BATCH = 25  # BatchWriteItem's limit
+
+
+@dataclass
+class Provisioned:
+    """What was made: the resolver (physical ids, attributes) and what the outputs need besides."""
+
+    resolver: Resolver
+    user_pool_id: str | None
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> described client
+    api_key_values: dict[str, str] = field(default_factory=dict)  # logical id -> key value
+    seeded: int | None = None
+
+
+class Provisioner:
+    def __init__(self, aws: Callable[[str], Any], *, region: str, stack_name: str):
+        self._aws = aws  # service name -> boto3 client on the local endpoint
+        self.region = region
+        self.stack_name = stack_name
+
+    def provision(self, template: Template, spec: CloudSpec, seed: Path | None = None) -> Provisioned:
+        resolver = Resolver(
+            parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
+            conditions=template.conditions,
+        )
+        # Every resource has a Ref; the ones created below get their real ids.
+        resolver.refs.update({name: name for name in template.resources})
+        api = spec.api
+        resolver.refs[api.logical_id] = LOCAL_API_ID
+        resolver.refs[api.stage_logical_id] = api.stage
+        resolver.refs[f"{api.logical_id}.Stage"] = api.stage
+        if len(spec.user_pools) > 1:
+            raise SystemExit(
+                f"the local cloud serves one user pool; the template has {sorted(spec.user_pools)}"
+            )
+        made = Provisioned(resolver, user_pool_id=None)
+        for resource_type, create in self._creators():
+            for name, resource in template.of_type(resource_type).items():
+                create(made, name, resource.get("Properties", {}))
+        if seed is not None:
+            made.seeded = self._seed(template, made, seed)
+        return made
+
+    def _creators(self) -> list[tuple[str, Callable[[Provisioned, str, dict[str, Any]], None]]]:
+        """Creators in dependency order: names first, then pools before their clients, keys before plans."""
+        return [
+            ("AWS::Lambda::Function", self._name_function),
+            ("AWS::Logs::LogGroup", self._name_log_group),
+            ("AWS::IAM::Role", self._name_role),
+            ("AWS::Cognito::UserPool", self._create_user_pool),
+            ("AWS::Cognito::UserPoolResourceServer", self._create_resource_server),
+            ("AWS::Cognito::UserPoolClient", self._create_client),
+            ("AWS::Cognito::UserPoolGroup", self._create_group),
+            ("AWS::Cognito::UserPoolDomain", self._name_domain),
+            ("AWS::DynamoDB::Table", self._create_table),
+            ("AWS::ApiGateway::ApiKey", self._create_api_key),
+            ("AWS::ApiGateway::UsagePlan", self._create_usage_plan),
+            ("AWS::ApiGateway::UsagePlanKey", self._create_usage_plan_key),
+        ]
+
+    # ------------------------------------------------------------ names only
+
+    def _name_function(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        function_name = props.get("FunctionName") or f"{self.stack_name}-{name}"
+        made.resolver.refs[name] = function_name
+        made.resolver.attributes[(name, "Arn")] = (
+            f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{function_name}"
+        )
+
+    def _name_log_group(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        group = str(made.resolver.resolve(props.get("LogGroupName") or f"{self.stack_name}-{name}"))
+        made.resolver.refs[name] = group
+        made.resolver.attributes[(name, "Arn")] = (
+            f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{group}:*"
+        )
+
+    def _name_role(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        made.resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{name}"
+
+    def _name_domain(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        made.resolver.refs[name] = str(made.resolver.resolve(props.get("Domain", name)))
+
+    # ------------------------------------------------------------ Cognito
+
+    def _create_user_pool(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        cognito = self._aws("cognito-idp")
+        request = {"PoolName": props.get("UserPoolName", name), **made.resolver.resolve(props)}
+        request.pop("DeletionProtection", None)  # reported as not emulated; keep the pool deletable
+        pool = cognito.create_user_pool(**api_fields(cognito, "CreateUserPool", request))["UserPool"]
+        made.user_pool_id = pool["Id"]
+        made.resolver.refs[name] = pool["Id"]
+        made.resolver.attributes[(name, "Arn")] = pool["Arn"]
+        issuer = aws_issuer(self.region, pool["Id"])
+        made.resolver.attributes[(name, "ProviderURL")] = issuer
+        made.resolver.attributes[(name, "ProviderName")] = issuer.removeprefix("https://")
+
+    def _create_resource_server(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        cognito = self._aws("cognito-idp")
+        cognito.create_resource_server(
+            **api_fields(cognito, "CreateResourceServer", made.resolver.resolve(props))
+        )
+
+    def _create_client(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        cognito = self._aws("cognito-idp")
+        # CloudFormation names a client without ClientName itself; the logical id stands in.
+        request = {"ClientName": name, **made.resolver.resolve(props)}
+        _check_client_scopes(name, request, self._defined_scopes(made))
+        client = cognito.create_user_pool_client(**api_fields(cognito, "CreateUserPoolClient", request))
+        client = client["UserPoolClient"]
+        made.resolver.refs[name] = client["ClientId"]
+        made.resolver.attributes[(name, "ClientSecret")] = client.get("ClientSecret", "")
+        made.resolver.attributes[(name, "Name")] = client["ClientName"]
+        made.clients[name] = client
+
+    def _defined_scopes(self, made: Provisioned) -> set[str]:
+        if made.user_pool_id is None:
+            return set()
+        cognito = self._aws("cognito-idp")
+        servers = cognito.list_resource_servers(UserPoolId=made.user_pool_id, MaxResults=50)[
+            "ResourceServers"
+        ]
+        return {f"{s['Identifier']}/{scope['ScopeName']}" for s in servers for scope in s.get("Scopes", [])}
+
+    def _create_group(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        cognito = self._aws("cognito-idp")
+        request = {"GroupName": name, **made.resolver.resolve(props)}
+        group = cognito.create_group(**api_fields(cognito, "CreateGroup", request))["Group"]
+        made.resolver.refs[name] = group["GroupName"]
+
+    # ------------------------------------------------------------ DynamoDB
+
+    def _create_table(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        dynamodb = self._aws("dynamodb")
+        request = table_request(made.resolver.resolve(props), default_name=f"{self.stack_name}-{name}")
+        table = dynamodb.create_table(**request)["TableDescription"]
+        made.resolver.refs[name] = table["TableName"]
+        made.resolver.attributes[(name, "Arn")] = table["TableArn"]
+        if "LatestStreamArn" in table:
+            made.resolver.attributes[(name, "StreamArn")] = table["LatestStreamArn"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=table["TableName"],
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+
+    def _seed(self, template: Template, made: Provisioned, path: Path) -> int:
+        """Items into the template's first table, with BatchWriteItem."""
+        tables = list(template.of_type("AWS::DynamoDB::Table"))
+        if not tables:
+            raise SystemExit("--seed needs a table in the template; it has none")
+        items = seed_items(path)
+        dynamodb = self._aws("dynamodb")
+        table_name = made.resolver.refs[tables[0]]
+        for start in range(0, len(items), _BATCH):
+            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + _BATCH]]
+            while requests:
+                unprocessed = dynamodb.batch_write_item(RequestItems={table_name: requests})
+                requests = unprocessed.get("UnprocessedItems", {}).get(table_name, [])
+        return len(items)
+
+    # ------------------------------------------------------------ API keys and usage plans
+
+    def _create_api_key(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        apigateway = self._aws("apigateway")
+        request = {"name": props.get("Name", name), "enabled": bool(props.get("Enabled", True))}
+        if "Value" in props:
+            request["value"] = made.resolver.resolve(props["Value"])
+        key = apigateway.create_api_key(**request)
+        made.resolver.refs[name] = key["id"]
+        made.resolver.attributes[(name, "APIKeyId")] = key["id"]
+        made.api_key_values[name] = key["value"]
+
+    def _create_usage_plan(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        request: dict[str, Any] = {"name": props.get("UsagePlanName", name)}
+        if "Throttle" in props:
+            request["throttle"] = {
+                "rateLimit": float(props["Throttle"].get("RateLimit", 10_000)),
+                "burstLimit": int(props["Throttle"].get("BurstLimit", 5_000)),
+            }
+        if "Quota" in props:
+            request["quota"] = {
+                "limit": int(props["Quota"]["Limit"]),
+                "period": props["Quota"].get("Period", "DAY"),
+            }
+        plan = self._aws("apigateway").create_usage_plan(**request)
+        made.resolver.refs[name] = plan["id"]
+
+    def _create_usage_plan_key(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        self._aws("apigateway").create_usage_plan_key(
+            usagePlanId=props["UsagePlanId"], keyId=props["KeyId"], keyType=props.get("KeyType", "API_KEY")
+        )
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def outputs(template: Template, made: Provisioned, *, base_url: str, region: str) -> dict[str, Any]:
+    """The template's Outputs as a deploy would give them, with AWS endpoints pointed at `base_url`.
+
+    The issuer stays AWS's: it names the pool, nothing fetches it (docs/aws-behaviour.md §4).
+    """
+    resolver = made.resolver
+    issuer = aws_issuer(region, made.user_pool_id) if made.user_pool_id else None
+    domains = [resolver.refs[d] for d in template.of_type("AWS::Cognito::UserPoolDomain")]
+    found: dict[str, Any] = {}
+    for name, output in template.outputs.items():
+        value = output["Value"]
+        # LanguageExtensions can leave a Fn::Sub as a plain string with ${...} in it.
+        resolved = str(resolver.sub(value) if isinstance(value, str) else resolver.resolve(value))
+        found[name] = resolved if resolved == issuer else localized(resolved, base_url, domains)
+    for name, value in made.api_key_values.items():
+        found["ApiKey" if len(made.api_key_values) == 1 else f"{name}Value"] = value
+    found["Region"] = region
+    found["AwsEndpointUrl"] = base_url
+    found["Clients"] = {
+        name: {
+            "ClientId": c["ClientId"],
+            "ClientSecret": c.get("ClientSecret"),
+            "AllowedScopes": c.get("AllowedOAuthScopes", []),
+            "AllowedOAuthFlows": c.get("AllowedOAuthFlows", []),
+            "CallbackURLs": c.get("CallbackURLs", []),
+        }
+        for name, c in made.clients.items()
+    }
+    return found
+
+
+def localized(value: str, base_url: str, domains: list[str]) -> str:
+    """AWS endpoint URLs in an output, pointed at the local server instead."""
+    hosts = [
+        r"[\w-]+\.execute-api\.[\w-]+\.amazonaws\.com",
+        r"cognito-idp\.[\w-]+\.amazonaws\.com",
+        r"[\w-]+\.auth\.[\w-]+\.amazoncognito\.com",
+        *(re.escape(d) for d in domains),
+    ]
+    return re.sub(rf"https://(?:{'|'.join(hosts)})", base_url, value)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The template properties that are also parameters of the AWS API call (same names in CloudFormation)."""
+    members = client.meta.service_model.operation_model(operation).input_shape.members
+    return {k: v for k, v in properties.items() if k in members}
+
+
+def _check_client_scopes(name: str, client: dict[str, Any], defined: set[str]) -> None:
+    """Cognito refuses a client naming a scope no resource server defines; moto does not, so we do."""
+    unknown = set(client.get("AllowedOAuthScopes", [])) - defined - STANDARD_SCOPES
+    if unknown:
+        raise SystemExit(
+            f"{name}: AllowedOAuthScopes names scopes no resource server defines: {sorted(unknown)}"
+        )
+
+
+def table_request(props: dict[str, Any], default_name: str) -> dict[str, Any]:
+    """CreateTable parameters from AWS::DynamoDB::Table properties (a few names differ)."""
+    request: dict[str, Any] = {
+        "TableName": props.get("TableName", default_name),
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    for same in ("ProvisionedThroughput", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "TableClass"):
+        if same in props:
+            request[same] = props[same]
+    if "StreamSpecification" in props:
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    return request
+
+
+_TYPE_TAGS = {"S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"}
+
+
+def seed_items(path: Path) -> list[dict[str, Any]]:
+    """Items to preload, as DynamoDB wire items.
+
+    The file holds one item or a JSON list of items, each either plain JSON as the handlers store it
+    (`{"id": "...", "price": 12.5}`) or DynamoDB JSON as `aws dynamodb put-item` takes it
+    (`{"id": {"S": "..."}}`, e.g. events/seed_item.json).
+    """
+    data = json.loads(path.read_text(), parse_float=Decimal)
+    items = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in items):
+        raise SystemExit(f"{path}: expected an item (JSON object) or a list of items")
+    serializer = TypeSerializer()
+    return [item if _is_dynamodb_json(item) else serializer.serialize(item)["M"] for item in items]
+
+
+def _is_dynamodb_json(item: dict[str, Any]) -> bool:
+    return all(isinstance(v, dict) and len(v) == 1 and next(iter(v)) in _TYPE_TAGS for v in item.values())
