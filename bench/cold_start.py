@@ -1,6 +1,6 @@
 """Cold-start benchmark: each function's init time and peak memory against a bare boto3 handler.
 
-    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--json PATH]
+    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--steps] [--json PATH] [--powertools VERSION]
 
 What is measured, for each function in template.yaml and for bench/bare_handler.py: N fresh
 interpreters (BENCH_RUNS or --runs, default 15), each importing the handler module and invoking it
@@ -122,9 +122,22 @@ def _present(python: Path, module: str) -> bool:
     return subprocess.run([str(python), "-c", code], check=False).returncode == 0
 
 
-def ensure_venv(venv: Path = VENV_DIR) -> Path:
+def with_powertools(requirements: list[str], version: str) -> list[str]:
+    """The requirements with aws-lambda-powertools pinned at another release (an A/B of releases)."""
+    pinned = [
+        re.sub(r"^(aws-lambda-powertools(\[[^\]]*\])?)==\S+$", rf"\1=={version}", r) for r in requirements
+    ]
+    if pinned == requirements:
+        raise ValueError("the runtime group pins no aws-lambda-powertools==X to replace")
+    return pinned
+
+
+def ensure_venv(venv: Path = VENV_DIR, powertools: str | None = None) -> Path:
     """Build (once per set of pins and interpreter) the venv that mirrors the Lambda runtime."""
     requirements = runtime_requirements()
+    if powertools:
+        requirements = with_powertools(requirements, powertools)
+        venv = venv.with_name(f"{venv.name}-powertools-{powertools}")
     key = json.dumps([requirements, sys.version, platform.machine(), MUST_BE_ABSENT])
     stamp = venv / f".bench-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     python = _venv_python(venv)
@@ -762,11 +775,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure bench/steps/: from the bare handler to a function, one layer at a time",
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--powertools",
+        metavar="VERSION",
+        help="measure with this Powertools release instead of the pinned one (its own venv)",
+    )
     args = parser.parse_args(argv)
     runs = _runs_from(args.runs or os.environ.get("BENCH_RUNS"))
 
     started = time.perf_counter()
-    python = ensure_venv()
+    python = ensure_venv(powertools=args.powertools)
     versions = installed_versions(python)
     with tempfile.TemporaryDirectory(prefix="bench-cold-start-") as stage:
         targets = load_targets(Path(stage), steps=args.steps)
