@@ -1,6 +1,7 @@
 """Cold-start benchmark: each function's init time and peak memory against a bare boto3 handler.
 
-    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--steps] [--json PATH] [--powertools VERSION]
+    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--steps] [--json PATH]
+                                         [--powertools VERSION]
 
 What is measured, for each function in template.yaml and for bench/bare_handler.py: N fresh
 interpreters (BENCH_RUNS or --runs, default 15), each importing the handler module and invoking it
