@@ -2,12 +2,12 @@
 
 import sys
 
-from bench import cold_start, local_cloud
+from bench import cold_start, load, local_cloud
 
 
 def main() -> int:
     status = 0
-    for bench in (cold_start, local_cloud):
+    for bench in (cold_start, local_cloud, load):
         print(f"\n=== {bench.__name__} ===", flush=True)
         status |= bench.main()
     return status

@@ -59,6 +59,7 @@ TOKEN_LIFETIME = 3600  # the clients' AccessTokenValidity: 60 minutes
 # sam local invoke runs the function in Docker; host.docker.internal is the host, where
 # DynamoDB Local (or the local cloud's DynamoDB endpoint) listens.
 TABLE_NAME = "products"
+IDEMPOTENCY_TABLE_NAME = "idempotency"
 DYNAMODB_ENDPOINT = "http://host.docker.internal:8000"
 
 CREATE_BODY = {
@@ -380,11 +381,14 @@ def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def env_vars(template: Template) -> dict[str, dict[str, str]]:
-    """`--env-vars` for sam local invoke: every function at the local table and endpoint."""
-    return {
-        logical_id: {"TABLE_NAME": TABLE_NAME, "AWS_ENDPOINT_URL_DYNAMODB": DYNAMODB_ENDPOINT}
-        for logical_id in sorted(template.of_type("AWS::Lambda::Function"))
-    }
+    """`--env-vars` for sam local invoke: every function at the local tables and endpoint."""
+    out = {}
+    for logical_id, function in sorted(template.of_type("AWS::Lambda::Function").items()):
+        env = {"TABLE_NAME": TABLE_NAME, "AWS_ENDPOINT_URL_DYNAMODB": DYNAMODB_ENDPOINT}
+        if "IDEMPOTENCY_TABLE_NAME" in function["Properties"]["Environment"]["Variables"]:
+            env["IDEMPOTENCY_TABLE_NAME"] = IDEMPOTENCY_TABLE_NAME
+        out[logical_id] = env
+    return out
 
 
 def seed_item(template: Template) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from local.tokens import (
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
 # Paths of the AWS APIs served here (API Gateway's own REST API): a stage of that name would shadow them.
 _RESERVED_STAGES = {"oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags"}
+OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # written by scripts/openapi.py
 
 
 @dataclass
@@ -222,6 +223,13 @@ class LocalCloud:
                 name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
                 for name, a in spec.api.authorizers.items()
             }
+        if self.options.template == TEMPLATE_PATH and OPENAPI_DOCUMENT.exists():
+            # The API's contract (scripts/openapi.py), its server this local stage.
+            openapi = json.loads(OPENAPI_DOCUMENT.read_text())
+            openapi["servers"] = [
+                {"url": f"{self.base_url}/{spec.api.stage}", "description": "the local cloud"}
+            ]
+            self._dispatcher.endpoints["/openapi.json"] = _document(openapi)
         self.runner = Runner(
             function_configs(template, made.resolver), region=self.options.region, endpoint_url=self.base_url
         )

@@ -91,7 +91,7 @@ def function_config(template: Template, logical_id: str, resolver: Resolver) -> 
     name = str(resolver.refs.get(logical_id, props.get("FunctionName") or logical_id))
     region = resolver.parameters.get("AWS::Region", "us-east-1")
     account = resolver.parameters.get("AWS::AccountId", "123456789012")
-    reserved = props.get("ReservedConcurrentExecutions")
+    reserved = resolver.resolve(props.get("ReservedConcurrentExecutions"))  # often an Fn::If
     return FunctionConfig(
         logical_id=logical_id,
         name=name,
@@ -105,7 +105,7 @@ def function_config(template: Template, logical_id: str, resolver: Resolver) -> 
         memory_mb=int(props.get("MemorySize", _DEFAULT_MEMORY_MB)),
         # Lambda logs to /aws/lambda/<name> unless LoggingConfig names another group.
         log_group=str(logging_config.get("LogGroup") or f"/aws/lambda/{name}"),
-        reserved_concurrency=int(reserved) if reserved is not None else None,
+        reserved_concurrency=int(reserved) if isinstance(reserved, int | str) else None,
         variables={k: str(v) for k, v in variables.items()},
     )
 

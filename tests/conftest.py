@@ -46,8 +46,8 @@ def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id00
 def _route_of(template: Template, path: str) -> tuple[str, dict[str, str]]:
     """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters."""
     for resource in openapi_body(template)["paths"]:
-        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource)) + "$"
-        match = re.match(pattern, path)
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
+        match = re.fullmatch(pattern, path)
         if match:
             return resource, match.groupdict()
     raise ValueError(f"{path} matches no route in template.yaml")
@@ -120,28 +120,36 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         yield
 
 
+def table_names(template: Template) -> dict[str, str]:
+    """Each table's name in the tests, from its logical id: ProductsTable is `products`."""
+    return {name: name.removesuffix("Table").lower() for name in template.of_type("AWS::DynamoDB::Table")}
+
+
 @pytest.fixture
 def products_table(aws, template: Template) -> str:
-    """The products table, made from the template's own key schema."""
-    _, table = template.the_one("AWS::DynamoDB::Table")
-    props = table["Properties"]
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE_NAME,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
-    )
+    """Every table of the template, made from its own key schema; the products table's name."""
+    names = table_names(template)
+    for logical_id, table in template.of_type("AWS::DynamoDB::Table").items():
+        props = table["Properties"]
+        boto3.client("dynamodb").create_table(
+            TableName=names[logical_id],
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+            BillingMode=props["BillingMode"],
+        )
+    assert TABLE_NAME in names.values()
     return TABLE_NAME
 
 
-def function_env(template: Template, logical_id: str, table_name: str) -> dict[str, str]:
-    """The function's own environment from the template (its one record), Refs resolved for the test table."""
+def function_env(template: Template, logical_id: str) -> dict[str, str]:
+    """The function's own environment from the template (its one record), its tables' Refs resolved
+    to the test tables."""
     resolver = Resolver(
         parameters=template.parameters,
         conditions=template.conditions,
         refs={name: name for name in template.resources},
     )
-    resolver.refs[template.the_one("AWS::DynamoDB::Table")[0]] = table_name
+    resolver.refs.update(table_names(template))
     return function_config(template, logical_id, resolver).variables
 
 
@@ -159,7 +167,7 @@ def call_function(
     """call_function(logical_id, event): run that function's handler with its environment."""
 
     def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        for name, value in function_env(template, logical_id, products_table).items():
+        for name, value in function_env(template, logical_id).items():
             monkeypatch.setenv(name, value)
         handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
         return handler(event, lambda_context)
@@ -174,7 +182,7 @@ def call_trigger(
     """call_trigger(logical_id, event): run a Cognito trigger's handler with its environment (no AWS)."""
 
     def call(logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
-        for name, value in function_env(template, logical_id, TABLE_NAME).items():
+        for name, value in function_env(template, logical_id).items():
             monkeypatch.setenv(name, value)
         handler = _fresh_handler(template.resources[logical_id]["Properties"]["Handler"])
         return handler(event, lambda_context)

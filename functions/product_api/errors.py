@@ -16,6 +16,30 @@ class InvalidRequest(ProductError):
         self.field = field
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """The body is not JSON by its Content-Type (415)."""
+
+    def __init__(self) -> None:
+        super().__init__("must be application/json", field="Content-Type")
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The Idempotency-Key was sent before with another body (422)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "was already used with a different body: send a new key for a new product",
+            field="Idempotency-Key",
+        )
+
+
+class IdempotencyKeyInProgress(ProductError):
+    """A request with the same Idempotency-Key is still running (409)."""
+
+    def __init__(self) -> None:
+        super().__init__("a request with this Idempotency-Key is still in progress: retry in a moment")
+
+
 class ProductNotFound(ProductError):
     def __init__(self, product_id: str) -> None:
         super().__init__(f"product {product_id} not found")

@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 
 from product_api.caller import Caller
 from product_api.errors import InvalidRequest
-from product_api.models import UUID_PATTERN, ListQuery, Product, ProductInput, ProductPage, ProductUpdate
+from product_api.models import (
+    ID_FORMAT,
+    UUID_PATTERN,
+    ListQuery,
+    Product,
+    ProductInput,
+    ProductPage,
+    ProductUpdate,
+)
 from product_api.store import ProductStore, decode_page_token
 
 
@@ -16,8 +24,8 @@ def _now() -> str:
 
 
 def checked_id(product_id: str) -> str:
-    if not UUID_PATTERN.match(product_id):
-        raise InvalidRequest("must be a product id (a lowercase UUID)", field="id")
+    if not UUID_PATTERN.fullmatch(product_id):
+        raise InvalidRequest(ID_FORMAT, field="id")
     return product_id
 
 

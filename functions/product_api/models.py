@@ -19,7 +19,9 @@ import fastjsonschema
 from product_api.currencies import ISO_4217
 from product_api.errors import InvalidRequest
 
-UUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Always used with fullmatch: `$` would let a trailing newline through.
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ID_FORMAT = "must be a product id (a lowercase UUID)"
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal(10) ** 12  # twelve digits before the point, two after
 PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 20, 100
@@ -36,12 +38,17 @@ class BodySchema:
         """The parsed body, valid against the schema, or InvalidRequest naming the first bad field."""
         try:
             # Decimal keeps 19.99 exact; NaN and Infinity are not JSON, whatever Python's json accepts.
-            data = json.loads(body, parse_float=Decimal, parse_constant=_not_json)
+            data = json.loads(
+                body, parse_float=_json_number, parse_constant=_not_json, object_pairs_hook=_checked_object
+            )
+        except RecursionError:
+            raise InvalidRequest("is nested too deeply", field="body") from None
         except ValueError:
             raise InvalidRequest("is not valid JSON", field="body") from None
         if isinstance(data, dict):
-            # Surrounding blanks never count: "  " is an empty name.
-            data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+            # Surrounding blanks never count: "  " is an empty name. Only blanks: other control
+            # characters are refused, wherever they are.
+            data = {k: v.strip(" \t\r\n") if isinstance(v, str) else v for k, v in data.items()}
         if self._validate is None:
             self._validate = fastjsonschema.compile(self.schema)
         try:
@@ -60,16 +67,49 @@ class BodySchema:
             missing = [name for name in self.schema["required"] if name not in data]
             return InvalidRequest("required", field=missing[0])
         field = ".".join(str(part) for part in error.path[1:])
+        if error.rule == "pattern":
+            return InvalidRequest("must not contain control characters", field=field)
         return InvalidRequest(error.message.removeprefix(f"{error.name} "), field=field)
+
+
+def _json_number(text: str) -> int | Decimal:
+    """A number written with a fraction or exponent: exact, as a Decimal. A whole one (2.0, 1e2) is an
+    int, as JSON Schema's "integer" counts it; a huge one stays a Decimal rather than become a huge int."""
+    number = Decimal(text)
+    if number == number.to_integral_value() and number.adjusted() < 20:
+        return int(number)
+    return number
 
 
 def _not_json(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
 
 
+def _checked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique and whose text can be stored.
+
+    Python's json keeps the last of duplicate keys, so what the caller meant would be a guess. A lone
+    surrogate (`"\\ud800"`) is valid JSON but not Unicode: the DynamoDB client cannot encode it.
+    """
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise InvalidRequest("appears more than once", field=key)
+        for text in (key, value) if isinstance(value, str) else (key,):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise InvalidRequest("must not contain unpaired surrogates", field=key) from None
+        data[key] = value
+    return data
+
+
+# Stored text has no control characters (C0, DEL, C1); a description may have tabs and line breaks.
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 _PRODUCT_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": {"type": ["string", "null"], "maxLength": 2000},
+    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN},
+    "description": {"type": ["string", "null"], "maxLength": 2000, "pattern": DESCRIPTION_PATTERN},
     "price": {"type": ["number", "string"]},  # then parse_price()
     "currency": {"type": "string"},  # then parse_currency()
 }
@@ -87,7 +127,11 @@ PRODUCT_UPDATE = BodySchema(
         "additionalProperties": False,
         "required": ["name", "price", "currency", "version"],
         # version: the one the caller last read; a stale one gives 409.
-        "properties": {**_PRODUCT_FIELDS, "version": {"type": "integer", "minimum": 1}},
+        # The maximum keeps it exact in every JSON client (2**53 - 1) and within DynamoDB's numbers.
+        "properties": {
+            **_PRODUCT_FIELDS,
+            "version": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
+        },
     }
 )
 
@@ -153,6 +197,107 @@ def _product_fields(data: dict[str, Any]) -> dict[str, Any]:
         "price": parse_price(data["price"]),
         "currency": parse_currency(data["currency"]),
     }
+
+
+# What callers get back: Product.to_dict() and ProductPage.to_dict(). The OpenAPI document
+# (docs/openapi.json) takes them from here, and the handler tests check each response against them.
+PRODUCT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "id",
+        "name",
+        "description",
+        "price",
+        "currency",
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    ],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "pattern": f"^{UUID_PATTERN.pattern}$"},
+        "name": _PRODUCT_FIELDS["name"],
+        "description": _PRODUCT_FIELDS["description"],
+        "price": {"type": "string", "pattern": r"^[0-9]{1,12}\.[0-9]{2}$", "examples": ["19.90"]},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "version": PRODUCT_UPDATE.schema["properties"]["version"],
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "created_by": {
+            "type": "string",
+            "description": "the username of a person, the client id of a machine",
+        },
+        "updated_by": {
+            "type": "string",
+            "description": "the username of a person, the client id of a machine",
+        },
+    },
+}
+PRODUCT_PAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items", "next_token"],
+    "properties": {
+        "items": {"type": "array", "items": PRODUCT_SCHEMA, "maxItems": PAGE_SIZE_MAX},
+        "next_token": {
+            "type": ["string", "null"],
+            "description": "pass it as next_token for the next page; null on the last page",
+        },
+    },
+}
+
+# The bodies of error responses (product_api/rest.py makes them).
+CALLER_SCHEMA: dict[str, Any] = {
+    "description": "GET /me: the caller as the handler sees them, from their ID token's claims",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["username", "email", "groups", "token_use", "auth_time"],
+    "properties": {
+        "username": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]},
+        "groups": {"type": "array", "items": {"type": "string"}},
+        "token_use": {"type": "string", "enum": ["id"]},
+        "auth_time": {"type": ["integer", "null"], "description": "epoch seconds"},
+    },
+}
+MESSAGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "what is wrong"},
+        "current_version": {"type": "integer", "description": "409 on PUT: the version stored now"},
+        "request_id": {
+            "type": ["string", "null"],
+            "description": "500: the request id in the function's logs",
+        },
+    },
+}
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["message", "errors"],
+    "properties": {
+        "message": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["field", "message"],
+                "properties": {
+                    "field": {
+                        "type": "string",
+                        "description": "a body field, a header, a query or path parameter",
+                    },
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

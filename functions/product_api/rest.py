@@ -12,19 +12,24 @@ import warnings
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 
 from product_api import resume_garbage_collection
 from product_api.caller import Caller
 from product_api.errors import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyReused,
     InvalidRequest,
     MissingScope,
     ProductAlreadyExists,
     ProductNotFound,
+    UnsupportedMediaType,
     VersionConflict,
     WrongTokenUse,
 )
+from product_api.models import ID_FORMAT, UUID_PATTERN
 from product_api.observability import logger, metrics, tracer
 from product_api.settings import Settings
 from product_api.store import ProductStore
@@ -75,12 +80,32 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
         app.append_context(caller=caller)
         return next_middleware(app)
 
-    app.use(middlewares=[require_scope])
+    def check_path_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+        # Checked as the gateway passed them: Powertools matches the path again with a pattern ending
+        # in `$`, which lets "<id>\n" through as "<id>".
+        bad = first_bad_path_parameter(app)
+        if bad:
+            return invalid_request(InvalidRequest(ID_FORMAT, field=bad))
+        return next_middleware(app)
+
+    app.use(middlewares=[require_scope, check_path_parameters])
 
     @app.exception_handler(InvalidRequest)
     def invalid_request(error: InvalidRequest) -> Response:
-        problem = {"field": error.field, "message": error.message}
-        return json_response(400, {"message": "invalid request", "errors": [problem]})
+        return json_response(400, problem_body("invalid request", error))
+
+    @app.exception_handler(UnsupportedMediaType)
+    def unsupported_media_type(error: UnsupportedMediaType) -> Response:
+        return json_response(415, problem_body("unsupported media type", error))
+
+    @app.not_found
+    def unmatched_path(error: NotFoundError) -> Response:
+        # The gateway chose this function by its route, so a path that Powertools' narrower pattern
+        # does not match has a parameter with characters no id has.
+        bad = first_bad_path_parameter(app)
+        if bad:
+            return invalid_request(InvalidRequest(ID_FORMAT, field=bad))
+        return json_response(404, {"message": "no route for this path"})
 
     @app.exception_handler(ProductNotFound)
     def not_found(error: ProductNotFound) -> Response:
@@ -90,6 +115,14 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     @app.exception_handler(VersionConflict)
     def version_conflict(error: VersionConflict) -> Response:
         return json_response(409, {"message": str(error), "current_version": error.current})
+
+    @app.exception_handler(IdempotencyKeyReused)
+    def idempotency_key_reused(error: IdempotencyKeyReused) -> Response:
+        return json_response(422, problem_body("idempotency key reused", error))
+
+    @app.exception_handler(IdempotencyKeyInProgress)
+    def idempotency_key_in_progress(error: IdempotencyKeyInProgress) -> Response:
+        return json_response(409, {"message": str(error)})
 
     @app.exception_handler(ProductAlreadyExists)
     def already_exists(error: ProductAlreadyExists) -> Response:
@@ -104,9 +137,9 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     return app
 
 
-def bootstrap() -> tuple[APIGatewayRestResolver, ProductStore]:
+def bootstrap(settings: Settings | None = None) -> tuple[APIGatewayRestResolver, ProductStore]:
     """What a handler module needs, made once per cold start."""
-    settings = Settings.from_env(os.environ)
+    settings = settings or Settings.from_env(os.environ)
     return create_app(settings), ProductStore(settings.table_name)
 
 
@@ -114,11 +147,31 @@ def current_caller(app: APIGatewayRestResolver) -> Caller:
     return app.context["caller"]
 
 
+def first_bad_path_parameter(app: APIGatewayRestResolver) -> str | None:
+    """The first path parameter, as the gateway passed it, that is not a product id (the API's only kind)."""
+    parameters = app.current_event.path_parameters or {}
+    return next(
+        (name for name, value in sorted(parameters.items()) if not UUID_PATTERN.fullmatch(value)), None
+    )
+
+
+def problem_body(summary: str, error: InvalidRequest) -> dict[str, Any]:
+    return {"message": summary, "errors": [{"field": error.field, "message": error.message}]}
+
+
 def body_of(app: APIGatewayRestResolver) -> str:
-    body = app.current_event.decoded_body
-    if not body:
+    """The request body as text: present, declared as JSON, and UTF-8 (JSON's only encoding)."""
+    event = app.current_event
+    if not event.body:
         raise InvalidRequest("is required: a JSON object", field="body")
-    return body
+    # Parameters such as charset=utf-8 say nothing more: JSON is UTF-8 (RFC 8259).
+    media_type = event.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != content_types.APPLICATION_JSON:
+        raise UnsupportedMediaType
+    try:
+        return event.decoded_body or ""
+    except ValueError:  # base64 that is not UTF-8 once decoded (binascii.Error and UnicodeDecodeError)
+        raise InvalidRequest("is not UTF-8 text", field="body") from None
 
 
 # What Powertools' Metrics warns at the end of every invocation that added no metric of its own. Read

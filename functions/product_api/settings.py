@@ -17,6 +17,8 @@ class Settings:
     # (declared, but with no scope) for a route without scopes, which takes an ID token instead.
     required_scopes: frozenset[str]
     cors_allow_origin: str
+    # Only the function that creates products has one (product_api/idempotency.py).
+    idempotency_table_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -29,6 +31,7 @@ class Settings:
             table_name=env["TABLE_NAME"],
             required_scopes=frozenset(env["REQUIRED_SCOPES"].split()),
             cors_allow_origin=env.get("CORS_ALLOW_ORIGIN", "*"),
+            idempotency_table_name=env.get("IDEMPOTENCY_TABLE_NAME") or None,
         )
 
     @property

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import boto3
@@ -39,25 +40,36 @@ def encode_page_token(last_key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(last_key, separators=(",", ":")).encode()).decode()
 
 
+PAGE_TOKEN_TEXT = re.compile(r"[A-Za-z0-9_-]{1,200}={0,2}")
+
+
 def decode_page_token(token: str) -> dict[str, Any]:
-    """The start key inside an opaque next_token; anything that is not one we made is a 400."""
+    """The start key inside a next_token, if it is exactly one this API issues; anything else is a 400.
+
+    A token is the table's own key, {"id": {"S": <product id>}}, in base64url: nothing else reaches
+    the database, however well-formed.
+    """
+    invalid = InvalidRequest("is not a token this API issued", field="next_token")
+    if not PAGE_TOKEN_TEXT.fullmatch(token):
+        raise invalid
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidRequest("is not a token this API issued", field="next_token") from None
-    product_id = key.get("id", {}).get("S") if isinstance(key, dict) and len(key) == 1 else None
-    if not isinstance(product_id, str) or not UUID_PATTERN.match(product_id):
-        raise InvalidRequest("is not a token this API issued", field="next_token")
+        key = json.loads(base64.urlsafe_b64decode(token))
+        product_id = key["id"]["S"]
+    except (binascii.Error, ValueError, TypeError, KeyError):  # not base64, not JSON, not a key
+        raise invalid from None
+    canonical = isinstance(product_id, str) and encode_page_token({"id": {"S": product_id}}) == token
+    if not canonical or not UUID_PATTERN.fullmatch(product_id):
+        raise invalid
     return key
 
 
 class ProductStore:
     def __init__(self, table_name: str, client: Any = None) -> None:
         self.table_name = table_name
-        self._client = client or boto3.client("dynamodb")
+        self.client = client or boto3.client("dynamodb")
 
     def get(self, product_id: str) -> dict[str, Any]:
-        response = self._client.get_item(
+        response = self.client.get_item(
             TableName=self.table_name, Key={"id": {"S": product_id}}, ConsistentRead=True
         )
         if "Item" not in response:
@@ -68,14 +80,14 @@ class ProductStore:
         kwargs: dict[str, Any] = {"TableName": self.table_name, "Limit": limit, "ConsistentRead": True}
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
-        response = self._client.scan(**kwargs)
+        response = self.client.scan(**kwargs)
         last_key = response.get("LastEvaluatedKey")
         items = [_from_item(item) for item in response.get("Items", [])]
         return items, encode_page_token(last_key) if last_key else None
 
     def create(self, values: dict[str, Any]) -> None:
         try:
-            self._client.put_item(
+            self.client.put_item(
                 TableName=self.table_name,
                 Item=_to_item(values),
                 ConditionExpression="attribute_not_exists(id)",
@@ -100,7 +112,7 @@ class ProductStore:
                 sets.append(f"#f{i} = :v{i}")
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
-            response = self._client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={"id": {"S": product_id}},
                 UpdateExpression=expression,
@@ -121,7 +133,7 @@ class ProductStore:
 
     def delete(self, product_id: str) -> None:
         try:
-            self._client.delete_item(
+            self.client.delete_item(
                 TableName=self.table_name,
                 Key={"id": {"S": product_id}},
                 ConditionExpression="attribute_exists(id)",

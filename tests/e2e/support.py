@@ -46,6 +46,7 @@ class Stack:
     jwks_url: str
     clients: dict[str, Client]
     api_key: str | None = None
+    console_log: Path | None = None  # local cloud only: its console, one line per request
     parameters: dict[str, str] = field(default_factory=dict)
     # The local cloud only: its AWS endpoint, the pool's signing key (its file is the fixture's own,
     # passed with --signing-key) and the running process, whose console the tests can read.
@@ -132,6 +133,7 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
         aws_endpoint_url=outputs["AwsEndpointUrl"],
         signing_key=signing_key,
         cloud=cloud,
+        console_log=cloud.log_path,
     )
 
 

@@ -182,7 +182,7 @@ def lint_commands() -> set[tuple[str, ...]]:
     assert recipe
     commands = set()
     for line in recipe.group(1).splitlines():
-        words = [w.removeprefix("$(BIN)/") for w in shlex.split(line.strip())]
+        words = [w.rsplit("/", 1)[-1] for w in shlex.split(line.strip())]
         commands.add(tuple(w for w in words[:2] if not w.startswith("-") and "." not in w))
     return commands
 
@@ -191,9 +191,7 @@ def test_pre_commit_runs_the_same_checks_as_make_lint():
     config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
     hooks = set()
     for hook in (h for repo in config["repos"] for h in repo["hooks"]):
-        words = [
-            w.removeprefix(".venv/bin/") for w in shlex.split(hook["entry"]) if "=" not in w and w != "env"
-        ]
+        words = [w.rsplit("/", 1)[-1] for w in shlex.split(hook["entry"]) if "=" not in w and w != "env"]
         hooks.add(tuple(w for w in words[:2] if not w.startswith("-") and "." not in w))
     validated = subprocess.run(
         [Path(sys.executable).parent / "pre-commit", "validate-config", ROOT / ".pre-commit-config.yaml"],

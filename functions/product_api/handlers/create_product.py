@@ -1,25 +1,44 @@
-"""POST /products"""
+"""POST /products, idempotent with an Idempotency-Key header (product_api/idempotency.py)"""
+
+import os
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from product_api import logic
+from product_api.idempotency import IdempotentCreates, Replayed, idempotency_key
 from product_api.models import ProductInput
 from product_api.observability import metrics, tracer
 from product_api.rest import body_of, bootstrap, current_caller, json_response, lambda_handler_for
+from product_api.settings import Settings
 
-app, store = bootstrap()
+settings = Settings.from_env(os.environ)
+app, store = bootstrap(settings)
+creates = IdempotentCreates(settings.idempotency_table_name, store.client)
 
 
 @app.post("/products")
 @tracer.capture_method
 def create_product() -> Response:
     data = ProductInput.from_json(body_of(app))
-    product = logic.create_product(store, current_caller(app), data)
-    metrics.add_metric(name="ProductCreated", unit=MetricUnit.Count, value=1)
+    caller = current_caller(app)
+    key = idempotency_key(app.current_event.headers)
+
+    def create() -> dict:
+        product = logic.create_product(store, caller, data).to_dict()
+        metrics.add_metric(name="ProductCreated", unit=MetricUnit.Count, value=1)
+        return product
+
+    if key is None:
+        product = create()
+    else:
+        product = creates.run(
+            create, caller=caller.principal, key=key, product=data, lambda_context=app.lambda_context
+        )
     # requestContext.path is the path the caller used, stage (or base path) included.
-    location = f"{app.current_event.request_context.path.rstrip('/')}/{product.id}"
-    return json_response(201, product.to_dict(), Location=location)
+    location = f"{app.current_event.request_context.path.rstrip('/')}/{product['id']}"
+    replayed = {"Idempotent-Replayed": "true"} if isinstance(product, Replayed) else {}
+    return json_response(201, product, Location=location, **replayed)
 
 
 lambda_handler = lambda_handler_for(app)

@@ -1,0 +1,54 @@
+"""docs/openapi.json: valid OpenAPI 3.1, and exactly what scripts/openapi.py writes from code and template."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from local.spec import proxy_routes
+from local.template import translate
+from scripts import openapi
+
+COMMITTED = json.loads(openapi.OUTPUT.read_text())
+
+
+def test_the_committed_document_is_what_the_generator_writes():
+    # On failure: `make openapi`, then commit docs/openapi.json.
+    assert openapi.OUTPUT.read_text() == openapi.render(openapi.document())
+
+
+def test_the_document_is_valid_openapi_3_1():
+    validate(COMMITTED)
+    assert COMMITTED["openapi"].startswith("3.1")
+
+
+def test_every_route_is_documented_with_its_scopes_and_every_status_has_a_body_or_none():
+    scheme = openapi.SECURITY_SCHEME
+    for route in proxy_routes(translate()):
+        operation = COMMITTED["paths"][route.resource][route.method.lower()]
+        expected = {scheme: list(route.scopes)} if route.scopes else {openapi.ID_TOKEN_SCHEME: []}
+        assert operation["security"] == [expected]
+        for status, response in operation["responses"].items():
+            assert ("content" in response) == (status != "204"), (route, status)
+        assert set(route.scopes) <= set(
+            COMMITTED["components"]["securitySchemes"][scheme]["flows"]["clientCredentials"]["scopes"]
+        )
+
+
+def test_a_route_the_generator_does_not_describe_stops_it(monkeypatch):
+    monkeypatch.delitem(openapi.OPERATIONS, ("DELETE", "/products/{id}"))
+
+    with pytest.raises(SystemExit, match=re.escape("DELETE /products/{id}")):
+        openapi.document()
+
+
+def test_check_mode_reports_a_drifted_file(tmp_path, monkeypatch, capsys):
+    drifted = tmp_path / "openapi.json"
+    drifted.write_text(openapi.OUTPUT.read_text().replace("List products", "List all products"))
+    monkeypatch.setattr(openapi, "OUTPUT", drifted)
+
+    assert openapi.main(["--check"]) == 1
+    assert "make openapi" in capsys.readouterr().out
