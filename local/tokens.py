@@ -15,7 +15,7 @@ import binascii
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -232,3 +232,91 @@ def client_credentials_claims(
         "jti": str(uuid.uuid4()),
         "client_id": client_id,
     }
+
+
+# ---------------------------------------------------------------- a person's tokens
+
+# Attributes Cognito puts in ID tokens as booleans (the user pool stores them as "true"/"false").
+_BOOLEAN_ATTRIBUTES = ("email_verified", "phone_number_verified")
+
+
+def user_access_token_claims(
+    *,
+    sub: str,
+    username: str,
+    client_id: str,
+    groups: Iterable[str],
+    scopes: Iterable[str],
+    issuer: str,
+    auth_time: int,
+    origin_jti: str,
+    event_id: str,
+    lifetime: int = 3600,
+    now: int | None = None,
+    jti: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a person's access token, in Cognito's order (docs/aws-behaviour.md §4): no `aud`,
+    `cognito:groups` only when there are groups."""
+    now = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {"sub": sub}
+    if groups:
+        claims["cognito:groups"] = list(groups)
+    claims.update(
+        {
+            "iss": issuer,
+            "version": 2,
+            "client_id": client_id,
+            "origin_jti": origin_jti,
+            "event_id": event_id,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "auth_time": auth_time,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": jti or str(uuid.uuid4()),
+            "username": username,
+        }
+    )
+    return claims
+
+
+def user_id_token_claims(
+    *,
+    sub: str,
+    username: str,
+    client_id: str,
+    groups: Iterable[str],
+    attributes: Mapping[str, str],
+    issuer: str,
+    auth_time: int,
+    origin_jti: str,
+    event_id: str,
+    lifetime: int = 3600,
+    now: int | None = None,
+    jti: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a person's ID token, in Cognito's order: the user's attributes (`email`,
+    `email_verified` as a boolean, custom ones) beside `aud`, `cognito:username` and `cognito:groups`."""
+    now = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {"sub": sub}
+    for name in _BOOLEAN_ATTRIBUTES:
+        if name in attributes:
+            claims[name] = str(attributes[name]).lower() == "true"
+    if groups:
+        claims["cognito:groups"] = list(groups)
+    claims.update(
+        {
+            "iss": issuer,
+            "cognito:username": username,
+            "origin_jti": origin_jti,
+            "aud": client_id,
+            "event_id": event_id,
+            "token_use": "id",
+            "auth_time": auth_time,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": jti or str(uuid.uuid4()),
+        }
+    )
+    claims.update({k: v for k, v in attributes.items() if k != "sub" and k not in _BOOLEAN_ATTRIBUTES})
+    return claims
