@@ -10,8 +10,8 @@ Routes, functions, scopes, clients and groups come from the translated template 
 and every API event is built by the project's one event builder (local/events.py), with the claims of
 a Cognito token rendered as the authorizer passes them (every value a string, exp/iat as Java dates):
 a client_credentials access token on scoped routes, a person's ID token on routes without scopes.
-The pre token generation trigger gets Cognito's V2 event (local/events.py's `pre_token_generation_event`,
-which the local cloud, the tests and the benchmark use too). Times and ids are fixed so the output does not change between runs.
+The pre token generation trigger gets Cognito's V2 event, built by local/events.py as the local cloud,
+the tests and the benchmark build it. Times and ids are fixed so the output does not change between runs.
 What each file gives is documented in events/README.md, and the test checks it.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.events import authorizer_claims, pre_token_generation_event, rest_event
+from local.events import authorizer_claims, event_attributes, pre_token_generation_event, rest_event
 from local.spec import proxy_routes
 from local.template import Template, translate
 from local.tokens import user_access_token_claims, user_id_token_claims
@@ -243,7 +243,7 @@ def person_trigger_event(
         user_pool_id=USER_POOL_ID,
         username=person.username,
         client_id=client_id,
-        user_attributes={"sub": person.username, "cognito:user_status": "CONFIRMED", **person_attributes(person)},
+        user_attributes=event_attributes(person_attributes(person), "CONFIRMED"),
         groups=person.groups,
         scopes=scopes,
     )

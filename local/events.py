@@ -135,6 +135,11 @@ def rest_event(
 SDK_VERSION = "aws-sdk-unknown-unknown"  # what Cognito sends when it cannot tell the caller's SDK
 
 
+def event_attributes(attributes: Mapping[str, str], status: str) -> dict[str, str]:
+    """A user's attributes as Cognito's trigger events show them: `sub`, then the user's status."""
+    return {"sub": attributes["sub"], "cognito:user_status": status, **attributes}
+
+
 def pre_token_generation_event(
     *,
     trigger_source: str,
