@@ -130,7 +130,9 @@ def new_person(stack: Stack) -> Iterator[Callable[[tuple[str, ...]], Person]]:
 def password_sign_in(stack: Stack) -> None:
     """Skips a test when the user client does not take USER_PASSWORD_AUTH (a stack deployed without
     AllowUserPasswordAuth=true; the local cloud turns it on by default)."""
-    if "ALLOW_USER_PASSWORD_AUTH" not in user_client(stack).get("ExplicitAuthFlows", []):
+    allowed = "ALLOW_USER_PASSWORD_AUTH" in user_client(stack).get("ExplicitAuthFlows", [])
+    assert allowed or DEPLOYED, "the local cloud must turn USER_PASSWORD_AUTH on by default"
+    if not allowed:
         pytest.skip(
             "the user client does not take USER_PASSWORD_AUTH: deploy with AllowUserPasswordAuth=true"
         )

@@ -146,5 +146,6 @@ class CodeFlow:
         return self.oauth.fetch_token(
             self.stack.token_url,
             authorization_response=callback,
+            state=self.state,
             code_verifier=verifier or self.verifier,
         )

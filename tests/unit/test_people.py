@@ -19,7 +19,7 @@ from local.functions import function_configs
 from local.people import DEFAULT_USERS, read_users
 from local.resolve import Resolver
 from local.runner import Runner
-from local.template import ROOT, translate
+from local.template import ROOT, TEMPLATE_PATH, translate
 from tests.unit.people_support import REGION, PeopleServer, cognito, local_aws, query_of
 
 FIXTURE = ROOT / "tests" / "fixtures" / "people.yaml"
@@ -484,3 +484,9 @@ def test_a_bad_users_file_stops_with_a_clear_message(tmp_path: Path, content: st
 
     with pytest.raises(SystemExit, match=says.replace("[", r"\[").replace("]", r"\]")):
         read_users(path)
+
+
+def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
+    assert people.local_parameter_defaults(TEMPLATE_PATH, {}) == {"AllowUserPasswordAuth": "true"}
+    assert people.local_parameter_defaults(TEMPLATE_PATH, {"AllowUserPasswordAuth": "false"}) == {}
+    assert people.local_parameter_defaults(FIXTURE, {}) == {}  # a template without the parameter
