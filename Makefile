@@ -48,8 +48,8 @@ e2e: install ## end-to-end tests (local cloud, or a deployed stack with AWS_SAM_
 bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench
 
-local: install ## serve the API, a token endpoint and DynamoDB/Cognito on 127.0.0.1:$(PORT)
-	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED))
+local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1:$(PORT)
+	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS))
 
 invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
 	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
