@@ -35,7 +35,7 @@ from typing import Any
 from local import console
 from local.events import event_attributes, pre_token_generation_event
 from local.runner import Invocation, Runner
-from local.tokens import SigningKey, user_access_token_claims, user_id_token_claims
+from local.tokens import OAuthError, SigningKey, user_access_token_claims, user_id_token_claims
 
 DEFAULT_USERS = Path(__file__).resolve().parent / "users.json"
 # Parameters the local cloud sets unless told otherwise: scripts and tests sign in with a password.
@@ -497,6 +497,12 @@ class UserTokens:
 
     def client_credentials_claims(self, client: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
         """A client_credentials token's claims after the trigger, which runs for them only with V3_0."""
+        try:
+            return self._client_credentials_claims(client, claims)
+        except TriggerFailed as error:  # the token endpoint answers 400, naming the failure
+            raise OAuthError("invalid_request", error.message) from None
+
+    def _client_credentials_claims(self, client: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
         trigger = self._triggers.pre_token()
         if trigger is None or trigger.version != "3":
             return claims

@@ -133,14 +133,17 @@ class SignInApi:
                 f"The local cloud answers NEW_PASSWORD_REQUIRED only, not {name}",
             )
         responses = body.get("ChallengeResponses") or {}
+        session = str(body.get("Session") or "")
         with self._lock:
-            username, client_id, expires_at = self._challenges.pop(body.get("Session") or "", ("", "", 0.0))
+            username, client_id, expires_at = self._challenges.get(session, ("", "", 0.0))
         if client_id != client["ClientId"] or time.time() > expires_at:
             raise ApiError("NotAuthorizedException", "Invalid session for the user, session is expired.")
         if not responses.get("NEW_PASSWORD"):
             raise ApiError("InvalidParameterException", "Missing required parameter NEW_PASSWORD")
         self._check_secret_hash(client, str(responses.get("USERNAME", username)), responses)
-        self._directory.set_password(username, str(responses["NEW_PASSWORD"]))
+        self._directory.set_password(username, str(responses["NEW_PASSWORD"]))  # a weak one: try again
+        with self._lock:
+            self._challenges.pop(session, None)  # answered: the session is spent
         person = self._directory.find(username)
         assert person is not None
         return self._authenticated(person, client, AFTER_NEW_PASSWORD)

@@ -230,7 +230,6 @@ def openid_configuration(
         {
             "authorization_endpoint": f"{domain_url}/oauth2/authorize",
             "userinfo_endpoint": f"{domain_url}/oauth2/userInfo",
-            "revocation_endpoint": f"{domain_url}/oauth2/revoke",
             "scopes_supported": ["openid", "email", "phone", "profile"],
         }
         if domain_url

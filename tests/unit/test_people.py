@@ -211,12 +211,15 @@ def test_client_credentials_run_the_trigger_only_with_v3(server):
     idp = cognito()
     arn = server.tokens._directory.lambda_config()["PreTokenGenerationConfig"]["LambdaArn"]
 
-    def token() -> dict[str, Any]:
-        response = server.browser().post(
+    def request(**form: str) -> Any:
+        return server.browser().post(
             "/oauth2/token",
-            data={"grant_type": "client_credentials"},
+            data={"grant_type": "client_credentials", **form},
             auth=(machine["ClientId"], machine["ClientSecret"]),
         )
+
+    def token() -> dict[str, Any]:
+        response = request()
         assert response.status_code == 200, response.get_data(as_text=True)
         return server.claims(response.get_json()["access_token"])
 
@@ -227,6 +230,7 @@ def test_client_credentials_run_the_trigger_only_with_v3(server):
     )
     try:
         v3 = token()
+        refused = request(scope="fixture/b")  # the fixture's trigger raises for it
         _, id_token, _ = tokens_of(server, new_client(server.pool_id), "plain")
     finally:
         idp.update_user_pool(
@@ -236,6 +240,13 @@ def test_client_credentials_run_the_trigger_only_with_v3(server):
 
     assert (v2["scope"], "machine" in v2) == ("fixture/a fixture/b", False)
     assert (v3["scope"], v3["machine"]) == ("fixture/a", "yes")
+    assert (refused.status_code, refused.get_json()) == (
+        400,
+        {
+            "error": "invalid_request",
+            "error_description": "PreTokenGeneration failed with error no machine may ask for b alone.",
+        },
+    )
     assert id_token["trigger_version"] == "3"
 
 
@@ -385,9 +396,8 @@ def test_a_temporary_password_gets_the_new_password_challenge_then_tokens(server
         )
 
     weak = respond("short", challenge["Session"])
-    _, again = sign_in(server, client, "newcomer", "Temporary-Pass-1")
-    status, done = respond("Permanent-Pass-1", again["Session"])
-    reused = respond("Permanent-Pass-2", again["Session"])
+    status, done = respond("Permanent-Pass-1", challenge["Session"])  # the session survives a weak one
+    reused = respond("Permanent-Pass-2", challenge["Session"])
 
     assert (weak[0], weak[1]["__type"]) == (400, "InvalidPasswordException")
     assert status == 200
