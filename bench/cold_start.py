@@ -365,6 +365,7 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
     so every cold start compiles the function's own modules, as in Lambda.
     """
     from events.generate import pre_token_function
+    from local.functions import function_config
     from local.resolve import Resolver
     from local.spec import proxy_routes
     from local.template import translate
@@ -381,15 +382,13 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
 
     staged: dict[Path, Path] = {}
     targets: list[Target] = []
-    for logical_id, resource in functions.items():
-        props = resource["Properties"]
-        source_dir = template.code_dirs[logical_id]
+    for logical_id in functions:
+        config = function_config(template, logical_id, resolver)  # the record the local cloud runs
+        source_dir = config.code_dir
         if source_dir not in staged:
             staged[source_dir] = stage / f"code{len(staged)}"
             shutil.copytree(source_dir, staged[source_dir], ignore=_NO_BYTECODE)
-        env = {
-            k: str(v) for k, v in resolver.resolve(props.get("Environment", {}).get("Variables", {})).items()
-        }
+        env = dict(config.variables)
         kind = "function"
         if logical_id in routes:
             method, resource_path = routes[logical_id]
@@ -403,12 +402,12 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
         targets.append(
             Target(
                 name=logical_id,
-                handler=props["Handler"],
+                handler=config.handler,
                 code_dir=staged[source_dir],
                 env=env,
                 event=event,
-                memory_mb=int(props.get("MemorySize", 128)),
-                timeout_s=int(props.get("Timeout", 3)),
+                memory_mb=config.memory_mb,
+                timeout_s=int(config.timeout_seconds),
                 kind=kind,
             )
         )

@@ -226,32 +226,34 @@ class LocalCloud:
     # ------------------------------------------------------------ the pieces that serve requests
 
     def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
-        key = self._signing_key()
-        jwks = jwks_document([key])
+        authorizers = {}
         pool_id = made.user_pool_id
-        issuer = aws_issuer(self.options.region, pool_id)
-        jwks_path = f"/{pool_id}/.well-known/jwks.json"
-        token_url = f"{self.base_url}/oauth2/token"
         self.runner = Runner(
             function_configs(template, made.resolver), region=self.options.region, endpoint_url=self.base_url
         )
-        clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
-        people = self._people(pool_id, issuer, key, clients)
-        token_endpoint = TokenEndpoint(
-            issuer, key, clients, people.hosted.grants, people.tokens.client_credentials_claims
-        )
-        discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url, self.base_url)
-        self._dispatcher.endpoints = {
-            "/oauth2/token": _logged(token_endpoint),
-            jwks_path: _document(jwks),
-            f"/{pool_id}/.well-known/openid-configuration": _document(discovery),
-            **{path: _logged(handler) for path, handler in people.hosted.endpoints().items()},
-        }
-        self._dispatcher.targets = people.sign_in_api.targets()
-        authorizers = {
-            name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
-            for name, a in spec.api.authorizers.items()
-        }
+        if pool_id is not None:
+            key = self._signing_key()
+            jwks = jwks_document([key])
+            issuer = aws_issuer(self.options.region, pool_id)
+            jwks_path = f"/{pool_id}/.well-known/jwks.json"
+            token_url = f"{self.base_url}/oauth2/token"
+            clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
+            people = self._people(pool_id, issuer, key, clients)
+            token_endpoint = TokenEndpoint(
+                issuer, key, clients, people.hosted.grants, people.tokens.client_credentials_claims
+            )
+            discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url, self.base_url)
+            self._dispatcher.endpoints = {
+                "/oauth2/token": _logged(token_endpoint),
+                jwks_path: _document(jwks),
+                f"/{pool_id}/.well-known/openid-configuration": _document(discovery),
+                **{path: _logged(handler) for path, handler in people.hosted.endpoints().items()},
+            }
+            self._dispatcher.targets = people.sign_in_api.targets()
+            authorizers = {
+                name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
+                for name, a in spec.api.authorizers.items()
+            }
         self._dispatcher.gateway = Gateway(
             spec.api,
             runner=self.runner,

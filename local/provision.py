@@ -35,7 +35,7 @@ class Provisioned:
     """What was made: the resolver (physical ids, attributes) and what the outputs need besides."""
 
     resolver: Resolver
-    user_pool_id: str
+    user_pool_id: str | None
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> described client
     api_key_values: dict[str, str] = field(default_factory=dict)  # logical id -> key value
     seeded: int | None = None
@@ -61,11 +61,11 @@ class Provisioner:
         resolver.refs[api.logical_id] = LOCAL_API_ID
         resolver.refs[api.stage_logical_id] = api.stage
         resolver.refs[f"{api.logical_id}.Stage"] = api.stage
-        if len(spec.user_pools) != 1:
+        if len(spec.user_pools) > 1:
             raise SystemExit(
                 f"the local cloud serves one user pool; the template has {sorted(spec.user_pools)}"
             )
-        made = Provisioned(resolver, user_pool_id="")
+        made = Provisioned(resolver, user_pool_id=None)
         for resource_type, create in self._creators():
             for name, resource in template.of_type(resource_type).items():
                 create(made, name, resource.get("Properties", {}))
@@ -147,6 +147,8 @@ class Provisioner:
         made.clients[name] = client
 
     def _defined_scopes(self, made: Provisioned) -> set[str]:
+        if made.user_pool_id is None:
+            return set()
         cognito = self._aws("cognito-idp")
         servers = cognito.list_resource_servers(UserPoolId=made.user_pool_id, MaxResults=50)[
             "ResourceServers"
@@ -273,7 +275,7 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
     The issuer stays AWS's: it names the pool, nothing fetches it (docs/aws-behaviour.md §4).
     """
     resolver = made.resolver
-    issuer = aws_issuer(region, made.user_pool_id)
+    issuer = aws_issuer(region, made.user_pool_id) if made.user_pool_id else None
     domains = [resolver.refs[d] for d in template.of_type("AWS::Cognito::UserPoolDomain")]
     found: dict[str, Any] = {}
     for name, output in template.outputs.items():

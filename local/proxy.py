@@ -57,10 +57,13 @@ def proxy_response(
 
 
 def is_binary(media_type: str | None, binary_media_types: Iterable[str]) -> bool:
-    """Whether a Content-Type or Accept value matches the API's BinaryMediaTypes (`*/*` and `image/*` too)."""
+    """Whether a Content-Type or Accept value matches the API's BinaryMediaTypes (`*/*` and `image/*` too).
+
+    Of an Accept list only the first type counts, as in API Gateway.
+    """
     if not media_type:
         return False
-    offered = [m.split(";")[0].strip().lower() for m in media_type.split(",")]
+    offered = [media_type.split(",")[0].split(";")[0].strip().lower()]
     for pattern in binary_media_types:
         kind, _, sub = pattern.lower().partition("/")
         for candidate in offered:

@@ -332,7 +332,10 @@ def unenforceable(template: Template, api: ApiSpec) -> list[str]:
     found = [
         f"{route.method} {route.resource}: {route.unenforced}" for route in api.routes if route.unenforced
     ]
-    policy = template.resources[api.logical_id].get("Properties", {}).get("Policy")
+    # A resource policy is the RestApi's Policy, or (from SAM's Auth.ResourcePolicy) in its OpenAPI body.
+    policy = template.resources[api.logical_id].get("Properties", {}).get("Policy") or openapi_body(
+        template
+    ).get("x-amazon-apigateway-policy")
     if policy:
         found.append(f"{api.logical_id}: its resource policy")
     for name, resource in template.resources.items():

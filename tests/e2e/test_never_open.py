@@ -1,0 +1,61 @@
+"""The local cloud never serves open what it cannot enforce (docs/aws-behaviour.md §8).
+
+Fixture templates declare a Lambda authorizer, IAM authorization and an HTTP API: start-up stops and
+names each, unless --allow-unenforced is given, and then every such request is marked in the console.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from local.template import ROOT
+from tests.e2e.support import DEPLOYED, FIXTURES, start_local_cloud
+
+pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
+
+
+@pytest.mark.parametrize(
+    ("template", "named"),
+    [
+        ("lambda_authorizer.yaml", "GET /hello/{name}: a Lambda authorizer (token) TokenCheck"),
+        ("iam_authorizer.yaml", "GET /hello/{name}: IAM authorization (SigV4)"),
+        ("http_api.yaml", "HttpApi: HTTP or WebSocket API (not served)"),
+    ],
+)
+def test_start_up_stops_on_what_cannot_be_enforced_and_names_it(
+    tmp_path: Path, template: str, named: str
+) -> None:
+    outputs = tmp_path / "outputs.json"
+    command = [sys.executable, "-m", "local", "--port", "0", "--outputs", str(outputs)]
+    result = subprocess.run(  # noqa: S603 - our own CLI
+        [*command, "--template", str(FIXTURES / template)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert "--allow-unenforced" in result.stderr
+    assert not outputs.exists()
+
+
+def test_allowed_unenforced_routes_are_served_and_marked_in_the_console(tmp_path: Path) -> None:
+    cloud = start_local_cloud(
+        tmp_path, "--template", str(FIXTURES / "lambda_authorizer.yaml"), "--allow-unenforced"
+    )
+    try:
+        response = requests.get(f"{cloud.outputs['AwsEndpointUrl']}/test/hello/world", timeout=30)
+        assert response.status_code == 200
+        log = cloud.wait_for_log("GET /test/hello/world 200")
+        line = next(line for line in log.splitlines() if line.startswith("GET /test/hello/world 200"))
+        assert "[UNENFORCED: a Lambda authorizer (token) TokenCheck]" in line
+        assert "SERVED UNENFORCED" in log
+    finally:
+        cloud.stop()

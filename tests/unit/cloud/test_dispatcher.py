@@ -1,0 +1,71 @@
+"""Which part answers a request, and what a bug in one of them costs (docs/aws-behaviour.md §8)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from werkzeug.test import Client
+from werkzeug.wrappers import Request, Response
+
+from local.cloud import _Dispatcher
+
+
+def _dispatcher(gateway) -> tuple[_Dispatcher, list[str]]:
+    dispatcher = _Dispatcher()
+    dispatcher.stage_prefix = "/v1"
+    dispatcher.gateway = gateway
+    seen: list[str] = []
+
+    def fake_aws(environ, start_response):
+        seen.append(environ["PATH_INFO"])
+        return Response("aws")(environ, start_response)
+
+    dispatcher.aws = fake_aws
+    dispatcher.endpoints = {"/oauth2/token": lambda request: Response("token")}
+    return dispatcher, seen
+
+
+def test_a_bug_in_the_local_cloud_is_a_500_for_that_request_and_the_next_one_is_served(capsys) -> None:
+    calls = []
+
+    def gateway(request: Request) -> Response:
+        calls.append(request.path)
+        if len(calls) == 1:
+            raise KeyError("a bug")
+        return Response("fine")
+
+    client = Client(_dispatcher(gateway)[0])
+    first = client.get("/v1/products")
+    assert (first.status_code, json.loads(first.get_data())) == (500, {"message": "Internal server error"})
+    assert client.get("/v1/products").get_data(as_text=True) == "fine"
+    assert "KeyError: 'a bug'" in capsys.readouterr().out
+
+
+def test_a_slow_request_holds_no_lock_that_others_wait_for() -> None:
+    release = threading.Event()
+
+    def gateway(request: Request) -> Response:
+        if request.path.endswith("/slow"):
+            release.wait(10)
+        return Response(request.path)
+
+    client = Client(_dispatcher(gateway)[0])
+    slow = threading.Thread(target=client.get, args=("/v1/slow",))
+    slow.start()
+    try:
+        assert client.get("/v1/fast").get_data(as_text=True) == "/v1/fast"
+    finally:
+        release.set()
+        slow.join()
+
+
+def test_the_stage_path_reaches_the_gateway_whatever_its_aws_headers() -> None:
+    dispatcher, seen = _dispatcher(lambda request: Response("gateway"))
+    client = Client(dispatcher)
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=x", "X-Amz-Target": "DynamoDB_20120810.Scan"}
+    assert client.post("/v1/products", headers=signed).get_data(as_text=True) == "gateway"
+    assert client.post("/", headers=signed).get_data(as_text=True) == "aws"
+    assert client.get("/oauth2/token").get_data(as_text=True) == "token"
+    assert client.get("/other-stage/products").get_data(as_text=True) == "gateway"  # which says 403
+    assert seen == ["/"]
