@@ -153,7 +153,7 @@ def pre_token_generation_event(
     iam_roles: Iterable[str] = (),
     version: str = "2",
 ) -> dict[str, Any]:
-    """Cognito's pre token generation event (docs/aws-behaviour.md §5), for LambdaVersion V1_0 ("1"),
+    """Cognito's pre token generation event (docs/aws-behaviour.md §6), for LambdaVersion V1_0 ("1"),
     V2_0 ("2") or V3_0 ("3").
 
     `scopes` are the scopes asked for: `aws.cognito.signin.user.admin` alone from the sign-in API,

@@ -1,4 +1,4 @@
-"""The user pool domain's endpoints for people, as Cognito serves them (docs/aws-behaviour.md §4b).
+"""The user pool domain's endpoints for people, as Cognito serves them (docs/aws-behaviour.md §5).
 
 - `GET /oauth2/authorize`: the code grant with PKCE (S256 only); `redirect_uri` must be exactly one
   of the client's callback URLs, else Cognito's error page (`/error?error=redirect_mismatch`), never

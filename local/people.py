@@ -8,7 +8,7 @@ own sign-in is never used: it runs no trigger and signs with a key of its own.
 Every token for a person passes through the pool's pre token generation trigger, found from the
 pool's LambdaConfig at each sign-in: the template's own function, run by the local Lambda runner like
 any other (its own worker, environment and logs), with Cognito's event; its answer is applied as
-Cognito applies it (docs/aws-behaviour.md §5). A trigger that fails, times out or answers nonsense
+Cognito applies it (docs/aws-behaviour.md §6). A trigger that fails, times out or answers nonsense
 fails the sign-in. For client_credentials it runs only with LambdaVersion V3_0, as in AWS.
 
 The sign-in API (local/sign_in_api.py) and the domain's endpoints (local/hosted.py) both sign people
@@ -49,7 +49,7 @@ HOSTED = "TokenGeneration_HostedAuth"
 REFRESH = "TokenGeneration_RefreshTokens"
 CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
 
-# Claims a trigger cannot add, change or suppress (docs/aws-behaviour.md §5): Cognito keeps its own.
+# Claims a trigger cannot add, change or suppress (docs/aws-behaviour.md §6): Cognito keeps its own.
 # Groups and scopes change only through groupOverrideDetails and scopesToAdd/scopesToSuppress.
 PROTECTED_CLAIMS = frozenset(
     {
@@ -197,7 +197,7 @@ class UserDirectory:
 
 
 def check_sign_in(directory: UserDirectory, client: dict[str, Any], name: str, password: str) -> Person:
-    """The person whose password this is, or Cognito's refusal (docs/aws-behaviour.md §4b).
+    """The person whose password this is, or Cognito's refusal (docs/aws-behaviour.md §5).
 
     A wrong password and, with PreventUserExistenceErrors, an unknown user get the same answer.
     """
@@ -313,7 +313,7 @@ class Overrides:
         """From the event the trigger returned. Version 1 changes the ID token and groups only.
 
         `groupOverrideDetails` replaces the groups: missing, null or empty, it leaves the token
-        without groups (docs/aws-behaviour.md §5); a null answer as a whole changes nothing.
+        without groups (docs/aws-behaviour.md §6); a null answer as a whole changes nothing.
         """
         response = answer.get("response")
         key = "claimsOverrideDetails" if version == "1" else "claimsAndScopeOverrideDetails"

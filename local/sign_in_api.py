@@ -5,7 +5,7 @@ REFRESH_TOKEN_AUTH), `RespondToAuthChallenge` (NEW_PASSWORD_REQUIRED) and `Revok
 unchanged boto3 code (`boto3.client("cognito-idp", endpoint_url=...)`) signs people in and gets tokens
 that went through the pool's trigger (local/people.py). Every other operation (AdminCreateUser,
 AdminAddUserToGroup, ...) stays with moto. Errors are Cognito's: 400, `{"__type", "message"}` and
-`x-amzn-ErrorType` (docs/aws-behaviour.md §4b). SRP and custom authentication are refused by name.
+`x-amzn-ErrorType` (docs/aws-behaviour.md §5). SRP and custom authentication are refused by name.
 """
 
 from __future__ import annotations

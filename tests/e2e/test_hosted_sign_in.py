@@ -1,7 +1,7 @@
 """The code flow with PKCE, end to end through Authlib: the authorize URL, the hosted sign-in page,
 the code at the token endpoint, then the API; Cognito's refusals of a wrong code verifier, a reused
 code and an unregistered redirect URI; refresh, revocation and userInfo at the domain's endpoints
-(docs/aws-behaviour.md §4b). Both targets."""
+(docs/aws-behaviour.md §5). Both targets."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """People signed in with unchanged boto3 code (InitiateAuth, USER_PASSWORD_AUTH) reach exactly the
 routes their groups allow; GET /me takes their ID token; refresh, revocation and group changes behave
-as in Cognito (docs/aws-behaviour.md §1, §4, §4b, §5). Both targets: the local cloud's sample users,
+as in Cognito (docs/aws-behaviour.md §1, §4, §5, §6). Both targets: the local cloud's sample users,
 or people made with the admin API on a deployed stack."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The user pool domain's endpoints for people (local/hosted.py), over the template's own pool, users
 (local/users.json) and trigger, in moto in this process: authorize, the sign-in page, the code and
-refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §4b)."""
+refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §5)."""
 
 from __future__ import annotations
 

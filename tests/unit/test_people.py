@@ -1,6 +1,6 @@
 """The local cloud's sign-in for people, on a pool made in moto whose pre token generation trigger
 misbehaves on request (tests/fixtures/functions/token_trigger.py): how the trigger's answer is applied,
-how its failures fail the sign-in, and the sign-in API's answers (docs/aws-behaviour.md §4b, §5)."""
+how its failures fail the sign-in, and the sign-in API's answers (docs/aws-behaviour.md §5, §6)."""
 
 from __future__ import annotations
 
