@@ -52,13 +52,12 @@ from local.tokens import (
 )
 
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
-# Paths of the AWS APIs served here (API Gateway's own REST API, the pool's domain): a stage of that
+# Paths served here off the stage (API Gateway's own REST API, the pool's domain): a stage of that
 # name would shadow them.
-_RESERVED_STAGES = {"oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags"} | {
-    "login",
-    "logout",
-    "error",
-}
+_RESERVED_STAGES = {
+    "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
+    "login", "logout", "error",
+}  # fmt: skip
 
 
 @dataclass
@@ -105,11 +104,8 @@ class _Dispatcher:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
         on_stage = path == self.stage_prefix or path.startswith(self.stage_prefix + "/")
-        handler = (
-            None
-            if on_stage
-            else self.endpoints.get(path) or self.targets.get(environ.get("HTTP_X_AMZ_TARGET"))
-        )
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        handler = None if on_stage else self.endpoints.get(path) or self.targets.get(target)
         if handler is None and not on_stage and _is_aws_api_call(environ):
             return self.aws(environ, start_response)
         handler = handler or self.gateway
@@ -136,9 +132,8 @@ class LocalCloud:
         self.outputs: dict[str, Any] = {}
         self.startup_seconds = 0.0
         self.seeded: int | None = None
-        self.local_defaults: dict[
-            str, str
-        ] = {}  # parameters the local cloud set (people.LOCAL_PARAMETER_DEFAULTS)
+        # Parameters the local cloud set itself (people.LOCAL_PARAMETER_DEFAULTS), for the banner.
+        self.local_defaults: dict[str, str] = {}
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
         self._dispatcher = _Dispatcher()
