@@ -1,7 +1,8 @@
-"""API Gateway REST (payload v1) proxy events, in the shape AWS sends them.
+"""Events in the shape AWS sends them: API Gateway REST (payload v1) proxy events, and Cognito's pre
+token generation events.
 
-One builder for the local gateway, the tests and the sample events, so the event shape
-(docs/aws-behaviour.md §3) lives in one place.
+One builder each for the local cloud, the tests and the sample events, so each event's shape
+(docs/aws-behaviour.md §3, §6) lives in one place.
 """
 
 from __future__ import annotations
