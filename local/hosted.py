@@ -148,9 +148,7 @@ class HostedUi:
                 return _redirect(f"/login?{wanted.query}")
             return _redirect(self._code_for(wanted, person, session.auth_time))
         except ErrorPage as error:
-            return _redirect(
-                f"/error?{urlencode({'error': error.error, 'client_id': error.client_id or ''})}"
-            )
+            return _error_redirect(error.error, error.client_id)
         except Redirected as error:
             return _redirect(error.location)
 
@@ -163,9 +161,7 @@ class HostedUi:
                 return self._page(wanted, request)
             return self._sign_in(wanted, request)
         except ErrorPage as error:
-            return _redirect(
-                f"/error?{urlencode({'error': error.error, 'client_id': error.client_id or ''})}"
-            )
+            return _error_redirect(error.error, error.client_id)
         except Redirected as error:
             return _redirect(error.location)
 
@@ -174,21 +170,17 @@ class HostedUi:
         client_id = request.args.get("client_id")
         client = self._clients.find(client_id) if client_id else None
         if client is None:
-            return _redirect(
-                f"/error?{urlencode({'error': 'invalid_request', 'client_id': client_id or ''})}"
-            )
+            return _error_redirect("invalid_request", client_id)
         logout_uri = request.args.get("logout_uri")
         if logout_uri is not None:
             if logout_uri not in client.get("LogoutURLs", []):
-                return _redirect(
-                    f"/error?{urlencode({'error': 'redirect_mismatch', 'client_id': client_id})}"
-                )
+                return _error_redirect("redirect_mismatch", client_id)
             target = logout_uri
         else:
             try:
                 target = f"/login?{self._authorize_request(request).query}"
             except ErrorPage as error:
-                return _redirect(f"/error?{urlencode({'error': error.error, 'client_id': client_id})}")
+                return _error_redirect(error.error, client_id)
             except Redirected as error:
                 target = error.location
         with self._lock:
@@ -328,7 +320,6 @@ class HostedUi:
         message: str = "",
         new_password: bool = False,
         username: str = "",
-        status: int = 200,
     ) -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         fields = [
@@ -348,7 +339,7 @@ class HostedUi:
             f'{note}<form method="post" action="/login?{html.escape(wanted.query)}">{"".join(fields)}'
             '<button type="submit" name="signInSubmitButton">Sign in</button></form>'
         )
-        response = _html(status, "Sign in", body)
+        response = _html(200, "Sign in", body)
         response.set_cookie(CSRF_COOKIE, csrf, path="/", httponly=True, samesite="Lax")
         return response
 
@@ -395,6 +386,8 @@ class HostedUi:
             raise Redirected(wanted.redirect_uri, "invalid_request", wanted.state, error.message) from None
         code = str(uuid.uuid4())
         with self._lock:
+            now = time.time()
+            self._codes = {k: v for k, v in self._codes.items() if v.expires_at > now}  # the expired go
             self._codes[code] = Code(
                 client_id=wanted.client["ClientId"],
                 redirect_uri=wanted.redirect_uri,
@@ -459,6 +452,11 @@ def _token_response(tokens: Tokens) -> dict[str, Any]:
 def _with_query(url: str, parameters: dict[str, str | None]) -> str:
     query = urlencode({k: v for k, v in parameters.items() if v is not None})
     return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def _error_redirect(error: str, client_id: str | None) -> Response:
+    """To Cognito's error page on the domain itself, never to a redirect URI it cannot trust."""
+    return _redirect(f"/error?{urlencode({'error': error, 'client_id': client_id or ''})}")
 
 
 def _redirect(location: str) -> Response:
