@@ -89,6 +89,8 @@ class SignInApi:
                 raise ApiError("SerializationException", "the request body is not JSON") from None
             if not isinstance(body, dict):
                 raise ApiError("SerializationException", "the request body must be a JSON object")
+            if operation not in OPERATIONS:
+                raise ApiError("UnknownOperationException", f"{operation} is not served here")
             response = _answer(200, getattr(self, _method(operation))(body))
         except SignInError as error:
             response = _error(ApiError(error.kind, error.message))
