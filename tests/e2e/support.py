@@ -36,6 +36,15 @@ class Client:
     scopes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Person:
+    """A user of the pool: what they sign in with (their email), their password and groups."""
+
+    username: str
+    password: str
+    groups: tuple[str, ...]
+
+
 @dataclass
 class Stack:
     """What the tests need from the target, local or deployed."""
@@ -48,11 +57,31 @@ class Stack:
     api_key: str | None = None
     console_log: Path | None = None  # local cloud only: its console, one line per request
     parameters: dict[str, str] = field(default_factory=dict)
+    # People: the user pool, its public client, its domain, and (local cloud) the sample users.
+    user_pool_id: str | None = None
+    user_client_id: str | None = None
+    domain_url: str | None = None
+    region: str | None = None
+    people: list[Person] = field(default_factory=list)
     # The local cloud only: its AWS endpoint, the pool's signing key (its file is the fixture's own,
     # passed with --signing-key) and the running process, whose console the tests can read.
     aws_endpoint_url: str | None = None
     signing_key: SigningKey | None = None
     cloud: RunningCloud | None = None
+
+    def cognito(self) -> Any:
+        """boto3's cognito-idp client for the target: the local endpoint, or AWS with your credentials."""
+        import boto3
+
+        if self.aws_endpoint_url is None:
+            return boto3.client("cognito-idp", region_name=self.region)
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.aws_endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # the local endpoint takes any credentials
+        )
 
     def sign(self, claims: dict[str, Any]) -> str:
         """A token signed with the pool's own key (local cloud only): expired or ID-token shaped ones."""
@@ -130,6 +159,11 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
             if "client_credentials" in c["AllowedOAuthFlows"]
         },
         api_key=outputs.get("ApiKey"),
+        user_pool_id=outputs["UserPoolId"],
+        user_client_id=outputs.get("ProductUserClientId"),
+        domain_url=outputs.get("UserPoolDomainUrl"),
+        region=outputs["Region"],
+        people=[Person(u["Username"], u["Password"], tuple(u["Groups"])) for u in outputs.get("Users", [])],
         aws_endpoint_url=outputs["AwsEndpointUrl"],
         signing_key=signing_key,
         cloud=cloud,
@@ -171,6 +205,10 @@ def deployed_stack(stack_name: str) -> Stack:
         clients=clients,
         api_key=api_key,
         parameters=parameters,
+        user_pool_id=outputs["UserPoolId"],
+        user_client_id=outputs.get("ProductUserClientId"),
+        domain_url=outputs.get("UserPoolDomainUrl"),
+        region=cognito.meta.region_name,
     )
 
 
