@@ -19,7 +19,7 @@ import requests
 
 from local.spec import Route, read_spec
 from local.template import ROOT, translate
-from local.tokens import SigningKey
+from local.tokens import SigningKey, user_id_token_claims
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)
@@ -256,22 +256,17 @@ def new_product(**overrides: Any) -> dict[str, Any]:
     return {"name": f"e2e {uuid.uuid4().hex[:8]}", "price": "12.50", "currency": "EUR", **overrides}
 
 
-def id_token_claims(issuer: str, client_id: str, lifetime: int = 3600) -> dict[str, Any]:
-    """The claims of a Cognito ID token for a person signed in through `client_id`."""
-    now = int(time.time())
-    subject = str(uuid.uuid4())
-    return {
-        "sub": subject,
-        "aud": client_id,
-        "token_use": "id",
-        "cognito:username": subject,
-        "email": "test-user@example.com",
-        "email_verified": True,
-        "auth_time": now,
-        "iss": issuer,
-        "exp": now + lifetime,
-        "iat": now,
-        "jti": str(uuid.uuid4()),
-        "origin_jti": str(uuid.uuid4()),
-        "event_id": str(uuid.uuid4()),
-    }
+def id_token_claims(issuer: str, client_id: str) -> dict[str, Any]:
+    """A person's ID token claims, as the local cloud issues them (for tokens signed by the test)."""
+    subject, now = str(uuid.uuid4()), int(time.time())
+    return user_id_token_claims(
+        sub=subject,
+        username=subject,
+        client_id=client_id,
+        groups=(),
+        attributes={"email": "test-user@example.com", "email_verified": "true"},
+        issuer=issuer,
+        auth_time=now,
+        origin_jti=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+    )
