@@ -104,8 +104,8 @@ openapi: install ## rewrite docs/openapi.json from the code and template.yaml (a
 bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench
 
-local: install ## serve the API, a token endpoint and DynamoDB/Cognito on 127.0.0.1 (PORT=3000, SEED=file, ARGS=...)
-	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(ARGS)
+local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1 (PORT=3000, SEED=, USERS=, ARGS=...)
+	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
 
 invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
 	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))

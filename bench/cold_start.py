@@ -331,9 +331,9 @@ def _id_token_claims(template: Any) -> dict[str, str]:
 
 def _trigger_event(template: Any) -> dict[str, Any]:
     """Cognito's V2_0 pre token generation event: a person signing in through the API."""
-    from events.generate import pre_token_generation_event, sample_person, user_client_of
+    from events.generate import person_trigger_event, sample_person, user_client_of
 
-    return pre_token_generation_event(
+    return person_trigger_event(
         trigger_source="TokenGeneration_Authentication",
         person=sample_person(template),
         client_id=user_client_of(template).client_id,

@@ -83,7 +83,7 @@ def test_local_passes_args_through(interpreters):
         "-n", "local", f"PYTHON={interpreters['good']}", "ARGS=--parameter-overrides RequireApiKey=true"
     )
 
-    assert "-m local --port 3000  --parameter-overrides RequireApiKey=true" in out.stdout
+    assert "-m local --port 3000 --parameter-overrides RequireApiKey=true" in " ".join(out.stdout.split())
 
 
 # ---------------------------------------------------------------- finding Python
