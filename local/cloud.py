@@ -198,7 +198,8 @@ class LocalCloud:
         return f"http://{self.options.host}:{self._server.server_port}"
 
     def aws_client(self, service: str) -> Any:
-        return boto3.client(
+        client: Any = boto3.client  # typed per literal service name; this one is chosen at run time
+        return client(
             service,
             region_name=self.options.region,
             endpoint_url=self.base_url,

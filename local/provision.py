@@ -361,7 +361,7 @@ def seed_items(path: Path) -> list[dict[str, Any]]:
     if not all(isinstance(i, dict) for i in items):
         raise SystemExit(f"{path}: expected an item (JSON object) or a list of items")
     serializer = TypeSerializer()
-    return [item if _is_dynamodb_json(item) else serializer.serialize(item)["M"] for item in items]
+    return [item if _is_dynamodb_json(item) else dict(serializer.serialize(item)["M"]) for item in items]
 
 
 def _is_dynamodb_json(item: dict[str, Any]) -> bool:

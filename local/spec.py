@@ -168,9 +168,10 @@ def _read_api(template: Template) -> ApiSpec:
     body = openapi_body(template)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
-        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=_user_pool_of(scheme))
+        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=pool)
         for name, scheme in schemes.items()
-        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools" and _user_pool_of(scheme)
+        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
+        and (pool := _user_pool_of(scheme)) is not None
     }
     other_authorizers = {
         name: _authorizer_kind(scheme)
