@@ -1,7 +1,8 @@
 """`make local`: the local cloud on 127.0.0.1:PORT.
 
     python -m local [--port 3000] [--seed FILE] [--users FILE] [--parameter-overrides KEY=VALUE ...]
-                    [--template FILE] [--signing-key FILE] [--no-throttle] [--allow-unenforced]
+                    [--template FILE] [--signing-key FILE] [--no-throttle] [--concurrency N]
+                    [--allow-unenforced]
 
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
 JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. events/seed_item.json):
@@ -28,6 +29,8 @@ from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from local.runner import DEFAULT_CONCURRENCY
+
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--seed", type=Path, help="JSON list of items to preload into the table")
@@ -62,12 +65,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="turn off the stage's and usage plans' throttling and quotas (for load tests)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help="execution environments each function may run at once, unless its "
+        f"ReservedConcurrentExecutions says otherwise (default {DEFAULT_CONCURRENCY}); beyond them, "
+        "calls are throttled as Lambda throttles them",
+    )
+    parser.add_argument(
         "--allow-unenforced",
         action="store_true",
         help="serve what the local cloud cannot enforce (Lambda or IAM authorizers, ...) unenforced, "
         "marking each such request in the console, instead of refusing to start",
     )
     return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 up, got {text!r}")
+    return int(text)
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -97,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs_path=args.outputs or DEFAULT_OUTPUTS,
         signing_key=args.signing_key,
         throttling=not args.no_throttle,
+        concurrency=args.concurrency,
         allow_unenforced=args.allow_unenforced,
     )
     if args.template:
@@ -134,6 +153,12 @@ def banner(cloud: Any) -> list[str]:
         lines += ["SERVED UNENFORCED (--allow-unenforced; each request is marked):"]
         lines += [f"  - {item}" for item in spec.unenforceable]
     throttling = "on, as declared" if cloud.options.throttling else "OFF (--no-throttle)"
+    limits = cloud.runner.functions.values() if cloud.runner else []
+    reserved = sorted(
+        f"{e.config.logical_id} {e.limit}" for e in limits if e.config.reserved_concurrency is not None
+    )
+    concurrency = f"up to {cloud.options.concurrency} execution environments per function at once"
+    concurrency += f" ({', '.join(reserved)}: reserved)" if reserved else ""
     lines += [
         "",
         f"product-api local cloud ready in {cloud.startup_seconds:.2f} s",
@@ -142,6 +167,7 @@ def banner(cloud: Any) -> list[str]:
         f"  AWS APIs    {base}  (DynamoDB, Cognito, API keys)",
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",
+        f"  Functions   {concurrency}; beyond that, 500 as API Gateway answers a throttled Lambda",
         f"  Outputs     {cloud.options.outputs_path}",
     ]
     if cloud.seeded is not None:

@@ -32,11 +32,13 @@ from local.gateway_errors import (
     IntegrationFailure,
     IntegrationTimeout,
     InvalidApiKey,
+    LambdaThrottled,
     MissingAuthenticationToken,
     RequestTooLarge,
     Unauthorized,
     UnknownStage,
 )
+from local.http_server import RAW_HEADERS
 from local.proxy import Malformed, is_binary, proxy_response
 from local.routes import RouteTable
 from local.runner import Invocation, Runner, new_trace_id
@@ -44,7 +46,6 @@ from local.spec import ApiSpec, Quota, Route, Throttle
 from local.throttle import Throttling
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (docs/aws-behaviour.md §2)
-RAW_HEADERS = "local.raw_headers"  # the header list as the client sent it: see cloud._RequestHandler
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,10 @@ class Gateway:
             future.add_done_callback(_late_logs)
             raise IntegrationTimeout from None
         exchange.invocation = invocation
+        if invocation.throttled:
+            exchange.marks.append("throttled: every execution environment of the function is busy")
+            invocation.logs.append("[gateway] Execution failed due to configuration error: Rate Exceeded.")
+            raise LambdaThrottled
         try:
             if invocation.error:
                 raise Malformed(invocation.error)

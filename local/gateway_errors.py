@@ -110,6 +110,19 @@ class IntegrationFailure(GatewayError):
     error_type = "InternalServerErrorException"
 
 
+class LambdaThrottled(GatewayError):
+    """Lambda throttled the function: every execution environment it may have is busy.
+
+    API Gateway does not pass Lambda's 429 on. Recorded as 500 and reported by some as 502: unsettled,
+    and this class is where the local cloud picks 500 (docs/aws-behaviour.md §7).
+    """
+
+    response_type = "INTEGRATION_FAILURE"  # falls back to DEFAULT_5XX, as API Gateway's types do
+    status = 500
+    message = "Internal server error"
+    error_type = "InternalServerErrorException"
+
+
 class IntegrationTimeout(GatewayError):
     response_type = "INTEGRATION_TIMEOUT"
     status = 504

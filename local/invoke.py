@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             cloud.start()
             assert cloud.runner is not None
-            if args.function not in cloud.runner.workers:
+            if args.function not in cloud.runner.functions:
                 print(
-                    f"no function {args.function}; the template has {sorted(cloud.runner.workers)}",
+                    f"no function {args.function}; the template has {sorted(cloud.runner.functions)}",
                     file=sys.stderr,
                 )
                 return 2

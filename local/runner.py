@@ -1,14 +1,18 @@
-"""Lambda functions as long-lived local worker processes.
+"""Lambda functions as local execution environments: long-lived worker processes, as many as needed.
 
-Each function gets its own process (local/worker.py), started on its first call with the function's
-environment set before the handler is imported, so every function cold-starts once and keeps its own
-module cache, as a Lambda execution environment does. Calls to one function are served one at a
-time by its worker (Lambda would start more environments; locally they queue). A call that outlives
-the function's Timeout kills the worker; the next call cold-starts a new one.
+An execution environment is a process (local/worker.py), started with the function's environment set
+before the handler is imported, so each one cold-starts once and keeps its own module cache, as in
+Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts,
+up to the function's concurrency limit: its ReservedConcurrentExecutions, or else the local default
+(10, `python -m local --concurrency N`). A call beyond the limit is throttled: it gets no environment
+and its Invocation says so (`throttled`), as Lambda answers 429 TooManyRequestsException; the gateway
+turns that into API Gateway's answer (local/gateway_errors.py, LambdaThrottled). A call that outlives
+the function's Timeout kills its environment; the next call that needs one cold-starts a new one.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import subprocess
@@ -16,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +30,11 @@ from local.functions import FunctionConfig
 from local.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+# Execution environments a function without ReservedConcurrentExecutions may run at once. Lambda's
+# default account quota is 1,000 (shared by all functions, lower for new accounts); each local
+# environment is a process of some 50 MB that takes a quarter of a second of CPU to start.
+DEFAULT_CONCURRENCY = 10
+THROTTLED_ERROR = "TooManyRequestsException: Rate Exceeded."
 
 
 @dataclass
@@ -35,6 +45,11 @@ class Invocation:
     logs: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     cold_start: bool = False
+    throttled: bool = False  # no environment was free and none could be started: it did not run
+
+
+# One call on the environment reserved for it: (event, request id, trace id) -> its Invocation.
+Call = Callable[[dict[str, Any], str | None, str | None], Invocation]
 
 
 class _Process:
@@ -103,32 +118,70 @@ class _Process:
         self.popen.wait()
 
 
-class Worker:
-    """The execution environment of one function: at most one process at a time."""
+class Environments:
+    """One function's execution environments: idle ones are reused, busy ones counted up to `limit`."""
 
-    def __init__(self, config: FunctionConfig, environment: dict[str, str]):
+    def __init__(self, config: FunctionConfig, environment: dict[str, str], limit: int):
         self.config = config
         self.environment = environment
-        self._process: _Process | None = None
+        self.limit = limit
+        self._idle: list[_Process] = []  # the most recently used last: it is the one reused
+        self._all: set[_Process] = set()
+        self._busy = 0  # calls holding an environment, including one still starting for them
         self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        """Environments now alive, busy or idle."""
+        with self._lock:
+            return len(self._all)
+
+    def reserve(self) -> Call | None:
+        """An environment for one call (an idle one, or a new one), or None: the call is throttled."""
+        with self._lock:
+            if self._busy >= self.limit:
+                return None
+            self._busy += 1
+            while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
+                self._all.discard(self._idle.pop())
+            process = self._idle.pop() if self._idle else None
+        return functools.partial(self._run, process)
 
     def invoke(
         self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Invocation:
-        request_id = request_id or str(uuid.uuid4())
+        call = self.reserve()
+        return call(event, request_id, trace_id) if call else self.throttled()
+
+    def throttled(self) -> Invocation:
+        return Invocation(function=self.config.logical_id, error=THROTTLED_ERROR, throttled=True)
+
+    def stop(self) -> None:
         with self._lock:
-            cold = self._process is None or not self._process.alive
-            if cold:
-                self._process = _Process(self.config, self.environment)
-            process = self._process
-            assert process is not None
+            processes, self._all, self._idle = list(self._all), set(), []
+        for process in processes:
+            process.kill()
+
+    def _run(
+        self,
+        process: _Process | None,
+        event: dict[str, Any],
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> Invocation:
+        request_id = request_id or str(uuid.uuid4())
+        cold = process is None
+        try:
+            if process is None:
+                process = _Process(self.config, self.environment)
+                with self._lock:
+                    self._all.add(process)
             started = time.perf_counter()
             reply = self._call(process, event, request_id, trace_id or new_trace_id())
             duration_ms = (time.perf_counter() - started) * 1000
             logs = process.take_logs(request_id)
             if reply is None or reply.get("fatal") or not process.alive:
-                process.kill()
-                self._process = None  # the next call cold-starts
+                process.kill()  # this environment is done: the next call that needs one starts anew
             return Invocation(
                 function=self.config.logical_id,
                 payload=reply.get("result") if reply else None,
@@ -137,6 +190,13 @@ class Worker:
                 duration_ms=duration_ms,
                 cold_start=cold,
             )
+        finally:
+            with self._lock:
+                self._busy -= 1
+                if process is not None and process.alive and process in self._all:
+                    self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
+                elif process is not None:
+                    self._all.discard(process)
 
     def _call(
         self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str
@@ -159,12 +219,6 @@ class Worker:
         except (BrokenPipeError, OSError):
             return None
 
-    def stop(self) -> None:
-        with self._lock:
-            if self._process is not None:
-                self._process.kill()
-                self._process = None
-
 
 def _error_text(reply: dict[str, Any] | None, timeout: float) -> str | None:
     if reply is None:
@@ -177,31 +231,51 @@ def _error_text(reply: dict[str, Any] | None, timeout: float) -> str | None:
 
 
 class Runner:
-    """All functions of the template, each behind its own worker."""
+    """All functions of the template, each with its execution environments."""
 
-    def __init__(self, configs: dict[str, FunctionConfig], *, region: str, endpoint_url: str | None):
+    def __init__(
+        self,
+        configs: dict[str, FunctionConfig],
+        *,
+        region: str,
+        endpoint_url: str | None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ):
         self.configs = configs
-        self.workers = {
-            name: Worker(config, config.environment(region=region, endpoint_url=endpoint_url))
+        self.functions = {
+            name: Environments(
+                config,
+                config.environment(region=region, endpoint_url=endpoint_url),
+                limit=config.reserved_concurrency if config.reserved_concurrency is not None else concurrency,
+            )
             for name, config in configs.items()
         }
-        # Invocations run on their own threads, so a caller can stop waiting (API Gateway's integration
-        # timeout) while the function runs on to its own timeout, as in Lambda.
-        self._threads = ThreadPoolExecutor(thread_name_prefix="invoke")
+        # Calls run on threads of their own, so a caller can stop waiting (API Gateway's integration
+        # timeout) while the function runs on to its own timeout, as in Lambda. A call holds an
+        # environment for as long as it runs, so the limits bound the threads needed.
+        most = sum(environments.limit for environments in self.functions.values())
+        self._threads = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="invoke")
 
     def invoke(
         self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Invocation:
-        return self.workers[function].invoke(event, request_id, trace_id)
+        return self.functions[function].invoke(event, request_id, trace_id)
 
     def submit(
         self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Future[Invocation]:
-        return self._threads.submit(self.invoke, function, event, request_id, trace_id)
+        """The call, running; throttled at once (a done future) when the function has no environment."""
+        environments = self.functions[function]
+        call = environments.reserve()
+        if call is None:
+            throttled: Future[Invocation] = Future()
+            throttled.set_result(environments.throttled())
+            return throttled
+        return self._threads.submit(call, event, request_id, trace_id)
 
     def stop(self) -> None:
-        for worker in self.workers.values():
-            worker.stop()
+        for environments in self.functions.values():
+            environments.stop()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
 

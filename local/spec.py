@@ -431,6 +431,4 @@ def _function_notes(props: dict[str, Any]) -> list[str]:
         notes.append(f"MemorySize {props['MemorySize']} MB is reported to the handler, not enforced")
     if "LoggingConfig" in props:
         notes.append("logs go to the console, not to a CloudWatch log group")
-    if "ReservedConcurrentExecutions" in props:
-        notes.append("reserved concurrency is not enforced (one worker per function)")
     return notes

@@ -4,7 +4,8 @@
 or in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
 scope the client is allowed), and errors as 400 `{"error": ...}`. People's grants, `authorization_code`
 and `refresh_token`, are handed to local/hosted.py once the client is authenticated. Clients are looked
-up with DescribeUserPoolClient against the local AWS endpoint, so clients created at run time work too.
+up with DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so
+clients created or changed at run time work too.
 Tokens name the pool's AWS issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as
 Cognito's do, so code that checks `iss` the AWS way accepts them; only the keys are served locally.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -81,13 +83,37 @@ class OAuthError(Exception):
 
 
 class ClientDirectory:
-    """App clients of one user pool, read from the local Cognito (moto) on every request."""
+    """App clients of one user pool, described by the local Cognito (moto) once and then kept.
+
+    Kept until `forget()`, which the local cloud calls after every Cognito call that may change a
+    client (local/aws_apis.py), so a client created or changed through the API counts at once.
+    """
 
     def __init__(self, cognito: Any, user_pool_id: str):
         self._cognito = cognito
         self._user_pool_id = user_pool_id
+        self._known: dict[str, dict[str, Any]] = {}
+        self._generation = 0  # counts forget()s: a description read before one is not kept after it
+        self._lock = threading.Lock()
 
     def find(self, client_id: str) -> dict[str, Any] | None:
+        known = self._known.get(client_id)
+        if known is not None:
+            return known
+        generation = self._generation
+        client = self._describe(client_id)
+        if client is not None:
+            with self._lock:
+                if generation == self._generation:
+                    self._known[client_id] = client
+        return client
+
+    def forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._known = {}
+
+    def _describe(self, client_id: str) -> dict[str, Any] | None:
         try:
             return self._cognito.describe_user_pool_client(UserPoolId=self._user_pool_id, ClientId=client_id)[
                 "UserPoolClient"

@@ -128,7 +128,9 @@ class RunningCloud:
         return self.log
 
 
-def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
+def start_local_cloud(
+    workdir: Path, *extra_args: str, timeout: float = STARTUP_TIMEOUT_SECONDS
+) -> RunningCloud:
     """`python -m local` on a free port, returned once its outputs file exists (i.e. it is ready)."""
     workdir.mkdir(parents=True, exist_ok=True)
     outputs_path, log_path = workdir / "outputs.json", workdir / "cloud.log"
@@ -137,7 +139,7 @@ def start_local_cloud(workdir: Path, *extra_args: str) -> RunningCloud:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
             [*command, *extra_args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    deadline = time.monotonic() + timeout
     while not outputs_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()

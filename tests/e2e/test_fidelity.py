@@ -13,6 +13,7 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -124,6 +125,24 @@ def test_the_integration_timeout_is_504_while_the_function_runs_on(fidelity: Run
     assert waited < 2.5  # the fixture's TimeoutInMillis is 1000
     log = fidelity.wait_for_log("SlowFunction ended after the integration timeout")
     assert "slept 2.5 s" in log
+
+
+def test_a_throttled_function_is_500_internal_server_error(fidelity: RunningCloud, tmp_path: Path) -> None:
+    """GateFunction may run one environment (ReservedConcurrentExecutions: 1); the first call holds it."""
+    gate = {"started": str(tmp_path / "started"), "release": str(tmp_path / "release")}
+    holder = ThreadPoolExecutor(1).submit(requests.get, _url(fidelity, "/gate"), params=gate, timeout=30)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline, "the first call never started"
+        time.sleep(0.02)
+    throttled = requests.get(_url(fidelity, "/gate"), params=gate, timeout=30)
+    (tmp_path / "release").touch()
+    assert (throttled.status_code, throttled.json()) == (500, {"message": "Internal server error"})
+    assert throttled.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
+    assert holder.result().status_code == 200
+    log = fidelity.wait_for_log("500 GateFunction")
+    assert "[throttled: every execution environment of the function is busy]" in log
+    assert "Execution failed due to configuration error: Rate Exceeded." in log
 
 
 def test_the_integration_timeout_defaults_to_29_seconds(stack: Stack) -> None:

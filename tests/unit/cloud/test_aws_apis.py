@@ -1,0 +1,147 @@
+"""local/aws_apis.py: moto's AWS APIs with the per-request work done once, and DynamoDB answers that
+need no conversion written as they are: the same answers as moto's own serializer gives."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.responses import DynamoResult
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+from local import aws_apis
+from tests.unit.cloud.support import REGION
+
+ITEM = {
+    "pk": {"S": "a"},
+    "text": {"S": "café"},
+    "number": {"N": "12.50"},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "list": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"SS": ["p", "q"]}}}]},
+    "map": {"M": {"n": {"NS": ["1", "2"]}}},
+}
+MOTOS_OWN = aws_apis._moto_dynamodb_result  # moto's serializer, as the module found it
+BINARY = {"pk": {"S": "b"}, "blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"\x01", b"\x02"]}}
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        for table in ("plain", "moto"):
+            client.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for item in (ITEM, BINARY):
+                client.put_item(TableName=table, Item=item)
+        yield client
+
+
+@pytest.fixture
+def moto_serialized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The plain path in place; the operations that moto's serializer wrote anyway."""
+    serialized: list[str] = []
+
+    def by_moto(self: Any, context: Any) -> Any:
+        serialized.append(context.operation_model.name)
+        return MOTOS_OWN(self, context)
+
+    monkeypatch.setattr(aws_apis, "_moto_dynamodb_result", by_moto)
+    monkeypatch.setattr(DynamoResult, "execute_result", aws_apis._dynamodb_result)
+    return serialized
+
+
+def normalized(answer: dict[str, Any]) -> Any:
+    """An answer without what differs between the two tables: their names, ids and creation times."""
+    answer.pop("ResponseMetadata")
+    for name in ("TableId", "CreationDateTime"):
+        answer.get("Table", {}).pop(name, None)
+    return json.loads(json.dumps(answer, default=str).replace('"plain"', '"moto"').replace("/plain", "/moto"))
+
+
+CALLS = {
+    "GetItem": lambda c, t: c.get_item(TableName=t, Key={"pk": {"S": "a"}}),
+    "GetItem binary": lambda c, t: c.get_item(TableName=t, Key={"pk": {"S": "b"}}),
+    "Scan": lambda c, t: c.scan(TableName=t, Limit=1),
+    "Scan all": lambda c, t: c.scan(TableName=t),
+    "Query": lambda c, t: c.query(
+        TableName=t, KeyConditionExpression="pk = :a", ExpressionAttributeValues={":a": {"S": "a"}}
+    ),
+    "PutItem": lambda c, t: c.put_item(TableName=t, Item={**ITEM, "pk": {"S": "c"}}),
+    "UpdateItem": lambda c, t: c.update_item(
+        TableName=t,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET #n = #n + :one",
+        ExpressionAttributeNames={"#n": "number"},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    ),
+    "BatchGetItem": lambda c, t: c.batch_get_item(RequestItems={t: {"Keys": [{"pk": {"S": "a"}}]}}),
+    "DescribeTable": lambda c, t: c.describe_table(TableName=t),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+def test_every_answer_is_the_one_motos_serializer_gives(
+    dynamodb: Any, moto_serialized: list[str], monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    plain = CALLS[call](dynamodb, "plain")
+    monkeypatch.setattr(DynamoResult, "execute_result", MOTOS_OWN)
+    theirs = CALLS[call](dynamodb, "moto")
+    plain, theirs = normalized(plain), normalized(theirs)
+    assert plain == theirs
+
+
+def test_items_are_written_as_they_are_and_the_rest_by_moto(
+    dynamodb: Any, moto_serialized: list[str]
+) -> None:
+    for call in ("GetItem", "Scan", "Query", "PutItem", "UpdateItem"):
+        CALLS[call](dynamodb, "plain")
+    assert moto_serialized == []
+    CALLS["GetItem binary"](dynamodb, "plain")  # blobs: moto encodes them
+    CALLS["DescribeTable"](dynamodb, "plain")  # timestamps
+    assert moto_serialized == ["GetItem", "DescribeTable"]
+
+
+def test_a_hosts_service_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up: list[str] = []
+    find = DomainDispatcherApplication.get_backend_for_host
+
+    def counted(self: Any, host: str | None) -> Any:
+        looked_up.append(str(host))
+        return find(self, host)
+
+    monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host", counted)
+    dispatcher = aws_apis._RememberingDispatcher()
+    backends = {dispatcher.get_backend_for_host("dynamodb.us-east-1.amazonaws.com") for _ in range(3)}
+    assert backends == {"dynamodb"}
+    assert looked_up == ["dynamodb.us-east-1.amazonaws.com"]
+    assert dispatcher.get_backend_for_host("nothing.example") is None
+
+
+@pytest.mark.parametrize(
+    ("target", "changes"),
+    [
+        ("AWSCognitoIdentityProviderService.UpdateUserPoolClient", True),
+        ("AWSCognitoIdentityProviderService.DeleteUserPoolClient", True),
+        ("AWSCognitoIdentityProviderService.CreateUserPoolClient", True),
+        ("AWSCognitoIdentityProviderService.DescribeUserPoolClient", False),
+        ("AWSCognitoIdentityProviderService.ListUserPoolClients", False),
+        ("DynamoDB_20120810.UpdateItem", False),
+        ("", False),
+    ],
+)
+def test_cognito_calls_that_may_change_a_client_are_announced(target: str, changes: bool) -> None:
+    assert aws_apis._may_change_cognito(target) is changes

@@ -1,0 +1,137 @@
+"""local/runner.py: a function's execution environments scale as Lambda's do (docs/aws-behaviour.md §7).
+
+The function is tests/fixtures/functions/gate.py, run in real worker processes: each call notes its
+pid in a file when it starts and waits until the test creates a release file, so a test holds as many
+environments busy as it likes and nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.functions import FunctionConfig
+from local.runner import DEFAULT_CONCURRENCY, THROTTLED_ERROR, Invocation, Runner
+from tests.e2e.support import FIXTURES
+
+FUNCTION = "GateFunction"
+
+
+def config(reserved: int | None = None) -> FunctionConfig:
+    return FunctionConfig(
+        logical_id=FUNCTION,
+        name="gate",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:gate",
+        handler="gate.handler",
+        code_dir=FIXTURES / "functions",
+        runtime="python3.13",
+        timeout_seconds=30,
+        memory_mb=128,
+        log_group="/aws/lambda/gate",
+        reserved_concurrency=reserved,
+        variables={},
+    )
+
+
+@pytest.fixture
+def runner_for() -> Iterator:
+    made: list[Runner] = []
+
+    def make(reserved: int | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> Runner:
+        runner = Runner(
+            {FUNCTION: config(reserved)}, region="us-east-1", endpoint_url=None, concurrency=concurrency
+        )
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.stop()
+
+
+class Gate:
+    """The files a gate call reads: where it notes that it started, and the release."""
+
+    def __init__(self, directory: Path):
+        self.started = directory / "started"
+        self.release = directory / "release"
+        self.started.touch()
+
+    @property
+    def event(self) -> dict[str, str]:
+        return {"started": str(self.started), "release": str(self.release)}
+
+    def wait_until_running(self, count: int) -> list[str]:
+        deadline = time.monotonic() + 20
+        while len(pids := self.started.read_text().split()) < count:
+            assert time.monotonic() < deadline, f"{count} calls never ran at once: {pids}"
+            time.sleep(0.01)
+        return pids
+
+    def open(self) -> None:
+        self.release.touch()
+
+
+def call_in_background(runner: Runner, gate: Gate, results: list[Invocation]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: results.append(runner.invoke(FUNCTION, gate.event)))
+    thread.start()
+    return thread
+
+
+def test_concurrent_calls_each_get_an_environment_of_their_own(runner_for, tmp_path: Path) -> None:
+    runner, gate, results = runner_for(), Gate(tmp_path), []
+    threads = [call_in_background(runner, gate, results) for _ in range(4)]
+    pids = gate.wait_until_running(4)  # four calls running at once: none waited for another
+    gate.open()
+    for thread in threads:
+        thread.join()
+    assert len(set(pids)) == 4
+    assert all(r.error is None and r.cold_start for r in results)
+    assert runner.functions[FUNCTION].count == 4
+
+
+def test_an_idle_environment_is_reused_and_no_new_one_starts(runner_for, tmp_path: Path) -> None:
+    runner, gate = runner_for(), Gate(tmp_path)
+    gate.open()
+    first, second, third = (runner.invoke(FUNCTION, gate.event) for _ in range(3))
+    assert (first.cold_start, second.cold_start, third.cold_start) == (True, False, False)
+    assert first.payload == second.payload == third.payload  # the same pid
+    assert runner.functions[FUNCTION].count == 1
+
+
+def test_beyond_reserved_concurrency_a_call_is_throttled_at_once(runner_for, tmp_path: Path) -> None:
+    runner, gate, results = runner_for(reserved=2), Gate(tmp_path), []
+    threads = [call_in_background(runner, gate, results) for _ in range(2)]
+    gate.wait_until_running(2)
+    throttled = runner.submit(FUNCTION, gate.event)
+    assert throttled.done()  # not queued behind the busy ones
+    invocation = throttled.result()
+    assert (invocation.throttled, invocation.error, invocation.payload) == (True, THROTTLED_ERROR, None)
+    gate.open()
+    for thread in threads:
+        thread.join()
+    assert [r.throttled for r in results] == [False, False]
+    assert runner.invoke(FUNCTION, gate.event).throttled is False  # free again once one is idle
+    assert runner.functions[FUNCTION].count == 2
+
+
+def test_without_reserved_concurrency_the_default_limit_applies(runner_for, tmp_path: Path) -> None:
+    runner, gate, results = runner_for(concurrency=3), Gate(tmp_path), []
+    threads = [call_in_background(runner, gate, results) for _ in range(3)]
+    gate.wait_until_running(3)
+    assert runner.invoke(FUNCTION, gate.event).throttled
+    gate.open()
+    for thread in threads:
+        thread.join()
+    assert runner.functions[FUNCTION].limit == 3
+
+
+def test_reserved_concurrency_of_zero_throttles_every_call(runner_for, tmp_path: Path) -> None:
+    runner, gate = runner_for(reserved=0), Gate(tmp_path)
+    gate.open()
+    assert runner.invoke(FUNCTION, gate.event).throttled
+    assert runner.functions[FUNCTION].count == 0
