@@ -49,7 +49,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("local-cloud")
     key = SigningKey.generate()
     (workdir / "key.pem").write_bytes(key.to_pem())
-    cloud = start_local_cloud(workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle")
+    # In AWS an unreserved function scales far past the local default of 10 environments; the suite
+    # sends up to 50 requests at once (test_no_lost_writes.py), so its cloud may start as many.
+    cloud = start_local_cloud(
+        workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle", "--concurrency", "50"
+    )
     try:
         yield local_stack(cloud, SigningKey.from_pem(key.to_pem()))
     finally:
