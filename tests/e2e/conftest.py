@@ -1,10 +1,10 @@
 """End-to-end tests over HTTP: one suite, two targets.
 
 Local (default, part of `make test`): a session fixture starts the local cloud
-(`python -m local --port N --signing-key FILE --no-throttle`) on a free port, waits until it has written
-its outputs, and stops it after the session. The key file is the fixture's, so tests can sign the
-tokens no client can get from Cognito (expired ones, ID tokens before people can sign in); throttling
-is tested on a cloud of its own (test_fidelity.py).
+(`python -m local --port N --signing-key FILE --no-throttle --concurrency 64`) on a free port, waits
+until it has written its outputs, and stops it after the session. The key file is the fixture's, so
+tests can sign the tokens no client can get from Cognito (expired ones, ID tokens before people can
+sign in); throttling is tested on a cloud of its own (test_fidelity.py).
 
 Deployed: with AWS_SAM_STACK_NAME set, the same tests run against that stack, using your AWS
 credentials and region (Outputs from CloudFormation DescribeStacks, client secrets from Cognito
@@ -38,6 +38,10 @@ from tests.e2e.support import (
     start_local_cloud,
 )
 
+# As many execution environments per function as the tests call at once (test_no_lost_writes: 50),
+# as an AWS account has; the local default of 10 would throttle them (docs/aws-behaviour.md §7).
+CONCURRENCY = "64"
+
 # ---------------------------------------------------------------- fixtures
 
 
@@ -49,10 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("local-cloud")
     key = SigningKey.generate()
     (workdir / "key.pem").write_bytes(key.to_pem())
-    # In AWS an unreserved function scales far past the local default of 10 environments; the suite
-    # sends up to 50 requests at once (test_no_lost_writes.py), so its cloud may start as many.
     cloud = start_local_cloud(
-        workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle", "--concurrency", "50"
+        workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle", "--concurrency", CONCURRENCY
     )
     try:
         yield local_stack(cloud, SigningKey.from_pem(key.to_pem()))
