@@ -1,6 +1,7 @@
 """Cold-start benchmark: each function's init time and peak memory against a bare boto3 handler.
 
-    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--json PATH]
+    .venv/bin/python -m bench.cold_start [--runs N] [--only NAME] [--steps] [--json PATH]
+                                         [--powertools VERSION]
 
 What is measured, for each function in template.yaml and for bench/bare_handler.py: N fresh
 interpreters (BENCH_RUNS or --runs, default 15), each importing the handler module and invoking it
@@ -48,6 +49,9 @@ VENV_DIR = ROOT / ".venv-lambda"
 CHILD = BENCH_DIR / "_child.py"
 BARE_HANDLER = BENCH_DIR / "bare_handler.py"
 BARE = "bare handler"
+# The same yardstick with the functions' garbage-collection treatment (bench/bare_handler_gc.py).
+BARE_GC_HANDLER = BENCH_DIR / "bare_handler_gc.py"
+BARE_GC = "bare handler, GC paused in import"
 STEPS_DIR = BENCH_DIR / "steps"
 TRIGGER_ANSWERED = "answered"  # what bench/_child.py reports for a Cognito trigger that set a response
 # --steps: from the bare handler to a function, one layer at a time (bench/steps/*.py).
@@ -119,9 +123,22 @@ def _present(python: Path, module: str) -> bool:
     return subprocess.run([str(python), "-c", code], check=False).returncode == 0
 
 
-def ensure_venv(venv: Path = VENV_DIR) -> Path:
+def with_powertools(requirements: list[str], version: str) -> list[str]:
+    """The requirements with aws-lambda-powertools pinned at another release (an A/B of releases)."""
+    pinned = [
+        re.sub(r"^(aws-lambda-powertools(\[[^\]]*\])?)==\S+$", rf"\1=={version}", r) for r in requirements
+    ]
+    if pinned == requirements:
+        raise ValueError("the runtime group pins no aws-lambda-powertools==X to replace")
+    return pinned
+
+
+def ensure_venv(venv: Path = VENV_DIR, powertools: str | None = None) -> Path:
     """Build (once per set of pins and interpreter) the venv that mirrors the Lambda runtime."""
     requirements = runtime_requirements()
+    if powertools:
+        requirements = with_powertools(requirements, powertools)
+        venv = venv.with_name(f"{venv.name}-powertools-{powertools}")
     key = json.dumps([requirements, sys.version, platform.machine(), MUST_BE_ABSENT])
     stamp = venv / f".bench-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     python = _venv_python(venv)
@@ -314,9 +331,9 @@ def _id_token_claims(template: Any) -> dict[str, str]:
 
 def _trigger_event(template: Any) -> dict[str, Any]:
     """Cognito's V2_0 pre token generation event: a person signing in through the API."""
-    from events.generate import pre_token_generation_event, sample_person, user_client_of
+    from events.generate import person_trigger_event, sample_person, user_client_of
 
-    return pre_token_generation_event(
+    return person_trigger_event(
         trigger_source="TokenGeneration_Authentication",
         person=sample_person(template),
         client_id=user_client_of(template).client_id,
@@ -418,7 +435,8 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
     )
     bare_dir = stage / "bare"
     bare_dir.mkdir()
-    shutil.copy2(BARE_HANDLER, bare_dir / BARE_HANDLER.name)
+    for yardstick in (BARE_HANDLER, BARE_GC_HANDLER):
+        shutil.copy2(yardstick, bare_dir / yardstick.name)
     bare = Target(
         name=BARE,
         handler=f"{BARE_HANDLER.stem}.lambda_handler",
@@ -427,6 +445,16 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
         event=get_like.event,
         memory_mb=get_like.memory_mb,
         timeout_s=get_like.timeout_s,
+        kind="bare",
+    )
+    bare_gc = Target(
+        name=BARE_GC,
+        handler=f"{BARE_GC_HANDLER.stem}.lambda_handler",
+        code_dir=bare_dir,
+        env=bare.env,
+        event=bare.event,
+        memory_mb=bare.memory_mb,
+        timeout_s=bare.timeout_s,
         kind="bare",
     )
     extra: list[Target] = []
@@ -446,7 +474,7 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
                     kind="step",
                 )
             )
-    return [bare, *extra, *targets]
+    return [bare, bare_gc, *extra, *targets]
 
 
 # ------------------------------------------------------------------ running the cold starts
@@ -555,7 +583,7 @@ _IMPORTTIME = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)")
 OWN_CODE = "(the function's own code)"
 
 
-def import_breakdown(stderr: str, own_package: str) -> dict[str, float]:
+def import_breakdown(stderr: str, own_packages: set[str]) -> dict[str, float]:
     """`-X importtime` output -> self time (ms) per top-level package.
 
     A module's self time includes whatever its body runs, so the function's own code carries the
@@ -567,7 +595,7 @@ def import_breakdown(stderr: str, own_package: str) -> dict[str, float]:
         found = _IMPORTTIME.match(line)
         if found:
             package = found.group(4).split(".")[0]
-            per_package[OWN_CODE if package == own_package else package] += int(found.group(1)) / 1000
+            per_package[OWN_CODE if package in own_packages else package] += int(found.group(1)) / 1000
     return dict(per_package)
 
 
@@ -599,7 +627,11 @@ def measure(python: Path, targets: list[Target], runs: int) -> dict[str, Any]:
                 if result is None:
                     target.failures.append(_error_of(stderr))
                     continue
-                breakdowns[target.name].append(import_breakdown(stderr, target.handler.split(".")[0]))
+                # Both yardsticks' own code is bare_handler.py (bare_handler_gc.py only wraps it).
+                own = {target.handler.split(".")[0]}
+                if target.kind == "bare":
+                    own.add(BARE_HANDLER.stem)
+                breakdowns[target.name].append(import_breakdown(stderr, own))
         for target in targets:
             runs_of = breakdowns[target.name]
             packages = {p for b in runs_of for p in b}
@@ -652,6 +684,7 @@ def summarise(targets: list[Target]) -> list[dict[str, Any]]:
             }
         )
     bare = rows[0]
+    bare_gc = next((r for r in rows if r["name"] == BARE_GC and not r.get("failed")), None)
     for row in rows:
         if row.get("failed") or bare.get("failed"):
             continue
@@ -659,27 +692,31 @@ def summarise(targets: list[Target]) -> list[dict[str, Any]]:
         row["cpu_ratio"] = row["cpu_median"] / bare["cpu_median"]
         row["rss_ratio"] = row["rss_median"] / bare["rss_median"]
         row["met"] = row["time_ratio"] <= TARGET_TIME_RATIO and row["rss_ratio"] <= TARGET_RSS_RATIO
+        if bare_gc is not None:
+            row["time_ratio_gc"] = row["init_median"] / bare_gc["init_median"]
     return rows
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     head = (
-        "| function | init median ms | p90 ms | x bare | import ms | 1st call ms | CPU ms | x bare "
-        f"| peak RSS MiB | x bare | GC runs | target met (<= {TARGET_TIME_RATIO}x, <= {TARGET_RSS_RATIO}x)? |"
+        "| function | init median ms | p90 ms | x bare | x bare, GC paused | import ms | 1st call ms "
+        "| CPU ms | x bare | peak RSS MiB | x bare | GC runs "
+        f"| target met (<= {TARGET_TIME_RATIO}x, <= {TARGET_RSS_RATIO}x)? |"
     )
-    lines = [head, "|---" * 12 + "|"]
+    lines = [head, "|---" * 13 + "|"]
     for r in rows:
         if r.get("failed"):
-            lines.append(f"| {r['name']} | failed |" + " |" * 10)
+            lines.append(f"| {r['name']} | failed |" + " |" * 11)
             continue
+        time_ratio_gc = f"{r['time_ratio_gc']:.2f}" if "time_ratio_gc" in r else "-"
         if "time_ratio" not in r:
             met, time_ratio, cpu_ratio, rss_ratio = "-", "-", "-", "-"
         else:
-            met = "-" if r["name"] == BARE else ("yes" if r["met"] else "**no**")
+            met = "-" if r["name"] in (BARE, BARE_GC) else ("yes" if r["met"] else "**no**")
             time_ratio, cpu_ratio = f"{r['time_ratio']:.2f}", f"{r['cpu_ratio']:.2f}"
             rss_ratio = f"{r['rss_ratio']:.2f}"
         lines.append(
-            f"| {r['name']} | {r['init_median']:.0f} | {r['init_p90']:.0f} | {time_ratio} "
+            f"| {r['name']} | {r['init_median']:.0f} | {r['init_p90']:.0f} | {time_ratio} | {time_ratio_gc} "
             f"| {r['import_median']:.0f} | {r['invoke_median']:.0f} | {r['cpu_median']:.0f} | {cpu_ratio} "
             f"| {r['rss_median']:.1f} | {rss_ratio} | {r['gc_runs']:.0f} | {met} |"
         )
@@ -739,11 +776,16 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure bench/steps/: from the bare handler to a function, one layer at a time",
     )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument(
+        "--powertools",
+        metavar="VERSION",
+        help="measure with this Powertools release instead of the pinned one (its own venv)",
+    )
     args = parser.parse_args(argv)
     runs = _runs_from(args.runs or os.environ.get("BENCH_RUNS"))
 
     started = time.perf_counter()
-    python = ensure_venv()
+    python = ensure_venv(powertools=args.powertools)
     versions = installed_versions(python)
     with tempfile.TemporaryDirectory(prefix="bench-cold-start-") as stage:
         targets = load_targets(Path(stage), steps=args.steps)
@@ -763,7 +805,9 @@ def main(argv: list[str] | None = None) -> int:
     print(render_table(rows))
     print(
         "\ninit = import of the handler module + its first invocation, timed inside each fresh process "
-        "(x bare: ratio of medians);\nCPU ms = the same span in CPU time (steadier on a busy machine); "
+        "(x bare: ratio of medians; x bare, GC paused: against the bare handler given the functions'\n"
+        "garbage-collection treatment, so that pausing the collector is not counted as a saving);\n"
+        "CPU ms = the same span in CPU time (steadier on a busy machine); "
         "peak RSS = VmHWM at the end of the first invocation;\n"
         "GC runs = garbage collections during init (gc.callbacks).\n"
         f"Nothing is subtracted: the interpreter alone (`python -c pass`) takes {base_ms:.0f} ms wall "

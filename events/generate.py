@@ -10,8 +10,8 @@ Routes, functions, scopes, clients and groups come from the translated template 
 and every API event is built by the project's one event builder (local/events.py), with the claims of
 a Cognito token rendered as the authorizer passes them (every value a string, exp/iat as Java dates):
 a client_credentials access token on scoped routes, a person's ID token on routes without scopes.
-The pre token generation trigger gets Cognito's V2 event (`pre_token_generation_event`, also used by
-the tests and the benchmark). Times and ids are fixed so the output does not change between runs.
+The pre token generation trigger gets Cognito's V2 event, built by local/events.py as the local cloud,
+the tests and the benchmark build it. Times and ids are fixed so the output does not change between runs.
 What each file gives is documented in events/README.md, and the test checks it.
 """
 
@@ -33,9 +33,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.events import authorizer_claims, rest_event
+from local.events import authorizer_claims, event_attributes, pre_token_generation_event, rest_event
 from local.spec import proxy_routes
 from local.template import Template, translate
+from local.tokens import user_access_token_claims, user_id_token_claims
 
 EVENTS_DIR = Path(__file__).resolve().parent
 
@@ -188,79 +189,65 @@ def access_token_claims(client: Client) -> dict[str, Any]:
     }
 
 
+def person_attributes(person: Person) -> dict[str, str]:
+    """The person's attributes as the user pool stores them (every value a string)."""
+    return {"sub": person.username, "email_verified": "true", "email": person.email}
+
+
 def id_token_claims(person: Person, client: Client) -> dict[str, Any]:
     """A person's ID token from the user client (the token a route without scopes takes)."""
-    return {
-        "sub": person.username,
-        "email_verified": True,
-        "cognito:groups": list(person.groups),
-        "iss": ISSUER,
-        "cognito:username": person.username,
-        "origin_jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
-        "aud": client.client_id,
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
-        "token_use": "id",
-        "auth_time": ISSUED_AT,
-        "exp": ISSUED_AT + TOKEN_LIFETIME,
-        "iat": ISSUED_AT,
-        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"jti:{person.username}")),
-        "email": person.email,
-    }
+    return user_id_token_claims(
+        sub=person.username,
+        username=person.username,
+        client_id=client.client_id,
+        groups=person.groups,
+        attributes=person_attributes(person),
+        issuer=ISSUER,
+        auth_time=ISSUED_AT,
+        origin_jti=str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
+        lifetime=TOKEN_LIFETIME,
+        now=ISSUED_AT,
+        jti=str(uuid.uuid5(uuid.NAMESPACE_URL, f"jti:{person.username}")),
+    )
 
 
 def person_access_token_claims(person: Person, client: Client, scopes: list[str]) -> dict[str, Any]:
     """A person's access token from the user client, after the trigger has set its scopes."""
-    return {
-        "sub": person.username,
-        "cognito:groups": list(person.groups),
-        "iss": ISSUER,
-        "version": 2,
-        "client_id": client.client_id,
-        "origin_jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
-        "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
-        "token_use": "access",
-        "scope": " ".join(scopes),
-        "auth_time": ISSUED_AT,
-        "exp": ISSUED_AT + TOKEN_LIFETIME,
-        "iat": ISSUED_AT,
-        "jti": str(uuid.uuid5(uuid.NAMESPACE_URL, f"access-jti:{person.username}")),
-        "username": person.username,
-    }
+    return user_access_token_claims(
+        sub=person.username,
+        username=person.username,
+        client_id=client.client_id,
+        groups=person.groups,
+        scopes=scopes,
+        issuer=ISSUER,
+        auth_time=ISSUED_AT,
+        origin_jti=str(uuid.uuid5(uuid.NAMESPACE_URL, f"origin:{person.username}")),
+        event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{person.username}")),
+        lifetime=TOKEN_LIFETIME,
+        now=ISSUED_AT,
+        jti=str(uuid.uuid5(uuid.NAMESPACE_URL, f"access-jti:{person.username}")),
+    )
 
 
-def pre_token_generation_event(
-    *,
-    trigger_source: str,
-    person: Person,
-    client_id: str,
-    scopes: list[str],
-    user_pool_id: str = USER_POOL_ID,
-    region: str = REGION,
+def person_trigger_event(
+    *, trigger_source: str, person: Person, client_id: str, scopes: list[str]
 ) -> dict[str, Any]:
-    """Cognito's V2_0 pre token generation event: what it would write into a person's tokens.
+    """Cognito's V2_0 pre token generation event for the person (local/events.py builds it).
 
     `scopes` are the scopes asked for: `aws.cognito.signin.user.admin` alone from the sign-in API,
     those of the authorize request (that the client allows) from the hosted sign-in.
     """
-    return {
-        "version": "2",
-        "triggerSource": trigger_source,
-        "region": region,
-        "userPoolId": user_pool_id,
-        "userName": person.username,
-        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
-        "request": {
-            "userAttributes": {
-                "sub": person.username,
-                "cognito:user_status": "CONFIRMED",
-                "email_verified": "true",
-                "email": person.email,
-            },
-            "groupConfiguration": {"groupsToOverride": list(person.groups), "iamRolesToOverride": []},
-            "scopes": list(scopes),
-        },
-        "response": {"claimsAndScopeOverrideDetails": None},
-    }
+    return pre_token_generation_event(
+        trigger_source=trigger_source,
+        region=REGION,
+        user_pool_id=USER_POOL_ID,
+        username=person.username,
+        client_id=client_id,
+        user_attributes=event_attributes(person_attributes(person), "CONFIRMED"),
+        groups=person.groups,
+        scopes=scopes,
+    )
 
 
 def _b64url(data: bytes) -> str:
@@ -361,7 +348,7 @@ def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
     product_scopes = sorted(set().union(*group_scopes(template).values()))
     out["pre_token_generation_sign_in_api.json"] = (
         trigger,
-        pre_token_generation_event(
+        person_trigger_event(
             trigger_source="TokenGeneration_Authentication",
             person=person,
             client_id=user_client.client_id,
@@ -370,7 +357,7 @@ def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
     )
     out["pre_token_generation_hosted_sign_in.json"] = (
         trigger,
-        pre_token_generation_event(
+        person_trigger_event(
             trigger_source="TokenGeneration_HostedAuth",
             person=person,
             client_id=user_client.client_id,

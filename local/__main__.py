@@ -1,12 +1,15 @@
 """`make local`: the local cloud on 127.0.0.1:PORT.
 
-    python -m local [--port 3000] [--seed FILE] [--parameter-overrides RequireApiKey=true ...]
+    python -m local [--port 3000] [--seed FILE] [--users FILE] [--parameter-overrides KEY=VALUE ...]
                     [--template FILE] [--signing-key FILE] [--no-throttle] [--concurrency N]
                     [--allow-unenforced]
 
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
 JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. events/seed_item.json):
     [{"id": "3f1c9a52-...", "name": "Espresso cup", "price": 12.5, "currency": "EUR", "version": 1, ...}]
+--users FILE creates people in the user pool (default local/users.json with the default template), each
+confirmed, with a password and in the template's groups:
+    [{"Username": "viewer@example.com", "Password": "...", "Groups": ["product-viewers"]}]
 Ctrl-C stops the server and every function worker.
 
 Imports stay inside main(): function workers start quickly and never import this.
@@ -15,6 +18,7 @@ Imports stay inside main(): function workers start quickly and never import this
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import signal
@@ -30,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--seed", type=Path, help="JSON list of items to preload into the table")
+    parser.add_argument(
+        "--users",
+        type=Path,
+        help="JSON list of people to create in the user pool "
+        "(default: local/users.json, unless --template names another template)",
+    )
     parser.add_argument(
         "--parameter-overrides",
         nargs="+",
@@ -94,11 +104,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from local import console
     from local.cloud import DEFAULT_OUTPUTS, LocalCloud, Options
+    from local.people import DEFAULT_USERS
 
     options = Options(
         port=args.port,
         parameter_overrides=_overrides(args.parameter_overrides),
         seed=args.seed,
+        # The sample people belong to this project's groups: another template gets them only when asked.
+        users=args.users or (DEFAULT_USERS if args.template is None else None),
         outputs_path=args.outputs or DEFAULT_OUTPUTS,
         signing_key=args.signing_key,
         throttling=not args.no_throttle,
@@ -159,15 +172,89 @@ def banner(cloud: Any) -> list[str]:
     ]
     if cloud.seeded is not None:
         lines.append(f"  Seeded      {cloud.seeded} item(s) from {cloud.options.seed}")
+    lines += _people_lines(cloud)
     lines += [
         "",
         "# the AWS CLI and boto3 against the local cloud (any credentials do):",
         *aws_exports(base, cloud.options.region),
         "",
         *_examples(spec, outputs, base, api_url),
+        *_person_examples(cloud, api_url),
         "",
     ]
     return lines
+
+
+def _people_lines(cloud: Any) -> list[str]:
+    outputs = cloud.outputs
+    lines = []
+    if "SignInUrl" in outputs:
+        lines.append(f"  Sign-in     {outputs['SignInUrl']}")
+    for name, value in cloud.local_defaults.items():
+        lines.append(
+            f"  {name}={value}  (the local cloud's default; --parameter-overrides {name}=... to change it)"
+        )
+    users = outputs.get("Users", [])
+    if users:
+        people = ", ".join(f"{u['Username']} ({' '.join(u['Groups']) or 'no group'})" for u in users)
+        lines.append(f"  People      {people}  (passwords in the outputs)")
+    return lines
+
+
+def _person_examples(cloud: Any, api_url: str) -> list[str]:
+    """A person signs in through the sign-in API (as boto3's initiate_auth does) and meets their scopes."""
+    outputs, base = cloud.outputs, cloud.base_url
+    client_id, users = outputs.get("ProductUserClientId"), outputs.get("Users", [])
+    if not client_id or not users or cloud.local_defaults.get("AllowUserPasswordAuth") != "true":
+        return []
+    granted = _group_scopes(cloud)
+    routes = [r for r in cloud.spec.api.routes if r.function and r.scopes]
+
+    def scopes_of(user: dict[str, Any]) -> set[str]:
+        return set().union(*(granted.get(g, set()) for g in user["Groups"]))
+
+    person = min(users, key=lambda u: len(scopes_of(u)))
+    allowed = [r for r in routes if not set(r.scopes).isdisjoint(scopes_of(person))]
+    refused = [r for r in routes if set(r.scopes).isdisjoint(scopes_of(person))]
+    request = json.dumps(
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": client_id,
+            "AuthParameters": {"USERNAME": person["Username"], "PASSWORD": person["Password"]},
+        }
+    )
+    lines = [
+        "",
+        f"# {person['Username']} ({', '.join(person['Groups'])}) signs in through the sign-in API",
+        "PERSON=$(curl -s -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' "
+        f"-H 'Content-Type: application/x-amz-json-1.1' -d {shlex.quote(request)} {base}/ "
+        "| python3 -c 'import json,sys; "
+        'print(json.load(sys.stdin)["AuthenticationResult"]["AccessToken"])\')',
+    ]
+    key_header = f" -H 'x-api-key: {outputs['ApiKey']}'" if "ApiKey" in outputs else ""
+    listing = next((r for r in allowed if r.method == "GET" and "{" not in r.resource), None)
+    if listing:
+        lines += [f'curl -s{key_header} -H "Authorization: Bearer $PERSON" {api_url}{listing.resource}']
+    if refused:
+        route = sorted(refused, key=lambda r: (r.method != "POST", r.resource))[0]
+        path = route.resource.replace("{", "").replace("}", "")
+        lines += [
+            f"# their groups do not grant {' or '.join(route.scopes)}: 401",
+            f'curl -si -X {route.method}{key_header} -H "Authorization: Bearer $PERSON" '
+            f"-H 'Content-Type: application/json' -d '{{}}' {api_url}{path}",
+        ]
+    return lines
+
+
+def _group_scopes(cloud: Any) -> dict[str, set[str]]:
+    """Groups -> scopes as the template's pre token generation function declares them (GROUP_SCOPES)."""
+    for config in cloud.runner.configs.values():
+        if "GROUP_SCOPES" in config.variables:
+            try:
+                return {g: set(s) for g, s in json.loads(config.variables["GROUP_SCOPES"]).items()}
+            except (ValueError, AttributeError, TypeError):
+                return {}
+    return {}
 
 
 def aws_exports(endpoint: str, region: str) -> list[str]:

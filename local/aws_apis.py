@@ -49,7 +49,7 @@ class AwsApis:
         if not hasattr(moto.core.responses.method_names_from_class, "cache_info"):
             # A class's methods do not change while the cloud runs.
             names = functools.cache(moto.core.responses.method_names_from_class)
-            moto.core.responses.method_names_from_class = names  # type: ignore[assignment]
+            moto.core.responses.method_names_from_class = names
         self._moto = _RememberingDispatcher()
         self.on_cognito_change: list[Callable[[], None]] = []
 

@@ -5,6 +5,9 @@ parts together:
 - `/{stage}/...` and every other path that is not an AWS API call: the REST API (local/gateway.py),
   functions in workers (local/runner.py);
 - `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (local/tokens.py);
+- `/oauth2/authorize`, `/login`, `/logout`, `/oauth2/userInfo`, `/oauth2/revoke`: the pool domain's
+  endpoints for people (local/hosted.py);
+- the `cognito-idp` calls that sign people in (InitiateAuth...: local/sign_in_api.py), by X-Amz-Target;
 - AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto, which holds the
   tables, the pool, its clients and the API keys created from the template (local/provision.py).
 A request on the stage path always goes to the gateway, whatever its headers.
@@ -35,10 +38,13 @@ from local.aws_apis import AwsApis, use_plain_dynamodb_results
 from local.cognito_formats import use_cognito_formats
 from local.functions import function_configs
 from local.gateway import ApiKeys, Gateway
+from local.hosted import HostedUi
 from local.http_server import Server
 from local.ordered_scan import use_ordered_scans
+from local.people import DEFAULT_USERS, Triggers, UserDirectory, UserTokens, local_parameter_defaults
 from local.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
 from local.runner import DEFAULT_CONCURRENCY, Runner
+from local.sign_in_api import SignInApi
 from local.spec import CloudSpec, active, read_spec
 from local.template import ROOT, TEMPLATE_PATH, Template, translate
 from local.throttle import Throttling
@@ -52,8 +58,12 @@ from local.tokens import (
 )
 
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
-# Paths of the AWS APIs served here (API Gateway's own REST API): a stage of that name would shadow them.
-_RESERVED_STAGES = {"oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags"}
+# Paths served here off the stage (API Gateway's own REST API, the pool's domain): a stage of that
+# name would shadow them.
+_RESERVED_STAGES = {
+    "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
+    "login", "logout", "error",
+}  # fmt: skip
 OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # written by scripts/openapi.py
 
 
@@ -64,6 +74,7 @@ class Options:
     template: Path = TEMPLATE_PATH
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     seed: Path | None = None
+    users: Path | None = DEFAULT_USERS  # people to create (local/users.json); None: nobody
     outputs_path: Path = DEFAULT_OUTPUTS
     region: str = "us-east-1"
     stack_name: str = "product-api"
@@ -81,11 +92,13 @@ class _Dispatcher:
         self.stage_prefix = "/"
         self.gateway: Gateway | None = None
         self.endpoints: dict[str, Any] = {}  # path -> handler(Request) -> Response
+        self.targets: dict[str, Any] = {}  # X-Amz-Target of an AWS API call served here, not by moto
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
         on_stage = path == self.stage_prefix or path.startswith(self.stage_prefix + "/")
-        handler = None if on_stage else self.endpoints.get(path)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        handler = None if on_stage else self.endpoints.get(path) or self.targets.get(target)
         if handler is None and not on_stage and _is_aws_api_call(environ):
             return self.aws(environ, start_response)
         handler = handler or self.gateway
@@ -112,6 +125,8 @@ class LocalCloud:
         self.outputs: dict[str, Any] = {}
         self.startup_seconds = 0.0
         self.seeded: int | None = None
+        # Parameters the local cloud set itself (people.LOCAL_PARAMETER_DEFAULTS), for the banner.
+        self.local_defaults: dict[str, str] = {}
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
         self._dispatcher = _Dispatcher()
@@ -124,10 +139,13 @@ class LocalCloud:
         started = time.perf_counter()
         # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
         self._server = Server(self.options.host, self.options.port, self._dispatcher)
+        self.local_defaults = local_parameter_defaults(
+            self.options.template, self.options.parameter_overrides
+        )
         try:
             template = active(
                 translate(
-                    self.options.parameter_overrides,
+                    {**self.local_defaults, **self.options.parameter_overrides},
                     path=self.options.template,
                     region=self.options.region,
                     stack_name=self.options.stack_name,
@@ -147,7 +165,7 @@ class LocalCloud:
         provisioner = Provisioner(
             self.aws_client, region=self.options.region, stack_name=self.options.stack_name
         )
-        made = provisioner.provision(template, spec, self.options.seed)
+        made = provisioner.provision(template, spec, self.options.seed, self.options.users)
         self.seeded = made.seeded
         self._serve(template, spec, made)
         self.outputs = outputs(template, made, base_url=self.base_url, region=self.options.region)
@@ -173,7 +191,8 @@ class LocalCloud:
         Its requests are handed to the dispatcher in this process, as they would arrive over HTTP,
         without the socket: seeding 10^4 items cost a second more through the loopback.
         """
-        client = boto3.client(
+        make_client: Any = boto3.client  # typed per literal service name; this one is chosen at run time
+        client = make_client(
             service,
             region_name=self.options.region,
             endpoint_url=self.base_url,
@@ -185,16 +204,20 @@ class LocalCloud:
 
     def _send_in_process(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         url = urlsplit(request.url)
+        headers = [
+            (str(k), v.decode() if isinstance(v, bytes) else str(v)) for k, v in request.headers.items()
+        ]
         environ = EnvironBuilder(
             method=request.method,
             path=url.path,
             query_string=url.query,
-            headers={k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()},
-            data=request.body or b"",
+            headers=headers,
+            data=_body_bytes(request.body),
             base_url=self.base_url,
         ).get_environ()
-        body, status, headers = run_wsgi_app(self._dispatcher, environ, buffered=True)
-        return AWSResponse(request.url, int(status.split()[0]), dict(headers), _RawBody(b"".join(body)))
+        chunks, status, reply_headers = run_wsgi_app(self._dispatcher, environ, buffered=True)
+        raw = _RawBody(b"".join(chunks))
+        return AWSResponse(request.url, int(status.split()[0]), _as_any(dict(reply_headers)), raw)
 
     def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
         """Never open by omission (docs/aws-behaviour.md §8)."""
@@ -214,6 +237,12 @@ class LocalCloud:
     def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
         authorizers = {}
         pool_id = made.user_pool_id
+        self.runner = Runner(
+            function_configs(template, made.resolver),
+            region=self.options.region,
+            endpoint_url=self.base_url,
+            concurrency=self.options.concurrency,
+        )
         if pool_id is not None:
             key = self._signing_key()
             jwks = jwks_document([key])
@@ -222,12 +251,18 @@ class LocalCloud:
             token_url = f"{self.base_url}/oauth2/token"
             clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
             self._dispatcher.aws.on_cognito_change.append(clients.forget)
-            discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url)
+            people = self._people(pool_id, issuer, key, clients)
+            token_endpoint = TokenEndpoint(
+                issuer, key, clients, people.hosted.grants, people.tokens.client_credentials_claims
+            )
+            discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url, self.base_url)
             self._dispatcher.endpoints = {
-                "/oauth2/token": _logged(TokenEndpoint(issuer, key, clients)),
+                "/oauth2/token": _logged(token_endpoint),
                 jwks_path: _document(jwks),
                 f"/{pool_id}/.well-known/openid-configuration": _document(discovery),
+                **{path: _logged(handler) for path, handler in people.hosted.endpoints().items()},
             }
+            self._dispatcher.targets = people.sign_in_api.targets()
             authorizers = {
                 name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
                 for name, a in spec.api.authorizers.items()
@@ -239,12 +274,6 @@ class LocalCloud:
                 {"url": f"{self.base_url}/{spec.api.stage}", "description": "the local cloud"}
             ]
             self._dispatcher.endpoints["/openapi.json"] = _document(openapi)
-        self.runner = Runner(
-            function_configs(template, made.resolver),
-            region=self.options.region,
-            endpoint_url=self.base_url,
-            concurrency=self.options.concurrency,
-        )
         self._dispatcher.gateway = Gateway(
             spec.api,
             runner=self.runner,
@@ -253,6 +282,23 @@ class LocalCloud:
             throttling=Throttling(spec.api.method_throttles) if self.options.throttling else None,
             api_id=LOCAL_API_ID,
             account_id=ACCOUNT_ID,
+        )
+
+    def _people(self, pool_id: str, issuer: str, key: SigningKey, clients: ClientDirectory) -> People:
+        """Sign-in for people: the sign-in API, the domain's endpoints, tokens through the trigger."""
+        assert self.runner is not None
+        directory = UserDirectory(account_id=ACCOUNT_ID, region=self.options.region, user_pool_id=pool_id)
+        tokens = UserTokens(
+            issuer=issuer,
+            key=key,
+            directory=directory,
+            triggers=Triggers(directory, self.runner),
+            region=self.options.region,
+        )
+        return People(
+            tokens=tokens,
+            sign_in_api=SignInApi(tokens=tokens, directory=directory, clients=clients),
+            hosted=HostedUi(tokens=tokens, directory=directory, clients=clients, issuer=issuer, key=key),
         )
 
     def _signing_key(self) -> SigningKey:
@@ -275,6 +321,25 @@ class LocalCloud:
         temporary.replace(path)  # readers never see a half-written file
 
 
+@dataclass(frozen=True)
+class People:
+    tokens: UserTokens
+    sign_in_api: SignInApi
+    hosted: HostedUi
+
+
+def _as_any(headers: dict[str, str]) -> Any:
+    """AWSResponse keeps any mapping as its HeadersDict; its stubs ask for HTTPHeaders."""
+    return headers
+
+
+def _body_bytes(body: Any) -> bytes:
+    """A botocore request body (bytes, text or a file-like object) as bytes."""
+    if hasattr(body, "read"):
+        body = body.read()
+    return body.encode() if isinstance(body, str) else bytes(body or b"")
+
+
 class _RawBody(io.BytesIO):
     """A response body as botocore reads it from urllib3."""
 
@@ -287,7 +352,7 @@ def _document(document: dict[str, Any]) -> Any:
     return lambda _: Response(text, mimetype="application/json")
 
 
-def _logged(endpoint: TokenEndpoint) -> Any:
+def _logged(endpoint: Any) -> Any:
     def serve(request: Request) -> Response:
         started = time.perf_counter()
         response = endpoint(request)

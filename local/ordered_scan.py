@@ -64,7 +64,7 @@ def _sort_key(hash_key: DynamoType, range_key: DynamoType | None) -> tuple[Any, 
     return (hash_key.cast_value,) if range_key is None else (hash_key.cast_value, range_key.cast_value)
 
 
-def _all(table: Table) -> Iterator[Item]:
+def _all(table: Table) -> Iterator[Any]:  # Items, as moto keeps them
     for entry in list(table.items.values()):
         if table.range_key_attr:
             yield from list(entry.values())
@@ -87,7 +87,7 @@ def _start_key(table: Table, exclusive_start_key: dict[str, Any] | None) -> tupl
     """The sort key of ExclusiveStartKey; ValueError when it is not one of the table's keys."""
     if exclusive_start_key is None:
         return None
-    key_types = {table.hash_key_attr: table.hash_key_type}
+    key_types: dict[str, str | None] = {table.hash_key_attr: table.hash_key_type}
     if table.range_key_attr:
         key_types[table.range_key_attr] = table.range_key_type
     try:
@@ -158,7 +158,7 @@ def scan(
     return results, scanned_count, last_evaluated_key
 
 
-def _items(table: Table, start: tuple[Any, ...] | None) -> Iterator[Item]:
+def _items(table: Table, start: tuple[Any, ...] | None) -> Iterator[Any]:  # Items, as moto keeps them
     """The table's items in scan order from after `start`; one deleted meanwhile is skipped."""
     for hash_key, range_key in _index(table).after(start):
         entry = table.items.get(hash_key)

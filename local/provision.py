@@ -18,6 +18,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+from local.people import SampleUser, read_users
 from local.resolve import Resolver, pseudo_parameters
 from local.spec import CloudSpec
 from local.template import Template
@@ -38,6 +39,7 @@ class Provisioned:
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> described client
     api_key_values: dict[str, str] = field(default_factory=dict)  # logical id -> key value
     seeded: int | None = None
+    users: list[SampleUser] = field(default_factory=list)
 
 
 class Provisioner:
@@ -46,7 +48,9 @@ class Provisioner:
         self.region = region
         self.stack_name = stack_name
 
-    def provision(self, template: Template, spec: CloudSpec, seed: Path | None = None) -> Provisioned:
+    def provision(
+        self, template: Template, spec: CloudSpec, seed: Path | None = None, users: Path | None = None
+    ) -> Provisioned:
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,
@@ -67,6 +71,8 @@ class Provisioner:
                 create(made, name, resource.get("Properties", {}))
         if seed is not None:
             made.seeded = self._seed(template, made, seed)
+        if users is not None:
+            made.users = self._create_users(made, read_users(users), users)
         return made
 
     def _creators(self) -> list[tuple[str, Callable[[Provisioned, str, dict[str, Any]], None]]]:
@@ -154,6 +160,44 @@ class Provisioner:
         request = {"GroupName": name, **made.resolver.resolve(props)}
         group = cognito.create_group(**api_fields(cognito, "CreateGroup", request))["Group"]
         made.resolver.refs[name] = group["GroupName"]
+
+    def _create_users(self, made: Provisioned, users: list[SampleUser], path: Path) -> list[SampleUser]:
+        """People from a file, made with the admin API as anyone would: confirmed, in their groups."""
+        cognito = self._aws("cognito-idp")
+        groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=made.user_pool_id)["Groups"]}
+        for user in users:
+            missing = sorted(set(user.groups) - groups)
+            if missing:
+                raise SystemExit(
+                    f"--users {path}: {user.username} is in {missing}, which the template does not define "
+                    f"(its groups: {sorted(groups)})"
+                )
+            attributes = dict(user.attributes)
+            if "@" in user.username:  # signs in with an email: a verified one, as an admin would make it
+                attributes.setdefault("email", user.username)
+                attributes.setdefault("email_verified", "true")
+            cognito.admin_create_user(
+                UserPoolId=made.user_pool_id,
+                Username=user.username,
+                MessageAction="SUPPRESS",
+                UserAttributes=[{"Name": k, "Value": v} for k, v in attributes.items()],
+            )
+            try:
+                cognito.admin_set_user_password(
+                    UserPoolId=made.user_pool_id,
+                    Username=user.username,
+                    Password=user.password,
+                    Permanent=True,
+                )
+            except cognito.exceptions.InvalidPasswordException:
+                raise SystemExit(
+                    f"--users {path}: the password of {user.username} breaks the pool's password policy"
+                ) from None
+            for group in user.groups:
+                cognito.admin_add_user_to_group(
+                    UserPoolId=made.user_pool_id, Username=user.username, GroupName=group
+                )
+        return users
 
     # ------------------------------------------------------------ DynamoDB
 
@@ -253,6 +297,7 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
         }
         for name, c in made.clients.items()
     }
+    found["Users"] = [user.output() for user in made.users]
     return found
 
 
@@ -316,7 +361,7 @@ def seed_items(path: Path) -> list[dict[str, Any]]:
     if not all(isinstance(i, dict) for i in items):
         raise SystemExit(f"{path}: expected an item (JSON object) or a list of items")
     serializer = TypeSerializer()
-    return [item if _is_dynamodb_json(item) else serializer.serialize(item)["M"] for item in items]
+    return [item if _is_dynamodb_json(item) else dict(serializer.serialize(item)["M"]) for item in items]
 
 
 def _is_dynamodb_json(item: dict[str, Any]) -> bool:

@@ -34,6 +34,7 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # default account quota is 1,000 (shared by all functions, lower for new accounts); each local
 # environment is a process of some 50 MB that takes a quarter of a second of CPU to start.
 DEFAULT_CONCURRENCY = 10
+INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
 THROTTLED_ERROR = "TooManyRequestsException: Rate Exceeded."
 
 
@@ -66,6 +67,7 @@ class _Process:
             text=True,
         )
         self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.initialized = threading.Event()  # the handler is imported (or failed to be)
         self._logs: list[str] = []
         self._logs_lock = threading.Lock()
         self._log_end = threading.Condition(self._logs_lock)
@@ -77,7 +79,12 @@ class _Process:
     def _read_replies(self) -> None:
         assert self.popen.stdout is not None
         for line in self.popen.stdout:
-            self.replies.put(json.loads(line))
+            reply = json.loads(line)
+            if reply.get("initialized"):
+                self.initialized.set()
+            else:
+                self.replies.put(reply)
+        self.initialized.set()
         self.replies.put(None)  # the worker is gone
 
     def _read_logs(self) -> None:
@@ -202,6 +209,11 @@ class Environments:
         self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str
     ) -> dict[str, Any] | None:
         timeout = self.config.timeout_seconds
+        # Lambda limits init on its own (10 s) and starts the function's Timeout after it
+        # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
+        if not process.initialized.wait(INIT_TIMEOUT_SECONDS):
+            process.kill()
+            return {"ok": False, "errorType": "TimeoutError", "errorMessage": "init timed out"}
         try:
             process.send(
                 {

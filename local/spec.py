@@ -168,9 +168,10 @@ def _read_api(template: Template) -> ApiSpec:
     body = openapi_body(template)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
-        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=_user_pool_of(scheme))
+        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=pool)
         for name, scheme in schemes.items()
-        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools" and _user_pool_of(scheme)
+        if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
+        and (pool := _user_pool_of(scheme)) is not None
     }
     other_authorizers = {
         name: _authorizer_kind(scheme)
@@ -384,7 +385,10 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
         notes.append("custom domain is not served")
     elif kind == "AWS::Cognito::UserPoolDomain":
         custom = "custom domain" if "CustomDomainConfig" in props else "hosted domain"
-        notes.append(f"{custom} not served (login pages); /oauth2/token is on the local port")
+        notes.append(
+            f"{custom} served on the local port: a plain sign-in page, no managed login branding, "
+            "no sign-up, password reset, MFA or federation"
+        )
     elif kind == "AWS::Lambda::Function":
         notes.extend(_function_notes(props))
     elif kind == "AWS::DynamoDB::Table":
@@ -397,8 +401,12 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
     elif kind == "AWS::Cognito::UserPool":
         if props.get("DeletionProtection") == "ACTIVE":
             notes.append("deletion protection is not emulated")
-        if props.get("LambdaConfig"):
-            notes.append("Lambda triggers (LambdaConfig) are not run")
+        others = sorted(
+            set(props.get("LambdaConfig") or {}) - {"PreTokenGenerationConfig", "PreTokenGeneration"}
+        )
+        if others:
+            notes.append(f"Lambda triggers {', '.join(others)} are not run (pre token generation is)")
+        notes.append("sign-in with SRP, custom auth or passkeys is not served (USER_PASSWORD_AUTH is)")
         if "UserPoolTier" in props:
             notes.append(f"feature plan {props['UserPoolTier']} is not enforced")
     elif kind in ("AWS::Logs::LogGroup", "AWS::ApiGateway::Account"):

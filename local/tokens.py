@@ -2,9 +2,10 @@
 
 `POST /oauth2/token` follows Cognito (docs/aws-behaviour.md §4): client authentication by HTTP Basic
 or in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
-scope the client is allowed), and errors as 400 `{"error": ...}`. Clients are looked up with
-DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so clients
-created or changed at run time work too.
+scope the client is allowed), and errors as 400 `{"error": ...}`. People's grants, `authorization_code`
+and `refresh_token`, are handed to local/hosted.py once the client is authenticated. Clients are looked
+up with DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so
+clients created or changed at run time work too.
 Tokens name the pool's AWS issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as
 Cognito's do, so code that checks `iss` the AWS way accepts them; only the keys are served locally.
 """
@@ -17,7 +18,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -75,9 +76,10 @@ class SigningKey:
 
 
 class OAuthError(Exception):
-    def __init__(self, code: str):
+    def __init__(self, code: str, description: str | None = None):
         super().__init__(code)
         self.code = code
+        self.description = description
 
 
 class ClientDirectory:
@@ -130,11 +132,26 @@ def access_token_seconds(client: dict[str, Any]) -> int:
     return int(validity) * _UNITS[unit]
 
 
+# People's grants (local/hosted.py): (client, grant, form) -> the token response's body.
+UserGrants = Callable[[dict[str, Any], str, Any], dict[str, Any]]
+# The pre token generation trigger for client_credentials (V3_0 only): (client, claims) -> claims.
+MachineTrigger = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
 class TokenEndpoint:
-    def __init__(self, issuer: str, key: SigningKey, clients: ClientDirectory):
+    def __init__(
+        self,
+        issuer: str,
+        key: SigningKey,
+        clients: ClientDirectory,
+        user_grants: UserGrants | None = None,
+        machine_trigger: MachineTrigger | None = None,
+    ):
         self.issuer = issuer
         self._key = key
         self._clients = clients
+        self._user_grants = user_grants
+        self._machine_trigger = machine_trigger
 
     def __call__(self, request: Request) -> Response:
         if request.method != "POST":
@@ -142,7 +159,8 @@ class TokenEndpoint:
         try:
             return _json(200, self._token(request))
         except OAuthError as error:
-            return _json(400, {"error": error.code})
+            description = {"error_description": error.description} if error.description else {}
+            return _json(400, {"error": error.code, **description})
 
     def _token(self, request: Request) -> dict[str, Any]:
         if request.mimetype != "application/x-www-form-urlencoded":
@@ -155,7 +173,10 @@ class TokenEndpoint:
         if grant not in _GRANTS:
             raise OAuthError("unsupported_grant_type")
         if grant != "client_credentials":
-            self._refuse_user_grant(client, grant, form)
+            if self._user_grants is None:
+                self._refuse_user_grant(client, grant, form)
+            else:
+                return self._user_grants(client, grant, form)
         if "client_credentials" not in client.get("AllowedOAuthFlows", []) or not client.get(
             "AllowedOAuthFlowsUserPoolClient"
         ):
@@ -163,27 +184,35 @@ class TokenEndpoint:
         scopes = _granted_scopes(client, form.get("scope"))
         lifetime = access_token_seconds(client)
         claims = client_credentials_claims(client["ClientId"], scopes, self.issuer, lifetime)
+        if self._machine_trigger is not None:
+            claims = self._machine_trigger(client, claims)
         return {"access_token": self._key.sign(claims), "expires_in": lifetime, "token_type": "Bearer"}
 
     def _authenticate(self, request: Request) -> dict[str, Any]:
-        client_id, secret = _basic_credentials(request)
-        if client_id is None:
-            client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
-        if not client_id:
-            raise OAuthError("invalid_client")
-        client = self._clients.find(client_id)
-        if client is None or client.get("ClientSecret", None) != secret:
-            raise OAuthError("invalid_client")
-        return client
+        return authenticate_client(request, self._clients)
 
     @staticmethod
     def _refuse_user_grant(client: dict[str, Any], grant: str, form: Any) -> None:
-        """The local pool has no users and no hosted login, so it never issues codes or refresh tokens."""
+        """Without people's grants (no hosted sign-in), no code or refresh token is ever valid."""
         if grant == "authorization_code" and "code" not in client.get("AllowedOAuthFlows", []):
             raise OAuthError("unauthorized_client")
         if not form.get("code" if grant == "authorization_code" else "refresh_token"):
             raise OAuthError("invalid_request")
         raise OAuthError("invalid_grant")
+
+
+def authenticate_client(request: Request, clients: ClientDirectory) -> dict[str, Any]:
+    """The app client of a request to the token or revocation endpoint: HTTP Basic, or in the body
+    (a public client sends only its `client_id`)."""
+    client_id, secret = _basic_credentials(request)
+    if client_id is None:
+        client_id, secret = request.form.get("client_id"), request.form.get("client_secret")
+    if not client_id:
+        raise OAuthError("invalid_client")
+    client = clients.find(client_id)
+    if client is None or client.get("ClientSecret", None) != secret:
+        raise OAuthError("invalid_client")
+    return client
 
 
 def _granted_scopes(client: dict[str, Any], requested: str | None) -> list[str]:
@@ -219,13 +248,26 @@ def jwks_document(keys: list[SigningKey]) -> dict[str, Any]:
     return {"keys": [k.public_jwk() for k in keys]}
 
 
-def openid_configuration(issuer: str, jwks_url: str, token_url: str) -> dict[str, Any]:
+def openid_configuration(
+    issuer: str, jwks_url: str, token_url: str, domain_url: str | None = None
+) -> dict[str, Any]:
+    """The pool's discovery document; with `domain_url`, the hosted sign-in's endpoints too."""
+    people = (
+        {
+            "authorization_endpoint": f"{domain_url}/oauth2/authorize",
+            "userinfo_endpoint": f"{domain_url}/oauth2/userInfo",
+            "scopes_supported": ["openid", "email", "phone", "profile"],
+        }
+        if domain_url
+        else {}
+    )
     return {
         "issuer": issuer,
+        **people,
         "jwks_uri": jwks_url,
         "token_endpoint": token_url,
         "response_types_supported": ["code", "token"],
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": list(_GRANTS if domain_url else ("client_credentials",)),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -258,3 +300,91 @@ def client_credentials_claims(
         "jti": str(uuid.uuid4()),
         "client_id": client_id,
     }
+
+
+# ---------------------------------------------------------------- a person's tokens
+
+# Attributes Cognito puts in ID tokens as booleans (the user pool stores them as "true"/"false").
+_BOOLEAN_ATTRIBUTES = ("email_verified", "phone_number_verified")
+
+
+def user_access_token_claims(
+    *,
+    sub: str,
+    username: str,
+    client_id: str,
+    groups: Iterable[str],
+    scopes: Iterable[str],
+    issuer: str,
+    auth_time: int,
+    origin_jti: str,
+    event_id: str,
+    lifetime: int = 3600,
+    now: int | None = None,
+    jti: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a person's access token, in Cognito's order (docs/aws-behaviour.md §4): no `aud`,
+    `cognito:groups` only when there are groups."""
+    now = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {"sub": sub}
+    if groups:
+        claims["cognito:groups"] = list(groups)
+    claims.update(
+        {
+            "iss": issuer,
+            "version": 2,
+            "client_id": client_id,
+            "origin_jti": origin_jti,
+            "event_id": event_id,
+            "token_use": "access",
+            "scope": " ".join(scopes),
+            "auth_time": auth_time,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": jti or str(uuid.uuid4()),
+            "username": username,
+        }
+    )
+    return claims
+
+
+def user_id_token_claims(
+    *,
+    sub: str,
+    username: str,
+    client_id: str,
+    groups: Iterable[str],
+    attributes: Mapping[str, str],
+    issuer: str,
+    auth_time: int,
+    origin_jti: str,
+    event_id: str,
+    lifetime: int = 3600,
+    now: int | None = None,
+    jti: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a person's ID token, in Cognito's order: the user's attributes (`email`,
+    `email_verified` as a boolean, custom ones) beside `aud`, `cognito:username` and `cognito:groups`."""
+    now = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {"sub": sub}
+    for name in _BOOLEAN_ATTRIBUTES:
+        if name in attributes:
+            claims[name] = str(attributes[name]).lower() == "true"
+    if groups:
+        claims["cognito:groups"] = list(groups)
+    claims.update(
+        {
+            "iss": issuer,
+            "cognito:username": username,
+            "origin_jti": origin_jti,
+            "aud": client_id,
+            "event_id": event_id,
+            "token_use": "id",
+            "auth_time": auth_time,
+            "exp": now + lifetime,
+            "iat": now,
+            "jti": jti or str(uuid.uuid4()),
+        }
+    )
+    claims.update({k: v for k, v in attributes.items() if k != "sub" and k not in _BOOLEAN_ATTRIBUTES})
+    return claims

@@ -84,6 +84,7 @@ def main():
         handler = load_handler(handler_spec)
     except Exception as error:  # Lambda reports init failures on the first invocation
         init_error = {**error_reply("Runtime.ImportModuleError", error), "fatal": True}
+    replies.write(json.dumps({"initialized": True}) + "\n")  # the invocation's clock starts now
 
     for line in sys.stdin:
         request = json.loads(line)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -32,7 +32,7 @@ class BodySchema:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
-        self._validate = None
+        self._validate: Callable[[Any], Any] | None = None
 
     def check(self, body: str) -> dict[str, Any]:
         """The parsed body, valid against the schema, or InvalidRequest naming the first bad field."""

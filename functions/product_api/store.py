@@ -125,7 +125,7 @@ class ProductStore:
         except ClientError as error:
             if not _failed_condition(error):
                 raise
-            current = error.response.get("Item")
+            current: Any = error.response.get("Item")  # ALL_OLD: the item as it is now
             if not current:
                 raise ProductNotFound(product_id) from None
             raise VersionConflict(product_id, expected_version, int(current["version"]["N"])) from None

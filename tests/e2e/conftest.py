@@ -26,7 +26,17 @@ import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
 from local.tokens import SigningKey
-from tests.e2e.support import STACK_NAME, Api, Stack, deployed_stack, local_stack, start_local_cloud
+from tests.e2e.sign_in import create_person, delete_person, user_client
+from tests.e2e.support import (
+    DEPLOYED,
+    STACK_NAME,
+    Api,
+    Person,
+    Stack,
+    deployed_stack,
+    local_stack,
+    start_local_cloud,
+)
 
 # As many execution environments per function as the tests call at once (test_no_lost_writes: 50),
 # as an AWS account has; the local default of 10 would throttle them (docs/aws-behaviour.md §7).
@@ -75,3 +85,60 @@ def token_for(stack: Stack) -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Api:
     return Api(stack)
+
+
+# ---------------------------------------------------------------- people
+
+
+@pytest.fixture(scope="session")
+def template_groups(stack: Stack) -> dict[str, frozenset[str]]:
+    """The pool's groups and the scopes each grants, as the template declares them (GROUP_SCOPES)."""
+    from events.generate import group_scopes
+    from local.template import translate
+
+    return {group: frozenset(scopes) for group, scopes in group_scopes(translate(stack.parameters)).items()}
+
+
+@pytest.fixture(scope="session")
+def people(
+    stack: Stack, template_groups: dict[str, frozenset[str]]
+) -> Iterator[dict[tuple[str, ...], Person]]:
+    """One person per group and one in two groups, by their groups: the local cloud's sample users, or,
+    on a deployed stack, people made with the admin API for this session and deleted after it."""
+    if not DEPLOYED:
+        yield {person.groups: person for person in stack.people}
+        return
+    ordered = sorted(template_groups, key=lambda g: len(template_groups[g]))
+    made = [create_person(stack, (group,)) for group in ordered]
+    made.append(create_person(stack, tuple(ordered[:2])))
+    try:
+        yield {person.groups: person for person in made}
+    finally:
+        for person in made:
+            delete_person(stack, person)
+
+
+@pytest.fixture
+def new_person(stack: Stack) -> Iterator[Callable[[tuple[str, ...]], Person]]:
+    """new_person(groups): a person of this test only (made with the admin API, deleted after it)."""
+    made: list[Person] = []
+
+    def create(groups: tuple[str, ...]) -> Person:
+        made.append(create_person(stack, groups))
+        return made[-1]
+
+    yield create
+    for person in made:
+        delete_person(stack, person)
+
+
+@pytest.fixture(scope="session")
+def password_sign_in(stack: Stack) -> None:
+    """Skips a test when the user client does not take USER_PASSWORD_AUTH (a stack deployed without
+    AllowUserPasswordAuth=true; the local cloud turns it on by default)."""
+    allowed = "ALLOW_USER_PASSWORD_AUTH" in user_client(stack).get("ExplicitAuthFlows", [])
+    assert allowed or DEPLOYED, "the local cloud must turn USER_PASSWORD_AUTH on by default"
+    if not allowed:
+        pytest.skip(
+            "the user client does not take USER_PASSWORD_AUTH: deploy with AllowUserPasswordAuth=true"
+        )

@@ -19,7 +19,7 @@ import requests
 
 from local.spec import Route, read_spec
 from local.template import ROOT, translate
-from local.tokens import SigningKey
+from local.tokens import SigningKey, user_id_token_claims
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)
@@ -36,6 +36,15 @@ class Client:
     scopes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Person:
+    """A user of the pool: what they sign in with (their email), their password and groups."""
+
+    username: str
+    password: str
+    groups: tuple[str, ...]
+
+
 @dataclass
 class Stack:
     """What the tests need from the target, local or deployed."""
@@ -48,11 +57,31 @@ class Stack:
     api_key: str | None = None
     console_log: Path | None = None  # local cloud only: its console, one line per request
     parameters: dict[str, str] = field(default_factory=dict)
+    # People: the user pool, its public client, its domain, and (local cloud) the sample users.
+    user_pool_id: str | None = None
+    user_client_id: str | None = None
+    domain_url: str | None = None
+    region: str | None = None
+    people: list[Person] = field(default_factory=list)
     # The local cloud only: its AWS endpoint, the pool's signing key (its file is the fixture's own,
     # passed with --signing-key) and the running process, whose console the tests can read.
     aws_endpoint_url: str | None = None
     signing_key: SigningKey | None = None
     cloud: RunningCloud | None = None
+
+    def cognito(self) -> Any:
+        """boto3's cognito-idp client for the target: the local endpoint, or AWS with your credentials."""
+        import boto3
+
+        if self.aws_endpoint_url is None:
+            return boto3.client("cognito-idp", region_name=self.region)
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.aws_endpoint_url,
+            region_name=self.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # the local endpoint takes any credentials
+        )
 
     def sign(self, claims: dict[str, Any]) -> str:
         """A token signed with the pool's own key (local cloud only): expired or ID-token shaped ones."""
@@ -132,6 +161,11 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
             if "client_credentials" in c["AllowedOAuthFlows"]
         },
         api_key=outputs.get("ApiKey"),
+        user_pool_id=outputs["UserPoolId"],
+        user_client_id=outputs.get("ProductUserClientId"),
+        domain_url=outputs.get("UserPoolDomainUrl"),
+        region=outputs["Region"],
+        people=[Person(u["Username"], u["Password"], tuple(u["Groups"])) for u in outputs.get("Users", [])],
         aws_endpoint_url=outputs["AwsEndpointUrl"],
         signing_key=signing_key,
         cloud=cloud,
@@ -144,9 +178,31 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
 
 def deployed_stack(stack_name: str) -> Stack:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    cloudformation, cognito = boto3.client("cloudformation"), boto3.client("cognito-idp")
-    description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    # Without credentials, a region or the stack, every test would fail on the same boto3 error:
+    # stop the run once, saying what is missing.
+    session = boto3.Session()
+    missing = [
+        what
+        for what, ok in (("a region", session.region_name), ("credentials", session.get_credentials()))
+        if not ok
+    ]
+    if missing:
+        pytest.exit(
+            f"AWS_SAM_STACK_NAME={stack_name} runs the e2e suite against a deployed stack, which needs "
+            f"{' and '.join(missing)} for AWS (AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
+            "AWS_REGION). Unset AWS_SAM_STACK_NAME to test against the local cloud.",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+    cloudformation, cognito = session.client("cloudformation"), session.client("cognito-idp")
+    try:
+        description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except (BotoCoreError, ClientError) as error:
+        pytest.exit(
+            f"AWS_SAM_STACK_NAME={stack_name}: cannot read the stack in {session.region_name}: {error}",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
     outputs = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in description.get("Parameters", [])}
     clients = {}
@@ -173,6 +229,10 @@ def deployed_stack(stack_name: str) -> Stack:
         clients=clients,
         api_key=api_key,
         parameters=parameters,
+        user_pool_id=outputs["UserPoolId"],
+        user_client_id=outputs.get("ProductUserClientId"),
+        domain_url=outputs.get("UserPoolDomainUrl"),
+        region=cognito.meta.region_name,
     )
 
 
@@ -220,22 +280,17 @@ def new_product(**overrides: Any) -> dict[str, Any]:
     return {"name": f"e2e {uuid.uuid4().hex[:8]}", "price": "12.50", "currency": "EUR", **overrides}
 
 
-def id_token_claims(issuer: str, client_id: str, lifetime: int = 3600) -> dict[str, Any]:
-    """The claims of a Cognito ID token for a person signed in through `client_id`."""
-    now = int(time.time())
-    subject = str(uuid.uuid4())
-    return {
-        "sub": subject,
-        "aud": client_id,
-        "token_use": "id",
-        "cognito:username": subject,
-        "email": "test-user@example.com",
-        "email_verified": True,
-        "auth_time": now,
-        "iss": issuer,
-        "exp": now + lifetime,
-        "iat": now,
-        "jti": str(uuid.uuid4()),
-        "origin_jti": str(uuid.uuid4()),
-        "event_id": str(uuid.uuid4()),
-    }
+def id_token_claims(issuer: str, client_id: str) -> dict[str, Any]:
+    """A person's ID token claims, as the local cloud issues them (for tokens signed by the test)."""
+    subject, now = str(uuid.uuid4()), int(time.time())
+    return user_id_token_claims(
+        sub=subject,
+        username=subject,
+        client_id=client_id,
+        groups=(),
+        attributes={"email": "test-user@example.com", "email_verified": "true"},
+        issuer=issuer,
+        auth_time=now,
+        origin_jti=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+    )

@@ -11,6 +11,7 @@ import json
 import re
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -782,3 +783,58 @@ def test_garbage_collection_is_back_on_once_a_handler_is_built(api):
 
     assert gc.isenabled()
     assert gc.get_freeze_count() > 0
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    """The CloudWatch embedded-metric documents a function printed, one JSON object a line."""
+    documents = []
+    for line in text.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and "_aws" in document:
+            documents.append(document)
+    return documents
+
+
+def metric_names(documents: list[dict[str, Any]]) -> set[str]:
+    return {
+        metric["Name"]
+        for document in documents
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+    }
+
+
+@pytest.fixture
+def cold_start():
+    """The next invocation is a cold start again, as in a new execution environment."""
+    from aws_lambda_powertools.metrics.provider import cold_start as flag
+
+    flag.is_cold_start = True
+    yield
+    flag.is_cold_start = True
+
+
+def test_read_route_publishes_the_cold_start_metric_without_a_warning(api, cold_start, capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = api.request("GET", "/products")
+        second = api.request("GET", "/products")
+
+    assert (first.status, second.status) == (200, 200)
+    assert [str(w.message) for w in caught if "metrics" in str(w.message).lower()] == []
+    documents = emf_documents(capsys.readouterr().out)
+    assert metric_names(documents) == {"ColdStart"}
+    assert len(documents) == 1  # the cold start only: the warm call publishes nothing
+
+
+def test_write_route_publishes_its_business_metric(api, capsys):
+    reply = api.request("POST", "/products", body={"name": "Kettle", "price": "39.90", "currency": "EUR"})
+
+    assert reply.status == 201
+    assert "ProductCreated" in metric_names(emf_documents(capsys.readouterr().out))

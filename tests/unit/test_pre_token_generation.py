@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from events.generate import Person, group_scopes, pre_token_function, pre_token_generation_event
+from events.generate import group_scopes, pre_token_function
+from local.events import pre_token_generation_event
 from product_api.settings import SettingsError
 
 SIGN_IN_API = "TokenGeneration_Authentication"
@@ -22,6 +23,7 @@ HOSTED = "TokenGeneration_HostedAuth"
 REFRESH = "TokenGeneration_RefreshTokens"
 SIGN_IN_API_SCOPE = "aws.cognito.signin.user.admin"
 CLIENT_ID = "47d8f3fadfdca100d1db8abe8c"
+USERNAME = "8be5d10b-3a54-5d99-981e-9bacab16fe02"
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +41,16 @@ def sign_in(template, call_trigger):
     """sign_in(source, groups, scopes) -> (the access token's scopes, the trigger's answer)."""
 
     def run(source: str, groups: list[str], scopes: list[str]) -> tuple[set[str], dict[str, Any]]:
-        person = Person(username="8be5d10b-3a54-5d99-981e-9bacab16fe02", email="ada@example.com", groups=())
         event = pre_token_generation_event(
-            trigger_source=source, person=person, client_id=CLIENT_ID, scopes=scopes
+            trigger_source=source,
+            region="us-east-1",
+            user_pool_id="us-east-1_EXAMPLE",
+            username=USERNAME,
+            client_id=CLIENT_ID,
+            user_attributes={"sub": USERNAME, "email_verified": "true", "email": "ada@example.com"},
+            groups=groups,
+            scopes=scopes,
         )
-        event["request"]["groupConfiguration"]["groupsToOverride"] = list(groups)
         sent = copy.deepcopy(event)
         result = call_trigger(pre_token_function(template), event)
         assert {k: v for k, v in result.items() if k != "response"} == {

@@ -1,0 +1,233 @@
+"""A small Python client for product-api: one access token for many calls.
+
+Cognito bills every token that the `client_credentials` grant issues, and each token request is a
+round trip before the call that needed it. So this client asks for a token once, keeps it until
+shortly before it expires (Authlib's OAuth2Session renews it then, `leeway` seconds early), and asks
+for a new one early only when the API answers 401 (the token was revoked, or the pool's keys
+changed): once per call, then the 401 is the caller's to handle. Cognito also answers 401 when the
+token lacks the route's scope; that retry cannot help, so use a client whose scopes cover the route.
+
+Settings come from a deployed stack (CloudFormation outputs, the client secret from Cognito) or
+from the local cloud's `.local/outputs.json`:
+
+    client = ProductApiClient(Settings.from_local_outputs())              # after `make local`
+    client = ProductApiClient(Settings.from_stack("product-api"))         # AWS credentials and region
+    product = client.create_product(name="Kettle", price="39.90", currency="EUR")
+    page = client.list_products(limit=10)
+    print(client.token_requests)                                          # 1
+
+Needs `authlib` and `requests` (and `boto3` for `from_stack`). One client per thread.
+From the command line, for a quick look (`--help` for more):
+
+    python clients/python/product_api_client.py --local --repeat 3 GET /products
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+DEFAULT_CLIENT = "ProductAdminClient"
+LOCAL_OUTPUTS = Path(".local/outputs.json")
+
+
+class ProductApiError(Exception):
+    """A call the API refused: the status and the JSON body it answered with."""
+
+    def __init__(self, response: requests.Response):
+        self.status = response.status_code
+        try:
+            self.body: Any = response.json()
+        except ValueError:
+            self.body = response.text
+        message = self.body.get("message") if isinstance(self.body, dict) else self.body
+        super().__init__(f"{response.request.method} {response.url}: {self.status} {message}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the API and its token endpoint are, and the machine client to call them as."""
+
+    api_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    api_key: str | None = None  # only with RequireApiKey=true
+
+    @classmethod
+    def from_local_outputs(cls, path: Path | str = LOCAL_OUTPUTS, client: str = DEFAULT_CLIENT) -> Settings:
+        """From the outputs file `make local` writes (each client's id and secret included)."""
+        outputs = json.loads(Path(path).read_text())
+        clients = outputs["Clients"]
+        if client not in clients:
+            raise KeyError(f"{path} has no client {client!r}; it has {sorted(clients)}")
+        return cls(
+            api_url=outputs["ApiUrl"],
+            token_url=outputs["TokenUrl"],
+            client_id=clients[client]["ClientId"],
+            client_secret=clients[client]["ClientSecret"],
+            api_key=outputs.get("ApiKey"),
+        )
+
+    @classmethod
+    def from_stack(
+        cls, stack_name: str, client: str = DEFAULT_CLIENT, *, boto3_session: Any = None
+    ) -> Settings:
+        """From a deployed stack's outputs; the secret from Cognito, the API key (if any) from API Gateway.
+
+        Uses your AWS credentials and region (or the boto3 session given).
+        """
+        if boto3_session is None:
+            import boto3
+
+            boto3_session = boto3.Session()
+        stack = boto3_session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if f"{client}Id" not in outputs:
+            raise KeyError(f"stack {stack_name} has no output {client}Id")
+        described = boto3_session.client("cognito-idp").describe_user_pool_client(
+            UserPoolId=outputs["UserPoolId"], ClientId=outputs[f"{client}Id"]
+        )["UserPoolClient"]
+        api_key = None
+        if "ApiKeyId" in outputs:
+            key = boto3_session.client("apigateway").get_api_key(
+                apiKey=outputs["ApiKeyId"], includeValue=True
+            )
+            api_key = key["value"]
+        return cls(
+            api_url=outputs["ApiUrl"],
+            token_url=outputs["TokenUrl"],
+            client_id=described["ClientId"],
+            client_secret=described["ClientSecret"],
+            api_key=api_key,
+        )
+
+
+class ProductApiClient:
+    """Calls the API with one cached client_credentials token; counts the tokens it asked for."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        scope: str | None = None,
+        leeway: int = 60,
+        timeout: float = 10,
+    ):
+        self.settings = settings
+        self.token_requests = 0
+        self.session = OAuth2Session(
+            settings.client_id,
+            settings.client_secret,
+            scope=scope,  # None: every scope the app client is allowed
+            token_endpoint=settings.token_url,
+            grant_type="client_credentials",
+            leeway=leeway,  # renew this many seconds before the token expires
+        )
+        self.session.register_compliance_hook("access_token_response", self._count_token)
+        self.timeout = timeout
+
+    def _count_token(self, response: requests.Response) -> requests.Response:
+        self.token_requests += 1
+        return response
+
+    def fetch_token(self) -> dict[str, Any]:
+        """A new access token now (the cached one is replaced)."""
+        return dict(self.session.fetch_token(self.settings.token_url, grant_type="client_credentials"))
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One call to the API stage (`path` after the stage, e.g. /products), whatever its status."""
+        fetched_now = not self.session.token
+        if fetched_now:
+            self.fetch_token()
+        headers = {**kwargs.pop("headers", {})}
+        if self.settings.api_key:
+            headers.setdefault("x-api-key", self.settings.api_key)
+        kwargs.setdefault("timeout", self.timeout)
+        url = self.settings.api_url.rstrip("/") + path
+        response = self.session.request(method, url, headers=headers, **kwargs)
+        if response.status_code == 401 and not fetched_now:
+            self.fetch_token()
+            response = self.session.request(method, url, headers=headers, **kwargs)
+        return response
+
+    def call(self, method: str, path: str, *, expect: int, **kwargs: Any) -> Any:
+        """The JSON body of a call that answered `expect`, or ProductApiError."""
+        response = self.request(method, path, **kwargs)
+        if response.status_code != expect:
+            raise ProductApiError(response)
+        return response.json() if response.content else None
+
+    # ------------------------------------------------------------ the routes
+
+    def list_products(self, limit: int | None = None, next_token: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"limit": limit, "next_token": next_token}.items() if v is not None}
+        return self.call("GET", "/products", expect=200, params=params)
+
+    def get_product(self, product_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/products/{product_id}", expect=200)
+
+    def create_product(self, **fields: Any) -> dict[str, Any]:
+        """name, price (a string such as "39.90"), currency, and optionally description."""
+        return self.call("POST", "/products", expect=201, json=fields)
+
+    def update_product(self, product_id: str, version: int, **fields: Any) -> dict[str, Any]:
+        """The product's fields and the version you read; a stale version is a 409."""
+        return self.call("PUT", f"/products/{product_id}", expect=200, json={**fields, "version": version})
+
+    def delete_product(self, product_id: str) -> None:
+        self.call("DELETE", f"/products/{product_id}", expect=204)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="product_api_client.py", description="Call product-api with one cached token."
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--local", nargs="?", const=str(LOCAL_OUTPUTS), metavar="OUTPUTS", help="the local cloud"
+    )
+    where.add_argument("--stack", metavar="NAME", help="a deployed stack (AWS credentials and region)")
+    parser.add_argument("--client", default=DEFAULT_CLIENT, help=f"app client logical id ({DEFAULT_CLIENT})")
+    parser.add_argument("--scope", help="ask for these scopes only (space-separated)")
+    parser.add_argument("--repeat", type=int, default=1, help="make the call this many times")
+    parser.add_argument("method", help="GET, POST, PUT or DELETE")
+    parser.add_argument("path", help="path after the stage, e.g. /products")
+    parser.add_argument("body", nargs="?", help="JSON body for POST and PUT")
+    args = parser.parse_args(argv)
+
+    settings = (
+        Settings.from_stack(args.stack, args.client)
+        if args.stack
+        else Settings.from_local_outputs(args.local, args.client)
+    )
+    client = ProductApiClient(settings, scope=args.scope)
+    body: Mapping[str, Any] | None = json.loads(args.body) if args.body else None
+    started = time.perf_counter()
+    status = 0
+    for _ in range(max(1, args.repeat)):
+        response = client.request(args.method.upper(), args.path, json=body)
+        status = response.status_code
+        print(response.status_code, response.text)
+    elapsed = time.perf_counter() - started
+    print(
+        f"{args.repeat} call(s), {client.token_requests} token request(s), {elapsed:.2f} s",
+        file=sys.stderr,
+    )
+    return 0 if status < 400 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The Python client in clients/python against the target (local cloud or deployed stack): one
+access token serves a whole session of calls, counted by the client's own token hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from product_api_client import ProductApiClient, ProductApiError, Settings
+from tests.e2e.support import Stack, new_product, template_routes
+
+
+def settings_for(stack: Stack, client: str) -> Settings:
+    c = stack.clients[client]
+    return Settings(stack.api_url, stack.token_url, c.client_id, c.secret, stack.api_key)
+
+
+def widest_and_narrowest(stack: Stack) -> tuple[str, str]:
+    by_scopes = sorted(stack.clients, key=lambda name: len(stack.clients[name].scopes))
+    return by_scopes[-1], by_scopes[0]
+
+
+def test_one_token_serves_a_whole_session_of_calls(stack: Stack) -> None:
+    widest, _ = widest_and_narrowest(stack)
+    client = ProductApiClient(settings_for(stack, widest))
+
+    product = client.create_product(**new_product())
+    assert client.get_product(product["id"]) == product
+    for _ in range(5):
+        assert "items" in client.list_products()
+    changed = {k: product[k] for k in ("name", "price", "currency")}
+    updated = client.update_product(product["id"], product["version"], **changed)
+    client.delete_product(product["id"])
+
+    assert updated["version"] == product["version"] + 1
+    assert client.token_requests == 1  # nine calls, one token
+
+
+def test_a_route_outside_the_tokens_scope_stays_a_401_after_one_retry(stack: Stack) -> None:
+    widest, narrowest = widest_and_narrowest(stack)
+    allowed = set(stack.clients[narrowest].scopes)
+    refused = next((r for r in template_routes() if not allowed & set(r.scopes)), None)
+    if refused is None or narrowest == widest:
+        pytest.skip("every client may call every route")
+    readable = next(r for r in template_routes() if allowed & set(r.scopes) and "{" not in r.resource)
+    client = ProductApiClient(settings_for(stack, narrowest))
+    assert client.request(readable.method, readable.resource).status_code == 200
+
+    with pytest.raises(ProductApiError) as error:
+        client.call(refused.method, refused.resource.replace("{id}", "0" * 8), expect=200, json=new_product())
+
+    assert error.value.status == 401
+    assert client.token_requests == 2  # the first token, and the one retry

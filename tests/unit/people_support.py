@@ -1,0 +1,110 @@
+"""Helpers of the people tests: a user pool in moto (in this process), its trigger run by the local
+Lambda runner, and the sign-in API, the domain's endpoints and the token endpoint called as WSGI
+apps through werkzeug's test client (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import jwt
+import pytest
+from moto import mock_aws
+from werkzeug.test import Client
+from werkzeug.wrappers import Request, Response
+
+from local.hosted import HostedUi
+from local.people import Triggers, UserDirectory, UserTokens
+from local.provision import ACCOUNT_ID
+from local.sign_in_api import TARGET_PREFIX, SignInApi
+from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+
+REGION = "us-east-1"
+
+
+@contextmanager
+def local_aws() -> Iterator[None]:
+    """moto in this process, with dummy credentials and nothing pointing at another endpoint."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        with mock_aws():
+            yield
+
+
+def cognito() -> Any:
+    return boto3.client("cognito-idp", region_name=REGION)
+
+
+@dataclass
+class PeopleServer:
+    """What the local cloud serves for people, over one pool: call it as the cloud's dispatcher would."""
+
+    pool_id: str
+    key: SigningKey
+    tokens: UserTokens
+    sign_in_api: SignInApi
+    hosted: HostedUi
+    token_endpoint: TokenEndpoint
+
+    @classmethod
+    def over(cls, pool_id: str, runner: Any) -> PeopleServer:
+        key = SigningKey.generate()
+        issuer = aws_issuer(REGION, pool_id)
+        directory = UserDirectory(account_id=ACCOUNT_ID, region=REGION, user_pool_id=pool_id)
+        clients = ClientDirectory(cognito(), pool_id)
+        tokens = UserTokens(
+            issuer=issuer, key=key, directory=directory, triggers=Triggers(directory, runner), region=REGION
+        )
+        hosted = HostedUi(tokens=tokens, directory=directory, clients=clients, issuer=issuer, key=key)
+        endpoint = TokenEndpoint(issuer, key, clients, hosted.grants, tokens.client_credentials_claims)
+        return cls(
+            pool_id,
+            key,
+            tokens,
+            SignInApi(tokens=tokens, directory=directory, clients=clients),
+            hosted,
+            endpoint,
+        )
+
+    def app(self, request_environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(request_environ)
+        routes: dict[str, Callable[[Request], Response]] = {
+            **self.hosted.endpoints(),
+            "/oauth2/token": self.token_endpoint,
+        }
+        handler = routes.get(request.path) or self.sign_in_api
+        return handler(request)(request_environ, start_response)
+
+    def browser(self) -> Client:
+        return Client(self.app)
+
+    def call(self, operation: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """One cognito-idp JSON API call, as boto3 sends it."""
+        response = self.browser().post(
+            "/",
+            data=json.dumps(body),
+            headers={"X-Amz-Target": TARGET_PREFIX + operation, "Content-Type": "application/x-amz-json-1.1"},
+        )
+        return response.status_code, response.get_json(force=True)
+
+    def claims(self, token: str) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            self.key.private_key.public_key(),
+            algorithms=["RS256"],
+            issuer=aws_issuer(REGION, self.pool_id),
+            options={"verify_aud": False},
+        )
+
+
+def query_of(location: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -1,0 +1,470 @@
+"""The user pool domain's endpoints for people (local/hosted.py), over the template's own pool, users
+(local/users.json) and trigger, in moto in this process: authorize, the sign-in page, the code and
+refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §5)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from local import hosted
+from local.functions import function_configs
+from local.people import DEFAULT_USERS, read_users, s256
+from local.provision import Provisioned, Provisioner
+from local.runner import Runner
+from local.spec import active, read_spec
+from local.template import translate
+from tests.unit.people_support import REGION, PeopleServer, local_aws, query_of
+
+PEOPLE = {u.username: u for u in read_users(DEFAULT_USERS)}
+
+
+@pytest.fixture(scope="module")
+def provisioned() -> Iterator[tuple[PeopleServer, Provisioned]]:
+    with local_aws():
+        template = active(translate({"AllowUserPasswordAuth": "true"}))
+        made = Provisioner(
+            lambda service: boto3.client(service, region_name=REGION), region=REGION, stack_name="product-api"
+        ).provision(template, read_spec(template), users=DEFAULT_USERS)
+        runner = Runner(function_configs(template, made.resolver), region=REGION, endpoint_url=None)
+        try:
+            yield PeopleServer.over(made.user_pool_id, runner), made
+        finally:
+            runner.stop()
+
+
+@pytest.fixture(scope="module")
+def server(provisioned) -> PeopleServer:
+    return provisioned[0]
+
+
+@pytest.fixture(scope="module")
+def client(provisioned) -> dict[str, Any]:
+    (user_client,) = [c for c in provisioned[1].clients.values() if "code" in c.get("AllowedOAuthFlows", [])]
+    return user_client
+
+
+def person(groups: tuple[str, ...]) -> Any:
+    return next(u for u in PEOPLE.values() if u.groups == groups)
+
+
+def authorize_query(client: dict[str, Any], **overrides: str | None) -> str:
+    parameters: dict[str, str | None] = {
+        "client_id": client["ClientId"],
+        "response_type": "code",
+        "redirect_uri": client["CallbackURLs"][0],
+        "state": "st4te",
+        "scope": "openid email product-api/read_product product-api/delete_product",
+        **overrides,
+    }
+    return urlencode({k: v for k, v in parameters.items() if v is not None})
+
+
+def csrf_of(page: Any) -> str:
+    return re.search(r'name="_csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def log_in(browser: Any, query: str, username: str, password: str, **extra: str) -> Any:
+    page = browser.get(f"/login?{query}")
+    assert page.status_code == 200
+    return browser.post(
+        f"/login?{query}", data={"_csrf": csrf_of(page), "username": username, "password": password, **extra}
+    )
+
+
+def code_flow(
+    server: PeopleServer, client: dict[str, Any], user: Any, **overrides: str | None
+) -> tuple[str, str]:
+    """Signs `user` in on the page with a PKCE challenge; returns the code and the code verifier."""
+    verifier = secrets.token_urlsafe(48)
+    query = authorize_query(client, code_challenge=s256(verifier), code_challenge_method="S256", **overrides)
+    answer = log_in(server.browser(), query, user.username, user.password)
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return query_of(answer.location)["code"], verifier
+
+
+def redeem(
+    server: PeopleServer, client: dict[str, Any], code: str, verifier: str | None, **extra: str
+) -> Any:
+    data = {
+        "grant_type": "authorization_code",
+        "client_id": client["ClientId"],
+        "code": code,
+        "redirect_uri": client["CallbackURLs"][0],
+        **({"code_verifier": verifier} if verifier else {}),
+        **extra,
+    }
+    return server.browser().post("/oauth2/token", data=data)
+
+
+# ---------------------------------------------------------------- /oauth2/authorize
+
+
+def test_authorize_sends_the_browser_to_the_sign_in_page_with_the_same_parameters(server, client):
+    query = authorize_query(client)
+
+    answer = server.browser().get(f"/oauth2/authorize?{query}")
+
+    assert (answer.status_code, answer.location) == (302, f"/login?{query}")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"redirect_uri": "http://localhost:8080/elsewhere"}, "redirect_mismatch"),
+        ({"redirect_uri": None}, "redirect_mismatch"),
+        ({"client_id": "nosuchclient"}, "invalid_request"),
+    ],
+    ids=["unregistered redirect_uri", "no redirect_uri", "unknown client"],
+)
+def test_a_bad_client_or_redirect_uri_gets_cognitos_error_page_never_a_redirect_to_it(
+    server, client, overrides, error
+):
+    browser = server.browser()
+
+    answer = browser.get(f"/oauth2/authorize?{authorize_query(client, **overrides)}")
+    page = browser.get(answer.location)
+
+    assert answer.status_code == 302
+    assert answer.location.startswith("/error?")
+    assert query_of(answer.location)["error"] == error
+    assert page.status_code == 400
+    assert "An error was encountered with the requested page." in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"response_type": None}, "invalid_request"),
+        ({"response_type": "id_token"}, "unsupported_response_type"),
+        ({"response_type": "token"}, "unauthorized_client"),
+        ({"scope": "openid product-api/export_everything"}, "invalid_scope"),
+        ({"code_challenge": "abc", "code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge": "abc"}, "invalid_request"),
+    ],
+    ids=[
+        "no response_type",
+        "other response_type",
+        "implicit",
+        "unknown scope",
+        "plain PKCE",
+        "no PKCE method",
+    ],
+)
+def test_other_mistakes_are_redirected_to_the_client_with_the_state(server, client, overrides, error):
+    answer = server.browser().get(f"/oauth2/authorize?{authorize_query(client, **overrides)}")
+
+    assert answer.status_code == 302
+    assert answer.location.startswith(client["CallbackURLs"][0] + "?")
+    assert query_of(answer.location) == {"error": error, "state": "st4te"}
+
+
+# ---------------------------------------------------------------- /login
+
+
+def test_the_sign_in_page_is_a_form_posting_back_with_a_csrf_token(server, client):
+    query = authorize_query(client)
+
+    page = server.browser().get(f"/login?{query}")
+
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert 'method="post"' in text
+    assert f'action="/login?{query.replace("&", "&amp;")}"' in text
+    assert csrf_of(page) in page.headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("viewer@example.com", "Wrong-Password-1"), ("nobody@example.com", "Wrong-Password-1")],
+    ids=["wrong password", "unknown user"],
+)
+def test_a_wrong_password_or_unknown_user_stays_on_the_page_with_cognitos_message(
+    server, client, username, password
+):
+    answer = log_in(server.browser(), authorize_query(client), username, password)
+
+    assert answer.status_code == 200
+    assert "Incorrect username or password." in answer.get_data(as_text=True)
+
+
+def test_a_post_without_the_csrf_cookie_is_refused(server, client):
+    user = person(("product-viewers",))
+    query = authorize_query(client)
+
+    answer = server.browser().post(
+        f"/login?{query}", data={"_csrf": "forged", "username": user.username, "password": user.password}
+    )
+
+    assert answer.status_code == 302
+    assert answer.location.startswith("/error?")
+
+
+def test_a_disabled_person_cannot_sign_in_on_the_page(server, client, provisioned):
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    idp.admin_create_user(UserPoolId=server.pool_id, Username="gone@example.com", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(
+        UserPoolId=server.pool_id, Username="gone@example.com", Password="Gone-Password-123", Permanent=True
+    )
+    idp.admin_disable_user(UserPoolId=server.pool_id, Username="gone@example.com")
+
+    answer = log_in(server.browser(), authorize_query(client), "gone@example.com", "Gone-Password-123")
+
+    assert "User is disabled." in answer.get_data(as_text=True)
+
+
+def test_a_temporary_password_is_changed_on_the_page_then_signs_in(server, client):
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    idp.admin_create_user(
+        UserPoolId=server.pool_id,
+        Username="new@example.com",
+        TemporaryPassword="Temporary-Pass-123",
+        MessageAction="SUPPRESS",
+    )
+    browser, query = server.browser(), authorize_query(client)
+
+    asked = log_in(browser, query, "new@example.com", "Temporary-Pass-123")
+    weak = log_in(browser, query, "new@example.com", "Temporary-Pass-123", new_password="weak")
+    done = log_in(browser, query, "new@example.com", "Temporary-Pass-123", new_password="Chosen-Password-123")
+
+    assert 'name="new_password"' in asked.get_data(as_text=True)
+    assert "Password does not conform to policy" in weak.get_data(as_text=True)
+    assert done.status_code == 302
+    assert "code" in query_of(done.location)
+
+
+def test_signing_in_redirects_with_a_code_and_the_state(server, client):
+    user = person(("product-viewers",))
+
+    answer = log_in(server.browser(), authorize_query(client), user.username, user.password)
+
+    assert answer.status_code == 302
+    assert answer.location.startswith(client["CallbackURLs"][0] + "?")
+    assert query_of(answer.location).keys() == {"code", "state"}
+    assert query_of(answer.location)["state"] == "st4te"
+
+
+# ---------------------------------------------------------------- the code grant
+
+
+def test_the_code_gives_tokens_whose_product_scopes_are_those_asked_for_that_the_groups_grant(server, client):
+    viewer = person(("product-viewers",))
+    code, verifier = code_flow(server, client, viewer, nonce="n0nce")
+
+    answer = redeem(server, client, code, verifier)
+
+    body = answer.get_json()
+    assert answer.status_code == 200, body
+    assert body.keys() == {"id_token", "access_token", "refresh_token", "expires_in", "token_type"}
+    access, id_token = server.claims(body["access_token"]), server.claims(body["id_token"])
+    assert access["scope"].split() == ["openid", "email", "product-api/read_product"]  # delete suppressed
+    assert access["cognito:groups"] == ["product-viewers"]
+    assert (id_token["email"], id_token["nonce"], id_token["aud"]) == (
+        viewer.username,
+        "n0nce",
+        client["ClientId"],
+    )
+    assert id_token["at_hash"]
+
+
+def test_without_openid_there_is_no_id_token_and_no_product_scope_unless_asked(server, client):
+    admin = person(("product-admins",))
+    code, verifier = code_flow(server, client, admin, scope="product-api/read_product")
+
+    body = redeem(server, client, code, verifier).get_json()
+
+    assert "id_token" not in body
+    assert server.claims(body["access_token"])["scope"] == "product-api/read_product"
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"code_verifier": "wrong-verifier-0123456789012345678901234567890123"}, "invalid_grant"),
+        ({"code_verifier": None}, "invalid_request"),
+        ({"redirect_uri": "http://localhost:8080/elsewhere"}, "invalid_grant"),
+        ({"code": "00000000-0000-4000-8000-000000000000"}, "invalid_grant"),
+    ],
+    ids=["wrong verifier", "no verifier", "other redirect_uri", "unknown code"],
+)
+def test_a_code_is_refused_with_cognitos_errors(server, client, change, error):
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+    verifier = change.pop("code_verifier", verifier)
+    code = change.pop("code", code)
+
+    answer = redeem(server, client, code, verifier, **change)
+
+    assert (answer.status_code, answer.get_json()) == (400, {"error": error})
+
+
+def test_a_code_is_single_use(server, client):
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+
+    first = redeem(server, client, code, verifier)
+    second = redeem(server, client, code, verifier)
+
+    assert first.status_code == 200
+    assert (second.status_code, second.get_json()) == (400, {"error": "invalid_grant"})
+
+
+def test_a_code_expires_after_five_minutes(server, client, monkeypatch):
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+    later = hosted.time.time() + hosted.CODE_SECONDS + 1
+    monkeypatch.setattr(hosted.time, "time", lambda: later)
+
+    answer = redeem(server, client, code, verifier)
+
+    assert answer.get_json() == {"error": "invalid_grant"}
+
+
+def test_a_code_belongs_to_its_client(server, client, provisioned):
+    code, _ = code_flow(server, client, person(("product-viewers",)))
+    machine = provisioned[1].clients["ProductAdminClient"]
+
+    answer = server.browser().post(
+        "/oauth2/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": client["CallbackURLs"][0]},
+        auth=(machine["ClientId"], machine["ClientSecret"]),
+    )
+
+    assert answer.get_json() == {"error": "unauthorized_client"}
+
+
+# ---------------------------------------------------------------- the browser's session and /logout
+
+
+def test_a_signed_in_browser_gets_a_code_at_once_until_it_logs_out(server, client):
+    user = person(("product-editors",))
+    browser = server.browser()
+    query = authorize_query(client)
+    log_in(browser, query, user.username, user.password)
+
+    again = browser.get(f"/oauth2/authorize?{query}")
+    forced = browser.get(f"/oauth2/authorize?{query}&prompt=login")
+    logout_uri = client["LogoutURLs"][0]
+    out = browser.get(f"/logout?{urlencode({'client_id': client['ClientId'], 'logout_uri': logout_uri})}")
+    after = browser.get(f"/oauth2/authorize?{query}")
+
+    assert "code" in query_of(again.location)
+    assert forced.location.startswith("/login?")
+    assert (out.status_code, out.location) == (302, logout_uri)
+    assert after.location.startswith("/login?")
+
+
+def test_logout_to_an_unregistered_url_is_an_error_page(server, client):
+    query = urlencode({"client_id": client["ClientId"], "logout_uri": "http://localhost:8080/elsewhere"})
+
+    answer = server.browser().get(f"/logout?{query}")
+
+    assert answer.location.startswith("/error?")
+
+
+# ---------------------------------------------------------------- refresh, userInfo, revocation
+
+
+def tokens_by_code(server: PeopleServer, client: dict[str, Any], groups: tuple[str, ...]) -> dict[str, Any]:
+    code, verifier = code_flow(server, client, person(groups))
+    return redeem(server, client, code, verifier).get_json()
+
+
+def test_the_refresh_grant_gives_new_tokens_and_no_new_refresh_token(server, client):
+    first = tokens_by_code(server, client, ("product-editors",))
+
+    answer = server.browser().post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client["ClientId"],
+            "refresh_token": first["refresh_token"],
+        },
+    )
+
+    body = answer.get_json()
+    assert answer.status_code == 200, body
+    assert body.keys() == {"id_token", "access_token", "expires_in", "token_type"}
+    assert server.claims(body["access_token"])["scope"] == server.claims(first["access_token"])["scope"]
+
+
+def test_user_info_answers_with_the_attributes_the_scopes_release(server, client):
+    tokens = tokens_by_code(server, client, ("product-viewers",))
+
+    answer = server.browser().get(
+        "/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+
+    username = server.claims(tokens["access_token"])["username"]
+    assert answer.status_code == 200
+    assert answer.get_json() == {
+        "sub": username,
+        "email": "viewer@example.com",
+        "email_verified": "true",
+        "username": username,
+    }
+
+
+def test_user_info_refuses_sign_in_api_tokens_and_missing_ones(server, client):
+    viewer = person(("product-viewers",))
+    _, body = server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {"USERNAME": viewer.username, "PASSWORD": viewer.password},
+        },
+    )
+    api_token = body["AuthenticationResult"]["AccessToken"]
+
+    refused = server.browser().get("/oauth2/userInfo", headers={"Authorization": f"Bearer {api_token}"})
+    missing = server.browser().get("/oauth2/userInfo")
+
+    assert (refused.status_code, refused.get_json()["error"]) == (401, "invalid_token")
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    assert (missing.status_code, missing.get_json()["error"]) == (400, "invalid_request")
+
+
+def test_revoking_a_refresh_token_stops_it_and_its_access_tokens_at_user_info(server, client):
+    tokens = tokens_by_code(server, client, ("product-viewers",))
+    browser = server.browser()
+
+    revoked = browser.post(
+        "/oauth2/revoke", data={"token": tokens["refresh_token"], "client_id": client["ClientId"]}
+    )
+    refreshed = browser.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client["ClientId"],
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
+    info = browser.get("/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+
+    assert (revoked.status_code, revoked.get_data()) == (200, b"")
+    assert refreshed.get_json() == {"error": "invalid_grant"}
+    assert info.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "error"),
+    [
+        ({}, 400, "invalid_request"),
+        ({"token": "access"}, 400, "unsupported_token_type"),
+        ({"client_id": "nosuchclient", "token": "x"}, 401, "invalid_client"),
+    ],
+    ids=["no token", "an access token", "unknown client"],
+)
+def test_revocation_errors(server, client, data, status, error):
+    tokens = tokens_by_code(server, client, ("product-viewers",))
+    if data.get("token") == "access":
+        data = {**data, "token": tokens["access_token"]}
+
+    answer = server.browser().post("/oauth2/revoke", data={"client_id": client["ClientId"], **data})
+
+    assert (answer.status_code, answer.get_json()) == (status, {"error": error})

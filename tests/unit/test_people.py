@@ -1,0 +1,502 @@
+"""The local cloud's sign-in for people, on a pool made in moto whose pre token generation trigger
+misbehaves on request (tests/fixtures/functions/token_trigger.py): how the trigger's answer is applied,
+how its failures fail the sign-in, and the sign-in API's answers (docs/aws-behaviour.md §5, §6)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import people
+from local.functions import function_configs
+from local.people import DEFAULT_USERS, read_users
+from local.resolve import Resolver
+from local.runner import Runner
+from local.template import ROOT, TEMPLATE_PATH, translate
+from tests.unit.people_support import REGION, PeopleServer, cognito, local_aws, query_of
+
+FIXTURE = ROOT / "tests" / "fixtures" / "people.yaml"
+PASSWORD = "Fixture-Pass-1"
+CALLBACK = "http://localhost/cb"
+USERS = ("plain", "raises", "slow", "garbage", "bad-shape", "claims", "drops-groups")
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    template = translate(path=FIXTURE)
+    resolver = Resolver(
+        parameters=template.parameters,
+        conditions=template.conditions,
+        refs={name: name for name in template.resources},
+    )
+    runner = Runner(function_configs(template, resolver), region=REGION, endpoint_url=None)
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture(scope="module")
+def server(runner: Runner) -> Iterator[PeopleServer]:
+    with local_aws():
+        idp = cognito()
+        pool_id = idp.create_user_pool(
+            PoolName="people",
+            LambdaConfig={
+                "PreTokenGenerationConfig": {
+                    "LambdaArn": runner.configs["TokenTriggerFunction"].arn,
+                    "LambdaVersion": "V2_0",
+                }
+            },
+        )["UserPool"]["Id"]
+        idp.create_resource_server(
+            UserPoolId=pool_id,
+            Identifier="fixture",
+            Name="Fixture",
+            Scopes=[{"ScopeName": s, "ScopeDescription": s} for s in ("a", "b")],
+        )
+        idp.create_group(UserPoolId=pool_id, GroupName="members")
+        for name in USERS:
+            add_person(pool_id, name)
+        yield PeopleServer.over(pool_id, runner)
+
+
+def add_person(pool_id: str, name: str, groups: tuple[str, ...] = ("members",)) -> None:
+    idp = cognito()
+    idp.admin_create_user(
+        UserPoolId=pool_id,
+        Username=name,
+        MessageAction="SUPPRESS",
+        UserAttributes=[
+            {"Name": "email", "Value": f"{name}@example.com"},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+    )
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=name, Password=PASSWORD, Permanent=True)
+    for group in groups:
+        idp.admin_add_user_to_group(UserPoolId=pool_id, Username=name, GroupName=group)
+
+
+def new_client(pool_id: str, **settings: Any) -> dict[str, Any]:
+    defaults: dict[str, Any] = {
+        "ClientName": "people",
+        "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "PreventUserExistenceErrors": "ENABLED",
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email", "fixture/a", "fixture/b"],
+        "CallbackURLs": [CALLBACK],
+        "EnableTokenRevocation": True,
+    }
+    return cognito().create_user_pool_client(UserPoolId=pool_id, **{**defaults, **settings})["UserPoolClient"]
+
+
+@pytest.fixture(scope="module")
+def client(server: PeopleServer) -> dict[str, Any]:
+    return new_client(server.pool_id)  # the server fixture keeps moto on for the whole module
+
+
+def sign_in(server: PeopleServer, client: dict[str, Any], name: str, password: str = PASSWORD):
+    return server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {"USERNAME": name, "PASSWORD": password},
+        },
+    )
+
+
+def tokens_of(server: PeopleServer, client: dict[str, Any], name: str) -> tuple[dict, dict, str]:
+    status, body = sign_in(server, client, name)
+    assert status == 200, body
+    result = body["AuthenticationResult"]
+    return server.claims(result["AccessToken"]), server.claims(result["IdToken"]), result["RefreshToken"]
+
+
+# ---------------------------------------------------------------- the trigger's answer, as Cognito applies it
+
+
+def test_the_trigger_gets_cognitos_v2_event_and_passing_groups_back_keeps_them(server, client):
+    access, id_token, _ = tokens_of(server, client, "plain")
+
+    assert id_token["trigger_source"] == "TokenGeneration_Authentication"
+    assert id_token["trigger_version"] == "2"
+    assert access["cognito:groups"] == id_token["cognito:groups"] == ["members"]
+    assert access["scope"] == "aws.cognito.signin.user.admin"  # the sign-in API asks for nothing else
+    assert id_token["email"] == "plain@example.com"
+    assert id_token["email_verified"] is True
+
+
+def test_added_and_suppressed_claims_and_scopes_suppression_wins_and_protected_claims_stay(server, client):
+    access, id_token, _ = tokens_of(server, client, "claims")
+    person = server.tokens._directory.find("claims")
+
+    for token in (access, id_token):
+        assert token["tier"] == "gold"
+        assert "gone" not in token  # added and suppressed: suppressed
+        assert token["sub"] == person.sub  # protected: neither overridden nor suppressed
+        assert token["iss"].startswith("https://cognito-idp.")
+        assert {"token_use", "exp"} <= token.keys()
+        assert token["cognito:groups"] == ["overridden"]
+    assert "email" not in id_token
+    assert access["scope"] == "fixture/a"  # b added and suppressed; the sign-in scope suppressed
+
+
+def test_an_answer_without_group_override_details_drops_the_groups(server, client):
+    access, id_token, _ = tokens_of(server, client, "drops-groups")
+
+    assert "cognito:groups" not in access
+    assert "cognito:groups" not in id_token
+    assert access["scope"] == "aws.cognito.signin.user.admin fixture/a"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("raises", "UserLambdaValidationException", "PreTokenGeneration failed with error not today."),
+        ("garbage", "InvalidLambdaResponseException", "Unrecognizable lambda output"),
+        ("bad-shape", "InvalidLambdaResponseException", "scopesToAdd must be a list of strings"),
+    ],
+)
+def test_a_failing_trigger_fails_the_sign_in_with_cognitos_error(server, client, name, kind, message):
+    status, body = sign_in(server, client, name)
+
+    assert status == 400
+    assert body["__type"] == kind
+    assert message in body["message"]
+
+
+def test_a_trigger_that_outlives_cognitos_wait_fails_the_sign_in(server, client, monkeypatch):
+    monkeypatch.setattr(people, "TRIGGER_TIMEOUT_SECONDS", 0.5)  # the fixture sleeps 2 s
+
+    status, body = sign_in(server, client, "slow")
+
+    assert (status, body["__type"]) == (400, "UnexpectedLambdaException")
+    assert "timeout" in body["message"].lower()
+
+
+def test_version_1_changes_the_id_token_only(server, client):
+    idp = cognito()
+    arn = server.tokens._directory.lambda_config()["PreTokenGenerationConfig"]["LambdaArn"]
+    idp.update_user_pool(UserPoolId=server.pool_id, LambdaConfig={"PreTokenGeneration": arn})
+    try:
+        access, id_token, _ = tokens_of(server, client, "plain")
+    finally:
+        idp.update_user_pool(
+            UserPoolId=server.pool_id,
+            LambdaConfig={"PreTokenGenerationConfig": {"LambdaArn": arn, "LambdaVersion": "V2_0"}},
+        )
+
+    assert id_token["trigger_version"] == "1"
+    assert "trigger_version" not in access
+    assert access["cognito:groups"] == ["members"]
+
+
+def test_client_credentials_run_the_trigger_only_with_v3(server):
+    machine = new_client(
+        server.pool_id,
+        ClientName="machine",
+        GenerateSecret=True,
+        ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["fixture/a", "fixture/b"],
+        CallbackURLs=[],
+    )
+    idp = cognito()
+    arn = server.tokens._directory.lambda_config()["PreTokenGenerationConfig"]["LambdaArn"]
+
+    def request(**form: str) -> Any:
+        return server.browser().post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials", **form},
+            auth=(machine["ClientId"], machine["ClientSecret"]),
+        )
+
+    def token() -> dict[str, Any]:
+        response = request()
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return server.claims(response.get_json()["access_token"])
+
+    v2 = token()
+    idp.update_user_pool(
+        UserPoolId=server.pool_id,
+        LambdaConfig={"PreTokenGenerationConfig": {"LambdaArn": arn, "LambdaVersion": "V3_0"}},
+    )
+    try:
+        v3 = token()
+        refused = request(scope="fixture/b")  # the fixture's trigger raises for it
+        _, id_token, _ = tokens_of(server, new_client(server.pool_id), "plain")
+    finally:
+        idp.update_user_pool(
+            UserPoolId=server.pool_id,
+            LambdaConfig={"PreTokenGenerationConfig": {"LambdaArn": arn, "LambdaVersion": "V2_0"}},
+        )
+
+    assert (v2["scope"], "machine" in v2) == ("fixture/a fixture/b", False)
+    assert (v3["scope"], v3["machine"]) == ("fixture/a", "yes")
+    assert (refused.status_code, refused.get_json()) == (
+        400,
+        {
+            "error": "invalid_request",
+            "error_description": "PreTokenGeneration failed with error no machine may ask for b alone.",
+        },
+    )
+    assert id_token["trigger_version"] == "3"
+
+
+def test_a_failing_trigger_on_the_hosted_sign_in_is_redirected_as_invalid_request(server, client):
+    browser = server.browser()
+    query = f"client_id={client['ClientId']}&response_type=code&redirect_uri={CALLBACK}&state=s1&scope=openid"
+    page = browser.get(f"/login?{query}")
+    csrf = page.get_data(as_text=True).split('name="_csrf" value="')[1].split('"')[0]
+
+    answer = browser.post(f"/login?{query}", data={"_csrf": csrf, "username": "raises", "password": PASSWORD})
+
+    assert answer.status_code == 302
+    assert answer.location.startswith(CALLBACK + "?")
+    assert query_of(answer.location) == {
+        "error": "invalid_request",
+        "error_description": "PreTokenGeneration failed with error not today.",
+        "state": "s1",
+    }
+
+
+# ---------------------------------------------------------------- the sign-in API's answers
+
+
+def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(server, client):
+    wrong = sign_in(server, client, "plain", "Wrong-Pass-123")
+    unknown = sign_in(server, client, "nobody")
+
+    assert (
+        wrong
+        == unknown
+        == (400, {"__type": "NotAuthorizedException", "message": "Incorrect username or password."})
+    )
+
+
+def test_without_prevent_user_existence_errors_an_unknown_user_is_user_not_found(server):
+    legacy = new_client(server.pool_id, PreventUserExistenceErrors="LEGACY")
+
+    assert sign_in(server, legacy, "nobody") == (
+        400,
+        {"__type": "UserNotFoundException", "message": "User does not exist."},
+    )
+
+
+def test_errors_carry_cognitos_error_type_header(server, client):
+    response = server.browser().post(
+        "/",
+        data=json.dumps(
+            {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client["ClientId"], "AuthParameters": {}}
+        ),
+        headers={"X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth"},
+    )
+
+    assert response.status_code == 400
+    assert response.headers["x-amzn-ErrorType"].startswith("InvalidParameterException")
+    assert response.headers["Content-Type"] == "application/x-amz-json-1.1"
+    assert response.get_json(force=True)["message"] == "Missing required parameter USERNAME"
+
+
+def test_a_disabled_user_cannot_sign_in_from_the_next_sign_in(server, client):
+    add_person(server.pool_id, "leaving")
+    assert sign_in(server, client, "leaving")[0] == 200
+
+    cognito().admin_disable_user(UserPoolId=server.pool_id, Username="leaving")
+
+    assert sign_in(server, client, "leaving") == (
+        400,
+        {"__type": "NotAuthorizedException", "message": "User is disabled."},
+    )
+
+
+@pytest.mark.parametrize(
+    ("flows", "flow", "message"),
+    [
+        (
+            ["ALLOW_REFRESH_TOKEN_AUTH"],
+            "USER_PASSWORD_AUTH",
+            "USER_PASSWORD_AUTH flow not enabled for this client",
+        ),
+        (["ALLOW_USER_SRP_AUTH"], "USER_SRP_AUTH", "USER_SRP_AUTH is not served by the local cloud"),
+        (["ALLOW_USER_PASSWORD_AUTH"], "PASSWORD", "Member must satisfy enum value set"),
+    ],
+)
+def test_the_client_must_allow_the_flow(server, flows, flow, message):
+    narrow = new_client(server.pool_id, ExplicitAuthFlows=flows)
+
+    status, body = server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": flow,
+            "ClientId": narrow["ClientId"],
+            "AuthParameters": {"USERNAME": "plain", "PASSWORD": PASSWORD},
+        },
+    )
+
+    assert (status, body["__type"]) == (400, "InvalidParameterException")
+    assert message in body["message"]
+
+
+def test_an_unknown_client_is_resource_not_found(server):
+    status, body = sign_in(server, {"ClientId": "nosuchclient"}, "plain")
+
+    assert (status, body) == (
+        400,
+        {"__type": "ResourceNotFoundException", "message": "User pool client nosuchclient does not exist."},
+    )
+
+
+def test_a_client_with_a_secret_needs_the_secret_hash(server):
+    secret_client = new_client(server.pool_id, GenerateSecret=True)
+    digest = hmac.new(
+        secret_client["ClientSecret"].encode(), ("plain" + secret_client["ClientId"]).encode(), hashlib.sha256
+    ).digest()
+    parameters = {"USERNAME": "plain", "PASSWORD": PASSWORD}
+
+    def call(extra: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        body = {"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": secret_client["ClientId"]}
+        return server.call("InitiateAuth", {**body, "AuthParameters": {**parameters, **extra}})
+
+    without = call({})
+    with_hash = call({"SECRET_HASH": base64.b64encode(digest).decode()})
+
+    assert (without[0], without[1]["__type"]) == (400, "NotAuthorizedException")
+    assert "secret hash" in without[1]["message"]
+    assert with_hash[0] == 200
+
+
+def test_a_temporary_password_gets_the_new_password_challenge_then_tokens(server, client):
+    idp = cognito()
+    idp.admin_create_user(
+        UserPoolId=server.pool_id,
+        Username="newcomer",
+        TemporaryPassword="Temporary-Pass-1",
+        MessageAction="SUPPRESS",
+    )
+    status, challenge = sign_in(server, client, "newcomer", "Temporary-Pass-1")
+    assert (status, challenge["ChallengeName"]) == (200, "NEW_PASSWORD_REQUIRED")
+
+    def respond(password: str, session: str) -> tuple[int, dict[str, Any]]:
+        return server.call(
+            "RespondToAuthChallenge",
+            {
+                "ClientId": client["ClientId"],
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "Session": session,
+                "ChallengeResponses": {"USERNAME": "newcomer", "NEW_PASSWORD": password},
+            },
+        )
+
+    weak = respond("short", challenge["Session"])
+    status, done = respond("Permanent-Pass-1", challenge["Session"])  # the session survives a weak one
+    reused = respond("Permanent-Pass-2", challenge["Session"])
+
+    assert (weak[0], weak[1]["__type"]) == (400, "InvalidPasswordException")
+    assert status == 200
+    id_token = server.claims(done["AuthenticationResult"]["IdToken"])
+    assert id_token["trigger_source"] == "TokenGeneration_NewPasswordChallenge"
+    assert sign_in(server, client, "newcomer", "Permanent-Pass-1")[0] == 200
+    assert reused[1]["__type"] == "NotAuthorizedException"
+
+
+# ---------------------------------------------------------------- refresh and revocation
+
+
+def refresh(server: PeopleServer, client: dict[str, Any], token: str) -> tuple[int, dict[str, Any]]:
+    return server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": "REFRESH_TOKEN_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {"REFRESH_TOKEN": token},
+        },
+    )
+
+
+def test_a_refresh_reads_the_groups_again_and_keeps_the_sign_ins_identity(server, client):
+    add_person(server.pool_id, "mover")
+    first, _, refresh_token = tokens_of(server, client, "mover")
+    cognito().admin_remove_user_from_group(UserPoolId=server.pool_id, Username="mover", GroupName="members")
+
+    status, body = refresh(server, client, refresh_token)
+
+    assert status == 200
+    assert "RefreshToken" not in body["AuthenticationResult"]
+    access = server.claims(body["AuthenticationResult"]["AccessToken"])
+    id_token = server.claims(body["AuthenticationResult"]["IdToken"])
+    assert first["cognito:groups"] == ["members"]
+    assert "cognito:groups" not in access
+    assert id_token["trigger_source"] == "TokenGeneration_RefreshTokens"
+    assert (access["origin_jti"], access["auth_time"]) == (first["origin_jti"], first["auth_time"])
+    assert access["jti"] != first["jti"]
+
+
+def test_refresh_tokens_are_opaque_and_bound_to_their_client(server, client):
+    _, _, refresh_token = tokens_of(server, client, "plain")
+    other = new_client(server.pool_id)
+
+    assert refresh_token.count(".") == 4  # shaped like Cognito's encrypted token, not a readable JWT
+    assert refresh(server, other, refresh_token) == (
+        400,
+        {"__type": "NotAuthorizedException", "message": "Invalid Refresh Token"},
+    )
+
+
+def test_a_revoked_refresh_token_stops_working(server, client):
+    access, _, refresh_token = tokens_of(server, client, "plain")
+    access_token = sign_in(server, client, "plain")[1]["AuthenticationResult"]["AccessToken"]
+
+    not_refresh = server.call("RevokeToken", {"ClientId": client["ClientId"], "Token": access_token})
+    revoked = server.call("RevokeToken", {"ClientId": client["ClientId"], "Token": refresh_token})
+
+    assert not_refresh[1]["__type"] == "UnsupportedTokenTypeException"
+    assert revoked == (200, {})
+    assert refresh(server, client, refresh_token) == (
+        400,
+        {"__type": "NotAuthorizedException", "message": "Refresh Token has been revoked"},
+    )
+    assert server.tokens.is_revoked(access["origin_jti"])
+
+
+# ---------------------------------------------------------------- users from a file
+
+
+def test_the_default_users_cover_every_group_of_the_template_and_one_is_in_several(template):
+    groups = {r["Properties"]["GroupName"] for r in template.of_type("AWS::Cognito::UserPoolGroup").values()}
+    users = read_users(DEFAULT_USERS)
+
+    assert {u.groups[0] for u in users if len(u.groups) == 1} == groups  # one person per group
+    assert any(len(u.groups) > 1 for u in users)
+    assert len({u.username for u in users}) == len(users)
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{}", "expected a JSON list"),
+        ('[{"Username": "a"}]', "needs Username and Password"),
+        ('[{"Username": "a", "Password": "b", "Group": ["x"]}]', "unknown keys ['Group']"),
+        ('[{"Username": "a", "Password": "b", "Groups": "x"}]', "Groups must be a list"),
+        ("not json", "cannot read it"),
+    ],
+)
+def test_a_bad_users_file_stops_with_a_clear_message(tmp_path: Path, content: str, says: str):
+    path = tmp_path / "users.json"
+    path.write_text(content)
+
+    with pytest.raises(SystemExit, match=says.replace("[", r"\[").replace("]", r"\]")):
+        read_users(path)
+
+
+def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
+    assert people.local_parameter_defaults(TEMPLATE_PATH, {}) == {"AllowUserPasswordAuth": "true"}
+    assert people.local_parameter_defaults(TEMPLATE_PATH, {"AllowUserPasswordAuth": "false"}) == {}
+    assert people.local_parameter_defaults(FIXTURE, {}) == {}  # a template without the parameter
