@@ -102,8 +102,8 @@ class _Connection(socketserver.BaseRequestHandler):
                 self._send(h11.InformationalResponse(status_code=100, headers=[]))
             self.h11.receive_data(self.request.recv(_RECEIVE_BYTES))
 
-    def read_body(self, size: int) -> bytes:
-        """Up to `size` bytes of the request body (b"" at its end), for wsgi.input."""
+    def read_body(self) -> bytes:
+        """The next piece of the request body as it arrived (b"" at its end), for wsgi.input."""
         event = self._next_event()
         if isinstance(event, h11.Data):
             return bytes(event.data)
@@ -213,7 +213,7 @@ class _Body(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         if not self._left:
-            self._left = self._connection.read_body(len(buffer))
+            self._left = self._connection.read_body()
         size = min(len(buffer), len(self._left))
         buffer[:size] = self._left[:size]
         self._left = self._left[size:]
