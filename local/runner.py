@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -35,6 +36,10 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # environment is a process of some 50 MB that takes a quarter of a second of CPU to start.
 DEFAULT_CONCURRENCY = 10
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
+# In Lambda every environment has CPU of its own; here they share the machine's cores. So cold starts
+# take turns for a core, and Lambda's init limit counts from when an init begins, not while it waits:
+# fifty at once on two cores are slow, as they would not be in AWS, but none is cut off for it.
+_INIT_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 THROTTLED_ERROR = "TooManyRequestsException: Rate Exceeded."
 
 
@@ -180,9 +185,11 @@ class Environments:
         cold = process is None
         try:
             if process is None:
-                process = _Process(self.config, self.environment)
-                with self._lock:
-                    self._all.add(process)
+                with _INIT_SLOTS:
+                    process = _Process(self.config, self.environment)
+                    with self._lock:
+                        self._all.add(process)
+                    process.initialized.wait(INIT_TIMEOUT_SECONDS)
             started = time.perf_counter()
             reply = self._call(process, event, request_id, trace_id or new_trace_id())
             duration_ms = (time.perf_counter() - started) * 1000
