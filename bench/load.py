@@ -9,7 +9,8 @@ own products at the version it last got back, so every write should succeed). An
 other than the one expected, or a failed request; the run should have none.
 
 What it shows is the local cloud's behaviour under concurrency on this machine (each function may run
-as many execution environments as there are clients: `--concurrency`), not AWS's throughput.
+as many execution environments as there are clients: `--concurrency`; the stage's throttling is off:
+`--no-throttle`), not AWS's throughput.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def run(clients: int, seconds: float) -> int:
         products = [_product() for _ in range(SEEDED_PRODUCTS)]
         seed = workdir / "seed.json"
         seed.write_text(json.dumps(products))
-        process, outputs, _ = _start_cloud(workdir, seed, "--concurrency", str(clients))
+        process, outputs, _ = _start_cloud(workdir, seed, "--no-throttle", "--concurrency", str(clients))
         try:
             token = _token(outputs)
             seeded = [p["id"] for p in products]

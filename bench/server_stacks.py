@@ -12,8 +12,11 @@ h11 (local/http_server.py) nonetheless.
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +103,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_until_answering(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/")
+            connection.getresponse().read()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def main() -> int:
     print(f"{'server stack':52} {'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
     for name, modules in STACKS.items():
@@ -107,15 +124,13 @@ def main() -> int:
             print(f"{name:52} (not installed)")
             continue
         port = _free_port()
-        server = subprocess.Popen([sys.executable, "-m", "bench.server_stacks", name, str(port)])
+        # A group of its own: granian serves from a child process of its own.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "bench.server_stacks", name, str(port)], start_new_session=True
+        )
         try:
+            _wait_until_answering(port)
             request = http_clients.http_request("GET", "/products/x", f"127.0.0.1:{port}")
-            for _ in range(200):  # until it answers
-                try:
-                    http_clients.run("127.0.0.1", port, [request], clients=1, count=1, seconds=5)
-                    break
-                except subprocess.CalledProcessError:
-                    time.sleep(0.1)
             for clients in (1, 16):
                 f = http_clients.run(
                     "127.0.0.1", port, [request], clients=clients, count=4000, seconds=10, warmup=100
@@ -124,7 +139,7 @@ def main() -> int:
                     f"{name:52} {clients:7} {f.per_second:8.0f} {f.p50_ms:7.2f} {f.p99_ms:7.2f}", flush=True
                 )
         finally:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
     return 0
 

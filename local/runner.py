@@ -36,10 +36,7 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # environment is a process of some 50 MB that takes a quarter of a second of CPU to start.
 DEFAULT_CONCURRENCY = 10
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
-# In Lambda every environment has CPU of its own; here they share the machine's cores. So cold starts
-# take turns for a core, and Lambda's init limit counts from when an init begins, not while it waits:
-# fifty at once on two cores are slow, as they would not be in AWS, but none is cut off for it.
-_INIT_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+_COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
 THROTTLED_ERROR = "TooManyRequestsException: Rate Exceeded."
 
 
@@ -133,10 +130,17 @@ class _Process:
 class Environments:
     """One function's execution environments: idle ones are reused, busy ones counted up to `limit`."""
 
-    def __init__(self, config: FunctionConfig, environment: dict[str, str], limit: int):
+    def __init__(
+        self,
+        config: FunctionConfig,
+        environment: dict[str, str],
+        limit: int,
+        cold_starts: threading.Semaphore | None = None,
+    ):
         self.config = config
         self.environment = environment
         self.limit = limit
+        self._cold_starts = cold_starts or threading.Semaphore(_COLD_STARTS_AT_ONCE)
         self._idle: list[_Process] = []  # the most recently used last: it is the one reused
         self._all: set[_Process] = set()
         self._busy = 0  # calls holding an environment, including one still starting for them
@@ -185,11 +189,7 @@ class Environments:
         cold = process is None
         try:
             if process is None:
-                with _INIT_SLOTS:
-                    process = _Process(self.config, self.environment)
-                    with self._lock:
-                        self._all.add(process)
-                    process.initialized.wait(INIT_TIMEOUT_SECONDS)
+                process = self._start()
             started = time.perf_counter()
             reply = self._call(process, event, request_id, trace_id or new_trace_id())
             duration_ms = (time.perf_counter() - started) * 1000
@@ -212,13 +212,26 @@ class Environments:
                 elif process is not None:
                     self._all.discard(process)
 
+    def _start(self) -> _Process:
+        """A new environment, once its handler is imported or its init has run out of time.
+
+        Cold starts take turns, one per core at a time: on a laptop, twenty environments importing
+        at once would starve one another past Lambda's init limit, which in AWS they never share.
+        """
+        with self._cold_starts:
+            process = _Process(self.config, self.environment)
+            with self._lock:
+                self._all.add(process)
+            process.initialized.wait(INIT_TIMEOUT_SECONDS)
+        return process
+
     def _call(
         self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str
     ) -> dict[str, Any] | None:
         timeout = self.config.timeout_seconds
         # Lambda limits init on its own (10 s) and starts the function's Timeout after it
         # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
-        if not process.initialized.wait(INIT_TIMEOUT_SECONDS):
+        if not process.initialized.is_set():
             process.kill()
             return {"ok": False, "errorType": "TimeoutError", "errorMessage": "init timed out"}
         try:
@@ -261,11 +274,13 @@ class Runner:
         concurrency: int = DEFAULT_CONCURRENCY,
     ):
         self.configs = configs
+        cold_starts = threading.Semaphore(_COLD_STARTS_AT_ONCE)  # shared by all the functions
         self.functions = {
             name: Environments(
                 config,
                 config.environment(region=region, endpoint_url=endpoint_url),
                 limit=config.reserved_concurrency if config.reserved_concurrency is not None else concurrency,
+                cold_starts=cold_starts,
             )
             for name, config in configs.items()
         }
