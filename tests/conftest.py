@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +18,9 @@ from moto import mock_aws
 from local.events import authorizer_claims, rest_event
 from local.functions import function_config
 from local.resolve import Resolver
-from local.template import Template, openapi_body, translate
+from local.routes import RouteTable
+from local.spec import read_spec
+from local.template import Template, translate
 from local.tokens import client_credentials_claims
 
 REGION = "us-east-1"
@@ -43,14 +44,14 @@ def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id00
 # ---------------------------------------------------------------- events
 
 
-def _route_of(template: Template, path: str) -> tuple[str, dict[str, str]]:
-    """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters."""
-    for resource in openapi_body(template)["paths"]:
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
-        match = re.fullmatch(pattern, path)
-        if match:
-            return resource, match.groupdict()
-    raise ValueError(f"{path} matches no route in template.yaml")
+def _route_of(template: Template, method: str, path: str) -> tuple[str, dict[str, str]]:
+    """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters,
+    matched as the local gateway matches them (local/routes.py)."""
+    matched = RouteTable(read_spec(template).api.routes).match(path, method)
+    if matched is None:
+        raise ValueError(f"{method} {path} matches no route in template.yaml")
+    route, parameters = matched
+    return route.resource, parameters
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def make_rest_event(template: Template) -> Callable[..., dict[str, Any]]:
         query: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        resource, params = _route_of(template, path)
+        resource, params = _route_of(template, method, path)
         if body is not None and not isinstance(body, str):
             body = json.dumps(body)
         return rest_event(

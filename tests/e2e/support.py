@@ -75,13 +75,7 @@ class Stack:
 
         if self.aws_endpoint_url is None:
             return boto3.client("cognito-idp", region_name=self.region)
-        return boto3.client(
-            "cognito-idp",
-            endpoint_url=self.aws_endpoint_url,
-            region_name=self.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # the local endpoint takes any credentials
-        )
+        return local_aws_client("cognito-idp", self.aws_endpoint_url, self.region)
 
     def sign(self, claims: dict[str, Any]) -> str:
         """A token signed with the pool's own key (local cloud only): expired or ID-token shaped ones."""
@@ -91,6 +85,19 @@ class Stack:
 
 
 # ---------------------------------------------------------------- the local cloud
+
+
+def local_aws_client(service: str, endpoint_url: str, region: str) -> Any:
+    """boto3 against a local cloud's AWS APIs, with the dummy credentials they take."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def free_port() -> int:
@@ -104,6 +111,10 @@ class RunningCloud:
     process: subprocess.Popen[bytes]
     outputs: dict[str, Any]
     log_path: Path
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client of this cloud's AWS APIs."""
+        return local_aws_client(service, self.outputs["AwsEndpointUrl"], self.outputs["Region"])
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:

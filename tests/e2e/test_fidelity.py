@@ -17,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import jwt
 import pytest
 import requests
@@ -60,8 +59,9 @@ def _raw_request(cloud: RunningCloud, request: bytes) -> bytes:
 
 
 def test_tokens_name_the_aws_issuer_and_the_keys_are_served_locally(stack: Stack, token_for) -> None:
-    pool_id = stack.aws_endpoint_url and stack.jwks_url.rsplit("/", 3)[1]
-    issuer = f"https://cognito-idp.us-east-1.amazonaws.com/{pool_id}"
+    assert stack.cloud is not None
+    outputs = stack.cloud.outputs
+    issuer = f"https://cognito-idp.{outputs['Region']}.amazonaws.com/{outputs['UserPoolId']}"
     token = token_for(next(iter(stack.clients)))
     assert jwt.decode(token, options={"verify_signature": False})["iss"] == issuer
     assert stack.issuer == issuer
@@ -234,13 +234,7 @@ def test_the_usage_plans_quota_gives_429_and_the_event_names_the_key(fidelity: R
     key = fidelity.outputs["ApiKey"]
     first = requests.get(_url(fidelity, "/keyed"), headers={"x-api-key": key}, timeout=30)
     identity = first.json()["event"]["requestContext"]["identity"]
-    apigateway = boto3.client(
-        "apigateway",
-        endpoint_url=fidelity.outputs["AwsEndpointUrl"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    apigateway = fidelity.aws("apigateway")
     keys = apigateway.get_api_keys(includeValues=True)["items"]
     assert (identity["apiKey"], identity["apiKeyId"]) == (
         key,

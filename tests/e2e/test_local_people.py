@@ -9,7 +9,6 @@ import subprocess
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 import requests
 
@@ -123,13 +122,7 @@ def test_the_banner_says_password_sign_in_is_the_local_default(stack: Stack):
 
 def test_told_otherwise_the_user_client_refuses_passwords_and_users_come_from_the_given_file(strict_cloud):
     outputs = strict_cloud.outputs
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=outputs["AwsEndpointUrl"],
-        region_name=outputs["Region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cognito = strict_cloud.aws("cognito-idp")
 
     with pytest.raises(
         cognito.exceptions.InvalidParameterException, match="USER_PASSWORD_AUTH flow not enabled"

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -75,13 +74,7 @@ def test_every_seeded_product_is_scanned_exactly_once_across_pages(
     """The table's own pages, as the handler asks for them (Limit, ExclusiveStartKey), ids only."""
     cloud, ids = seeded
     outputs = cloud.outputs
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=outputs["AwsEndpointUrl"],
-        region_name=outputs["Region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    dynamodb = cloud.aws("dynamodb")
     listed: list[str] = []
     request: dict[str, Any] = {"TableName": outputs["TableName"], "Limit": 1000, "ProjectionExpression": "id"}
     for _ in range(PRODUCTS // 1000 + 2):

@@ -105,16 +105,8 @@ def test_wrong_secret_is_invalid_client(stack: Stack) -> None:
 
 @pytest.mark.skipif(DEPLOYED, reason="creates a client through the local AWS endpoint")
 def test_a_client_created_later_through_the_aws_api_gets_tokens(stack: Stack) -> None:
-    import boto3
-
     assert stack.aws_endpoint_url is not None
-    cognito = boto3.client(
-        "cognito-idp",
-        endpoint_url=stack.aws_endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cognito = stack.cognito()
     scope = next(iter(stack.clients.values())).scopes[0]
     client = cognito.create_user_pool_client(
         UserPoolId=stack.issuer.rsplit("/", 1)[1],
