@@ -164,6 +164,11 @@ def banner(cloud: Any) -> list[str]:
         f"product-api local cloud ready in {cloud.startup_seconds:.2f} s",
         f"  API         {api_url}",
         f"  Token URL   {base}/oauth2/token",
+        *(
+            [f"  API page    {cloud.page_url}  (Authorize with a client's id and secret)"]
+            if cloud.page_url
+            else []
+        ),
         f"  AWS APIs    {base}  (DynamoDB, Cognito, API keys)",
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",

@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from local import console
+from local.api_page import PAGE_PATH, local_document, page_endpoints
 from local.authorizer import CognitoAuthorizer
 from local.aws_apis import AwsApis, use_plain_dynamodb_results
 from local.cognito_formats import use_cognito_formats
@@ -58,11 +59,11 @@ from local.tokens import (
 )
 
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
-# Paths served here off the stage (API Gateway's own REST API, the pool's domain): a stage of that
-# name would shadow them.
+# Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
+# stage of that name would shadow them.
 _RESERVED_STAGES = {
     "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
-    "login", "logout", "error",
+    "login", "logout", "error", PAGE_PATH.strip("/"),
 }  # fmt: skip
 OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # written by scripts/openapi.py
 
@@ -129,6 +130,7 @@ class LocalCloud:
         self.local_defaults: dict[str, str] = {}
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
+        self.page_url: str | None = None  # the API page, served with the project's own template
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -268,12 +270,15 @@ class LocalCloud:
                 for name, a in spec.api.authorizers.items()
             }
         if self.options.template == TEMPLATE_PATH and OPENAPI_DOCUMENT.exists():
-            # The API's contract (scripts/openapi.py), its server this local stage.
-            openapi = json.loads(OPENAPI_DOCUMENT.read_text())
-            openapi["servers"] = [
-                {"url": f"{self.base_url}/{spec.api.stage}", "description": "the local cloud"}
-            ]
-            self._dispatcher.endpoints["/openapi.json"] = _document(openapi)
+            # The API's contract (scripts/openapi.py) and the page to try it (local/api_page.py).
+            openapi = local_document(
+                json.loads(OPENAPI_DOCUMENT.read_text()),
+                api_url=f"{self.base_url}/{spec.api.stage}",
+                token_url=f"{self.base_url}/oauth2/token",
+            )
+            title = f"{self.options.stack_name} (local)"
+            self._dispatcher.endpoints.update(page_endpoints(openapi, title=title))
+            self.page_url = self.base_url + PAGE_PATH
         self._dispatcher.gateway = Gateway(
             spec.api,
             runner=self.runner,

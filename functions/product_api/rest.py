@@ -49,7 +49,10 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         cors=CORSConfig(
             allow_origin=settings.cors_allow_origin,
-            allow_headers=["Authorization", "Content-Type", "X-Api-Key"],
+            # As the template's preflight allows them; a browser on another origin reads
+            # Idempotent-Replayed only if it is exposed.
+            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "Idempotency-Key"],
+            expose_headers=["Idempotent-Replayed"],
             max_age=600,
         ),
     )

@@ -387,9 +387,22 @@ def cors_preflight_problems(template: Template) -> list[str]:
         allow_headers = params.get("method.response.header.Access-Control-Allow-Headers", "")
         if "method.response.header.Access-Control-Allow-Origin" not in params:
             problems.append(f"OPTIONS {path}: no Access-Control-Allow-Origin")
-        if "authorization" not in allow_headers.lower():
-            problems.append(f"OPTIONS {path}: Access-Control-Allow-Headers does not allow Authorization")
+        allowed = {h.strip().lower() for h in allow_headers.strip("'").split(",")}
+        for header in {"Authorization", *_contract_request_headers(path)}:
+            if header.lower() not in allowed:
+                problems.append(f"OPTIONS {path}: Access-Control-Allow-Headers does not allow {header}")
     return problems
+
+
+def _contract_request_headers(path: str) -> set[str]:
+    """The request headers docs/openapi.json documents on a path, for any method."""
+    methods = json.loads((ROOT / "docs" / "openapi.json").read_text())["paths"].get(path, {})
+    return {
+        parameter["name"]
+        for operation in methods.values()
+        for parameter in operation.get("parameters", [])
+        if parameter.get("in") == "header"
+    }
 
 
 def integration_problems(template: Template, source: dict[str, Any]) -> list[str]:
