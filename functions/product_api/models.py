@@ -107,9 +107,22 @@ def _checked_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 # Stored text has no control characters (C0, DEL, C1); a description may have tabs and line breaks.
 NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+# `examples` are annotations (no validator reads them): the OpenAPI document shows them, and the API
+# page fills its sample bodies with them (price and currency: scripts/openapi.py).
 _PRODUCT_FIELDS: dict[str, Any] = {
-    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NAME_PATTERN},
-    "description": {"type": ["string", "null"], "maxLength": 2000, "pattern": DESCRIPTION_PATTERN},
+    "name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": NAME_PATTERN,
+        "examples": ["Kettle"],
+    },
+    "description": {
+        "type": ["string", "null"],
+        "maxLength": 2000,
+        "pattern": DESCRIPTION_PATTERN,
+        "examples": ["Stainless steel, 1.7 litres"],
+    },
     "price": {"type": ["number", "string"]},  # then parse_price()
     "currency": {"type": "string"},  # then parse_currency()
 }

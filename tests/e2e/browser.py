@@ -43,7 +43,6 @@ def headless_chromium() -> Iterator[webdriver.Chrome]:
         options.add_argument(argument)
     browser = webdriver.Chrome(service=Service(driver), options=options)
     try:
-        browser.implicitly_wait(10)
         yield browser
     finally:
         browser.quit()

@@ -1,15 +1,18 @@
 """The API page (local/api_page.py) in a real headless Chromium: it loads from the local cloud alone,
-"Authorize" fetches a token with an app client's id and secret, a call in the token's scope succeeds
-and a call outside it shows API Gateway's 401.
+"Authorize" fetches a token with an app client's id and secret (and none with a wrong one), a call in
+the token's scope succeeds, a call outside it shows API Gateway's 401, and the sample body the page
+offers creates a product.
 
-The client and the two operations are chosen from the template and the served contract: the client
-with the fewest scopes, a list operation its scopes allow and a create operation they do not.
+Clients and operations are chosen from the template and the served contract: the client with the
+fewest scopes, a list operation its scopes allow and a create operation they do not; then the client
+with the most scopes for the create.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from local.api_page import PAGE_PATH
 from tests.e2e.browser import headless_chromium
-from tests.e2e.support import DEPLOYED, Client, Stack
+from tests.e2e.support import DEPLOYED, Api, Client, Stack
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="the page is the local cloud's")
 WAIT_SECONDS = 20
@@ -39,7 +42,7 @@ def page_url(stack: Stack) -> str:
 def page(page_url: str) -> Iterator[Any]:
     with headless_chromium() as browser:
         browser.get(page_url)
-        browser.find_element(By.CSS_SELECTOR, "button.authorize")  # rendered from the contract
+        _shown(browser, "button.authorize")  # rendered from the contract
         yield browser
 
 
@@ -67,23 +70,44 @@ def _operation(contract: dict[str, Any], method: str, *, allowed: bool, scopes: 
     raise AssertionError(f"the contract has no {method} operation {'in' if allowed else 'outside'} {scopes}")
 
 
+SIGNED_IN = ".modal-ux button[aria-label='Remove authorization']"
+LIVE_ROW = ".live-responses-table tbody tr.response"
+
+
+def _shown(scope: Any, css: str) -> WebElement:
+    """The first element matching `css` under `scope`, once the page has rendered it."""
+    WebDriverWait(scope, WAIT_SECONDS).until(lambda _: scope.find_elements(By.CSS_SELECTOR, css))
+    return scope.find_element(By.CSS_SELECTOR, css)
+
+
 def _authorize(page: Any, client: Client) -> None:
-    page.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    """Sign out of any earlier token, then ask the token endpoint for one with this client."""
+    _shown(page, "button.authorize").click()
+    for button in _shown(page, ".modal-ux").find_elements(By.CSS_SELECTOR, SIGNED_IN):
+        button.click()
     for field, value in (("client_id", client.client_id), ("client_secret", client.secret)):
-        box = page.find_element(By.ID, f"{field}_clientCredentials")
+        box = _shown(page, f"#{field}_clientCredentials")
         box.clear()
         box.send_keys(value)
-    page.find_element(By.CSS_SELECTOR, ".modal-ux button.modal-btn.authorize").click()
+    _shown(page, ".modal-ux button.modal-btn.authorize").click()
+
+
+def _close_dialog(page: Any) -> None:
+    _shown(page, ".modal-ux button.close-modal").click()
 
 
 def _execute(page: Any, operation_id: str) -> WebElement:
-    """Open an operation, send it, and return its live response row."""
-    operation = page.find_element(By.CSS_SELECTOR, f"[id$='-{operation_id}']")
-    operation.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
-    operation.find_element(By.CSS_SELECTOR, "button.execute").click()
-    rows = ".live-responses-table tbody tr.response"
-    WebDriverWait(page, WAIT_SECONDS).until(lambda _: operation.find_elements(By.CSS_SELECTOR, rows))
-    return operation.find_element(By.CSS_SELECTOR, rows)
+    """Open an operation (if it is not), send it, and return its live response row once it changed."""
+    operation = _shown(page, f"[id$='-{operation_id}']")
+    if not operation.find_elements(By.CSS_SELECTOR, "button.execute"):
+        operation.find_element(By.CSS_SELECTOR, ".opblock-summary-control").click()
+    before = [row.text for row in operation.find_elements(By.CSS_SELECTOR, LIVE_ROW)]
+    _shown(operation, "button.execute").click()
+    # An earlier answer must not pass for this one.
+    WebDriverWait(page, WAIT_SECONDS).until(
+        lambda _: [row.text for row in operation.find_elements(By.CSS_SELECTOR, LIVE_ROW)] not in ([], before)
+    )
+    return operation.find_element(By.CSS_SELECTOR, LIVE_ROW)
 
 
 def test_the_page_and_its_assets_come_from_the_local_cloud(stack: Stack, page_url: str, page: Any):
@@ -91,7 +115,7 @@ def test_the_page_and_its_assets_come_from_the_local_cloud(stack: Stack, page_ur
     assert page_url == f"{origin}{PAGE_PATH}"
     loaded = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
 
-    assert page.find_element(By.CSS_SELECTOR, ".info .title").text.startswith("product-api")
+    assert _shown(page, ".info .title").text.startswith("product-api")
     assert any(name.endswith(".js") for name in loaded)
     assert all(name.startswith(f"{origin}/") for name in loaded)  # no CDN: nothing from elsewhere
     assert page.execute_script("return window.ui.specSelectors.url()") == "/openapi.json"
@@ -99,21 +123,19 @@ def test_the_page_and_its_assets_come_from_the_local_cloud(stack: Stack, page_ur
 
 def test_a_wrong_secret_gets_no_token(page: Any, narrowest_client: Client):
     _authorize(page, Client(narrowest_client.logical_id, narrowest_client.client_id, "wrong", ()))
-    WebDriverWait(page, WAIT_SECONDS).until(
-        lambda p: "invalid_client" in p.find_element(By.CSS_SELECTOR, ".modal-ux").text
-    )
-    assert not page.find_elements(By.CSS_SELECTOR, ".modal-ux button[aria-label='Remove authorization']")
-    page.find_element(By.CSS_SELECTOR, ".modal-ux button.close-modal").click()
+    dialog = _shown(page, ".modal-ux")
+    WebDriverWait(page, WAIT_SECONDS).until(lambda _: "invalid_client" in dialog.text)
+
+    assert not dialog.find_elements(By.CSS_SELECTOR, SIGNED_IN)
+    _close_dialog(page)
 
 
 def test_a_token_from_the_page_calls_its_scopes_and_is_refused_outside_them(
     page: Any, contract: dict[str, Any], narrowest_client: Client, stack: Stack
 ):
     _authorize(page, narrowest_client)
-    WebDriverWait(page, WAIT_SECONDS).until(
-        lambda p: p.find_elements(By.CSS_SELECTOR, ".modal-ux button[aria-label='Remove authorization']")
-    )
-    page.find_element(By.CSS_SELECTOR, ".modal-ux button.close-modal").click()
+    _shown(page, SIGNED_IN)
+    _close_dialog(page)
 
     listing = _execute(page, _operation(contract, "get", allowed=True, scopes=narrowest_client.scopes))
     refused = _execute(page, _operation(contract, "post", allowed=False, scopes=narrowest_client.scopes))
@@ -126,3 +148,21 @@ def test_a_token_from_the_page_calls_its_scopes_and_is_refused_outside_them(
     curl = page.find_element(By.CSS_SELECTOR, ".curl-command").text
     assert "Authorization: Bearer ey" in curl
     assert stack.api_url in curl
+
+
+def test_the_sample_body_the_page_offers_creates_a_product(
+    page: Any, contract: dict[str, Any], stack: Stack, api: Api, token_for: Callable[..., str]
+):
+    widest = max((c for c in stack.clients.values() if c.secret), key=lambda c: len(c.scopes))
+    _authorize(page, widest)
+    _shown(page, SIGNED_IN)
+    _close_dialog(page)
+
+    created = _execute(page, _operation(contract, "post", allowed=True, scopes=widest.scopes))
+
+    assert created.find_element(By.CSS_SELECTOR, ".response-col_status").text == "201"
+    body = json.loads(created.find_element(By.CSS_SELECTOR, ".response-col_description pre").text)
+    sample_name = contract["components"]["schemas"]["ProductInput"]["properties"]["name"]["examples"][0]
+    assert body["name"] == sample_name
+    stored = api.call("GET", f"/products/{body['id']}", token=token_for(widest.logical_id))
+    assert stored.json()["name"] == sample_name

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from local.api_page import local_document
 from tests.e2e.console_log import ConsoleLog
 from tests.e2e.support import DEPLOYED, Stack
 
@@ -47,11 +48,18 @@ def _local_origin(stack: Stack) -> str:
     return stack.aws_endpoint_url
 
 
-def test_the_local_cloud_serves_the_document_with_itself_as_server(stack: Stack) -> None:
+def test_the_local_cloud_serves_the_document_with_itself_as_server_and_token_endpoint(stack: Stack) -> None:
     served = requests.get(f"{_local_origin(stack)}/openapi.json", timeout=10).json()
+    committed = json.loads(DOCUMENT.read_text())
 
     assert served["servers"] == [{"url": stack.api_url, "description": "the local cloud"}]
-    assert {**served, "servers": None} == {**json.loads(DOCUMENT.read_text()), "servers": None}
+    assert served["components"]["securitySchemes"]["CognitoUserPool"]["flows"] == {
+        "clientCredentials": {
+            **committed["components"]["securitySchemes"]["CognitoUserPool"]["flows"]["clientCredentials"],
+            "tokenUrl": stack.token_url,
+        }
+    }
+    assert served == local_document(committed, api_url=stack.api_url, token_url=stack.token_url)
 
 
 @pytest.mark.timeout(600)
