@@ -13,7 +13,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from local.events import authorizer_claims, rest_event
 from local.functions import function_config
@@ -22,6 +21,7 @@ from local.routes import RouteTable
 from local.spec import read_spec
 from local.template import Template, translate
 from local.tokens import client_credentials_claims
+from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"
 TABLE_NAME = "products"
@@ -109,15 +109,9 @@ def lambda_context() -> LambdaContext:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch):
+def aws():
     """moto in place of AWS, with dummy credentials and nothing pointing elsewhere."""
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-    with mock_aws():
+    with offline_aws(REGION):
         yield
 
 

@@ -22,6 +22,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from local.api_page import PAGE_PATH
+from scripts.openapi import SECURITY_SCHEME
 from tests.e2e.browser import headless_chromium
 from tests.e2e.support import DEPLOYED, Api, Client, Stack
 
@@ -64,7 +65,7 @@ def _operation(contract: dict[str, Any], method: str, *, allowed: bool, scopes: 
         operation = operations.get(method)
         if operation is None or "{" in path:
             continue
-        needed = {s for requirement in operation["security"] for s in requirement.get("CognitoUserPool", [])}
+        needed = {s for requirement in operation["security"] for s in requirement.get(SECURITY_SCHEME, [])}
         if needed and (not needed.isdisjoint(scopes)) == allowed:
             return operation["operationId"]
     raise AssertionError(f"the contract has no {method} operation {'in' if allowed else 'outside'} {scopes}")

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from local.api_page import local_document
+from scripts.openapi import SECURITY_SCHEME
 from tests.e2e.console_log import ConsoleLog
 from tests.e2e.support import DEPLOYED, Stack
 
@@ -53,9 +54,10 @@ def test_the_local_cloud_serves_the_document_with_itself_as_server_and_token_end
     committed = json.loads(DOCUMENT.read_text())
 
     assert served["servers"] == [{"url": stack.api_url, "description": "the local cloud"}]
-    assert served["components"]["securitySchemes"]["CognitoUserPool"]["flows"] == {
+    flows = committed["components"]["securitySchemes"][SECURITY_SCHEME]["flows"]
+    assert served["components"]["securitySchemes"][SECURITY_SCHEME]["flows"] == {
         "clientCredentials": {
-            **committed["components"]["securitySchemes"]["CognitoUserPool"]["flows"]["clientCredentials"],
+            **flows["clientCredentials"],
             "tokenUrl": stack.token_url,
         }
     }

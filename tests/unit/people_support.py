@@ -13,8 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import jwt
-import pytest
-from moto import mock_aws
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
@@ -23,6 +21,7 @@ from local.people import Triggers, UserDirectory, UserTokens
 from local.provision import ACCOUNT_ID
 from local.sign_in_api import TARGET_PREFIX, SignInApi
 from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"
 
@@ -30,14 +29,8 @@ REGION = "us-east-1"
 @contextmanager
 def local_aws() -> Iterator[None]:
     """moto in this process, with dummy credentials and nothing pointing at another endpoint."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        with mock_aws():
-            yield
+    with offline_aws(REGION):
+        yield
 
 
 def cognito() -> Any:

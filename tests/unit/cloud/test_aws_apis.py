@@ -9,11 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.dynamodb.responses import DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from local import aws_apis
+from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 
 ITEM = {
@@ -30,12 +30,8 @@ BINARY = {"pk": {"S": "b"}, "blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"\x01"
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
+def dynamodb() -> Iterator[Any]:
+    with offline_aws(REGION):
         client = boto3.client("dynamodb", region_name=REGION)
         for table in ("plain", "moto"):
             client.create_table(

@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.cognitoidp import models
 
 from local.cognito_formats import use_cognito_formats
+from tests.offline_aws import offline_aws
 
 REGION = "eu-west-1"
 
@@ -20,14 +20,10 @@ REGION = "eu-west-1"
 def pool() -> Iterator[tuple[Any, str]]:
     """moto's Cognito in Cognito's formats, and one pool made there; moto's own generators come back after."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setattr(models, "generate_id", models.generate_id)
         patch.setattr(models.CognitoIdpUserPoolClient, "__init__", models.CognitoIdpUserPoolClient.__init__)
         patch.setattr(models, "_cognito_formats", False, raising=False)
-        with mock_aws():
+        with offline_aws(REGION):
             use_cognito_formats()
             cognito = boto3.client("cognito-idp", region_name=REGION)
             yield cognito, cognito.create_user_pool(PoolName="pool")["UserPool"]["Id"]

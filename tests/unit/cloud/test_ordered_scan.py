@@ -14,11 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
 from local import ordered_scan
+from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 
 ACCOUNT = "123456789012"
@@ -26,15 +26,11 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     # The ordered scan in place for this test only, as use_ordered_scans() puts it for the cloud.
     monkeypatch.setattr(Table, "scan", ordered_scan.scan)
     monkeypatch.setattr(Table, "put_item", ordered_scan._put_item)
     monkeypatch.setattr(Table, "delete_item", ordered_scan._delete_item)
-    with mock_aws():
+    with offline_aws(REGION):
         yield boto3.client("dynamodb", region_name=REGION)
 
 

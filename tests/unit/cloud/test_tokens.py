@@ -17,10 +17,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from moto import mock_aws
 from werkzeug.wrappers import Response
 
 from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION, make_request
 
 READ = "product-api/read_product"
@@ -60,13 +60,8 @@ class Pool:
 @pytest.fixture(scope="module")
 def pool() -> Iterator[Pool]:
     """One pool for the module (moto takes a while to make one); each test adds its own clients."""
-    with pytest.MonkeyPatch.context() as env:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
-            env.delenv(name, raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            yield Pool()
+    with offline_aws(REGION):
+        yield Pool()
 
 
 @pytest.fixture
