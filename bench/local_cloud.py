@@ -200,11 +200,11 @@ def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> Callabl
 
     import jwt
 
-    from local.events import authorizer_claims, rest_event
-    from local.functions import function_config
-    from local.resolve import Resolver, pseudo_parameters
-    from local.spec import read_spec
-    from local.template import translate
+    from local.apigateway.events import authorizer_claims, rest_event
+    from local.cloudformation.resolve import Resolver, pseudo_parameters
+    from local.cloudformation.spec import read_spec
+    from local.cloudformation.template import translate
+    from local.lambda_.functions import function_config
 
     template = translate()
     spec = read_spec(template)
@@ -260,9 +260,9 @@ def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> Callabl
 
 
 def _authorizer_alone(outputs: dict[str, Any], token: str) -> list[float]:
-    from local.authorizer import CognitoAuthorizer
-    from local.spec import read_spec
-    from local.template import translate
+    from local.apigateway.authorizers import CognitoAuthorizer
+    from local.cloudformation.spec import read_spec
+    from local.cloudformation.template import translate
 
     scopes = next(r.scopes for r in read_spec(translate()).api.routes if r.function == FUNCTION)
     jwks = requests.get(outputs["JwksUrl"], timeout=10).json()

@@ -7,7 +7,7 @@
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
 JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. events/seed_item.json):
     [{"id": "3f1c9a52-...", "name": "Espresso cup", "price": 12.5, "currency": "EUR", "version": 1, ...}]
---users FILE creates people in the user pool (default local/users.json with the default template), each
+--users FILE creates people in the user pool (default events/users.json with the default template), each
 confirmed, with a password and in the template's groups:
     [{"Username": "viewer@example.com", "Password": "...", "Groups": ["product-viewers"]}]
 Ctrl-C stops the server and every function worker.
@@ -29,7 +29,7 @@ from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from local.runner import DEFAULT_CONCURRENCY
+    from local.lambda_.runner import DEFAULT_CONCURRENCY
 
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0 picks a free one)")
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--users",
         type=Path,
         help="JSON list of people to create in the user pool "
-        "(default: local/users.json, unless --template names another template)",
+        "(default: the users of local-cloud.toml beside the template)",
     )
     parser.add_argument(
         "--parameter-overrides",
@@ -104,14 +104,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from local import console
     from local.cloud import DEFAULT_OUTPUTS, LocalCloud, Options
-    from local.people import DEFAULT_USERS
 
     options = Options(
         port=args.port,
         parameter_overrides=_overrides(args.parameter_overrides),
         seed=args.seed,
-        # The sample people belong to this project's groups: another template gets them only when asked.
-        users=args.users or (DEFAULT_USERS if args.template is None else None),
+        users=args.users,  # else the people of the template's local-cloud.toml, if it has one
         outputs_path=args.outputs or DEFAULT_OUTPUTS,
         signing_key=args.signing_key,
         throttling=not args.no_throttle,
@@ -161,7 +159,7 @@ def banner(cloud: Any) -> list[str]:
     concurrency += f" ({', '.join(reserved)}: reserved)" if reserved else ""
     lines += [
         "",
-        f"product-api local cloud ready in {cloud.startup_seconds:.2f} s",
+        f"{cloud.project.name} local cloud ready in {cloud.startup_seconds:.2f} s",
         f"  API         {api_url}",
         f"  Token URL   {base}/oauth2/token",
         *(
@@ -209,8 +207,10 @@ def _people_lines(cloud: Any) -> list[str]:
 def _person_examples(cloud: Any, api_url: str) -> list[str]:
     """A person signs in through the sign-in API (as boto3's initiate_auth does) and meets their scopes."""
     outputs, base = cloud.outputs, cloud.base_url
-    client_id, users = outputs.get("ProductUserClientId"), outputs.get("Users", [])
-    if not client_id or not users or cloud.local_defaults.get("AllowUserPasswordAuth") != "true":
+    project = cloud.project
+    client_id = outputs.get(project.user_client_output) if project.user_client_output else None
+    users = outputs.get("Users", [])
+    if not client_id or not users or not _password_sign_in(cloud, client_id):
         return []
     granted = _group_scopes(cloud)
     routes = [r for r in cloud.spec.api.routes if r.function and r.scopes]
@@ -251,12 +251,21 @@ def _person_examples(cloud: Any, api_url: str) -> list[str]:
     return lines
 
 
+def _password_sign_in(cloud: Any, client_id: str) -> bool:
+    """Whether the client lets people sign in with a password (ALLOW_USER_PASSWORD_AUTH)."""
+    for client in cloud.outputs.get("Clients", {}).values():
+        if client.get("ClientId") == client_id:
+            return "ALLOW_USER_PASSWORD_AUTH" in client.get("ExplicitAuthFlows", [])
+    return False
+
+
 def _group_scopes(cloud: Any) -> dict[str, set[str]]:
-    """Groups -> scopes as the template's pre token generation function declares them (GROUP_SCOPES)."""
+    """Groups -> scopes as the project says its trigger declares them (local-cloud.toml's people)."""
+    variable = cloud.project.group_scopes_variable
     for config in cloud.runner.configs.values():
-        if "GROUP_SCOPES" in config.variables:
+        if variable and variable in config.variables:
             try:
-                return {g: set(s) for g, s in json.loads(config.variables["GROUP_SCOPES"]).items()}
+                return {g: set(s) for g, s in json.loads(config.variables[variable]).items()}
             except (ValueError, AttributeError, TypeError):
                 return {}
     return {}

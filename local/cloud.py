@@ -2,14 +2,16 @@
 
 One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT, and this module only wires the
 parts together:
-- `/{stage}/...` and every other path that is not an AWS API call: the REST API (local/gateway.py),
-  functions in workers (local/runner.py);
-- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (local/tokens.py);
+- `/{stage}/...` and every other path that is not an AWS API call: the REST API (local/apigateway/gateway.py),
+  functions in workers (local/lambda_/runner.py);
+- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (local/cognito/tokens.py);
 - `/oauth2/authorize`, `/login`, `/logout`, `/oauth2/userInfo`, `/oauth2/revoke`: the pool domain's
-  endpoints for people (local/hosted.py);
-- the `cognito-idp` calls that sign people in (InitiateAuth...: local/sign_in_api.py), by X-Amz-Target;
-- AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto, which holds the
-  tables, the pool, its clients and the API keys created from the template (local/provision.py).
+  endpoints for people (local/cognito/hosted.py);
+- the `cognito-idp` calls that sign people in (InitiateAuth...: local/cognito/sign_in_api.py), by
+  X-Amz-Target;
+- AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (local/aws_apis/), which
+  holds the tables, the pool, its clients and the API keys created from the template
+  (local/cloudformation/provision.py).
 A request on the stage path always goes to the gateway, whatever its headers.
 """
 
@@ -34,22 +36,20 @@ from werkzeug.wrappers import Request, Response
 
 from local import console
 from local.api_page import PAGE_PATH, local_document, page_endpoints
-from local.authorizer import CognitoAuthorizer
-from local.aws_apis import AwsApis, use_plain_dynamodb_results
-from local.cognito_formats import use_cognito_formats
-from local.functions import function_configs
-from local.gateway import ApiKeys, Gateway
-from local.hosted import HostedUi
-from local.http_server import Server
-from local.ordered_scan import use_ordered_scans
-from local.people import DEFAULT_USERS, Triggers, UserDirectory, UserTokens, local_parameter_defaults
-from local.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
-from local.runner import DEFAULT_CONCURRENCY, Runner
-from local.sign_in_api import SignInApi
-from local.spec import CloudSpec, active, read_spec
-from local.template import ROOT, TEMPLATE_PATH, Template, translate
-from local.throttle import Throttling
-from local.tokens import (
+from local.apigateway.authorizers import CognitoAuthorizer
+from local.apigateway.gateway import ApiKeys, Gateway
+from local.apigateway.throttle import Throttling
+from local.aws_apis.app import AwsApis
+from local.aws_apis.cognito_ids import use_cognito_formats
+from local.aws_apis.dynamodb_results import use_plain_dynamodb_results
+from local.aws_apis.ordered_scan import use_ordered_scans
+from local.cloudformation.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
+from local.cloudformation.spec import CloudSpec, active, read_spec
+from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
+from local.cognito.hosted import HostedUi
+from local.cognito.people import Triggers, UserDirectory, UserTokens, read_users
+from local.cognito.sign_in_api import SignInApi
+from local.cognito.tokens import (
     ClientDirectory,
     SigningKey,
     TokenEndpoint,
@@ -57,6 +57,10 @@ from local.tokens import (
     jwks_document,
     openid_configuration,
 )
+from local.http_server import Server
+from local.lambda_.functions import function_configs
+from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
+from local.project import Project, project_of
 
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
 # Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
@@ -65,7 +69,6 @@ _RESERVED_STAGES = {
     "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
     "login", "logout", "error", PAGE_PATH.strip("/"),
 }  # fmt: skip
-OPENAPI_DOCUMENT = ROOT / "docs" / "openapi.json"  # written by scripts/openapi.py
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Options:
     template: Path = TEMPLATE_PATH
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     seed: Path | None = None
-    users: Path | None = DEFAULT_USERS  # people to create (local/users.json); None: nobody
+    users: Path | None = None  # people to create (JSON); None: the project's (local-cloud.toml)
     outputs_path: Path = DEFAULT_OUTPUTS
     region: str = "us-east-1"
     stack_name: str = "product-api"
@@ -126,8 +129,9 @@ class LocalCloud:
         self.outputs: dict[str, Any] = {}
         self.startup_seconds = 0.0
         self.seeded: int | None = None
-        # Parameters the local cloud set itself (people.LOCAL_PARAMETER_DEFAULTS), for the banner.
+        # Parameters the local cloud set itself (local-cloud.toml's parameter_defaults), for the banner.
         self.local_defaults: dict[str, str] = {}
+        self.project: Project = project_of(options.template)
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
         self.page_url: str | None = None  # the API page, served with the project's own template
@@ -141,8 +145,8 @@ class LocalCloud:
         started = time.perf_counter()
         # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
         self._server = Server(self.options.host, self.options.port, self._dispatcher)
-        self.local_defaults = local_parameter_defaults(
-            self.options.template, self.options.parameter_overrides
+        self.local_defaults = self.project.defaults_for(
+            load_source(self.options.template).get("Parameters") or {}, self.options.parameter_overrides
         )
         try:
             template = active(
@@ -167,7 +171,10 @@ class LocalCloud:
         provisioner = Provisioner(
             self.aws_client, region=self.options.region, stack_name=self.options.stack_name
         )
-        made = provisioner.provision(template, spec, self.options.seed, self.options.users)
+        users, source = self.project.users, "local-cloud.toml"
+        if self.options.users is not None:
+            users, source = read_users(self.options.users), f"--users {self.options.users}"
+        made = provisioner.provision(template, spec, self.options.seed, users, source)
         self.seeded = made.seeded
         self._serve(template, spec, made)
         self.outputs = outputs(template, made, base_url=self.base_url, region=self.options.region)
@@ -269,14 +276,14 @@ class LocalCloud:
                 name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
                 for name, a in spec.api.authorizers.items()
             }
-        if self.options.template == TEMPLATE_PATH and OPENAPI_DOCUMENT.exists():
-            # The API's contract (scripts/openapi.py) and the page to try it (local/api_page.py).
+        if self.project.openapi is not None:
+            # The API's contract, named by the project, and the page to try it (local/api_page.py).
             openapi = local_document(
-                json.loads(OPENAPI_DOCUMENT.read_text()),
+                json.loads(self.project.openapi.read_text()),
                 api_url=f"{self.base_url}/{spec.api.stage}",
                 token_url=f"{self.base_url}/oauth2/token",
             )
-            title = f"{self.options.stack_name} (local)"
+            title = f"{self.project.name} (local)"
             self._dispatcher.endpoints.update(page_endpoints(openapi, title=title))
             self.page_url = self.base_url + PAGE_PATH
         self._dispatcher.gateway = Gateway(

@@ -6,7 +6,7 @@
 Never edit docs/openapi.json by hand: tests/unit/test_openapi.py fails while it differs from what this
 writes. Where each part comes from:
 - routes, their functions and scopes, the OAuth 2.0 scopes and their descriptions: the transformed
-  template (local/spec.py and local/template.py), as the gateway and the local cloud read them;
+  template (local/cloudformation/spec.py and template.py), as the gateway and the local cloud read them;
 - request bodies: the JSON Schemas the handlers validate with (product_api/models.py), plus the two
   rules the code checks after them (price, currency), said here as JSON Schema from the code's own
   constants;
@@ -32,8 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))  # the Lambda code, as its package root in AWS
 
-from local.spec import proxy_routes, read_spec  # noqa: E402
-from local.template import Template, translate  # noqa: E402
+from local.cloudformation.spec import proxy_routes, read_spec  # noqa: E402
+from local.cloudformation.template import Template, translate  # noqa: E402
 from product_api import idempotency, models, store  # noqa: E402
 from product_api.currencies import ISO_4217  # noqa: E402
 

@@ -14,13 +14,13 @@ from typing import Any
 import boto3
 import pytest
 
-from local.events import authorizer_claims, rest_event
-from local.functions import function_config
-from local.resolve import Resolver
-from local.routes import RouteTable
-from local.spec import read_spec
-from local.template import Template, translate
-from local.tokens import client_credentials_claims
+from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.routes import RouteTable
+from local.cloudformation.resolve import Resolver
+from local.cloudformation.spec import read_spec
+from local.cloudformation.template import Template, translate
+from local.cognito.tokens import client_credentials_claims
+from local.lambda_.functions import function_config
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"
@@ -46,7 +46,7 @@ def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id00
 
 def _route_of(template: Template, method: str, path: str) -> tuple[str, dict[str, str]]:
     """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters,
-    matched as the local gateway matches them (local/routes.py)."""
+    matched as the local gateway matches them (local/apigateway/routes.py)."""
     matched = RouteTable(read_spec(template).api.routes).match(path, method)
     if matched is None:
         raise ValueError(f"{method} {path} matches no route in template.yaml")

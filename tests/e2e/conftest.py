@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.tokens import SigningKey
+from local.cognito.tokens import SigningKey
 from tests.e2e.sign_in import create_person, delete_person, user_client
 from tests.e2e.support import (
     DEPLOYED,
@@ -94,7 +94,7 @@ def api(stack: Stack) -> Api:
 def template_groups(stack: Stack) -> dict[str, frozenset[str]]:
     """The pool's groups and the scopes each grants, as the template declares them (GROUP_SCOPES)."""
     from events.generate import group_scopes
-    from local.template import translate
+    from local.cloudformation.template import translate
 
     return {group: frozenset(scopes) for group, scopes in group_scopes(translate(stack.parameters)).items()}
 

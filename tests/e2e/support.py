@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from local.spec import Route, read_spec
-from local.template import ROOT, translate
-from local.tokens import SigningKey, user_id_token_claims
+from local.cloudformation.spec import Route, read_spec
+from local.cloudformation.template import ROOT, translate
+from local.cognito.tokens import SigningKey, user_id_token_claims
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)

@@ -17,8 +17,8 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.spec import Route
-from local.tokens import client_credentials_claims
+from local.cloudformation.spec import Route
+from local.cognito.tokens import client_credentials_claims
 from tests.e2e.support import (
     DEPLOYED,
     Api,
@@ -70,8 +70,8 @@ def _pool_kid(stack: Stack) -> str:
 
 
 def _callers() -> list[Caller]:
-    from local.spec import read_spec
-    from local.template import translate
+    from local.cloudformation.spec import read_spec
+    from local.cloudformation.template import translate
 
     clients = read_spec(translate()).clients
     callers = [

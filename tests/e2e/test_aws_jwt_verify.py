@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.template import ROOT
+from local.cloudformation.template import ROOT
 from tests.e2e.support import Stack
 
 VERIFIER_VERSION = "5.2.1"

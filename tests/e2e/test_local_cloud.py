@@ -14,7 +14,7 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.template import ROOT
+from local.cloudformation.template import ROOT
 from tests.e2e.support import DEPLOYED, RunningCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")

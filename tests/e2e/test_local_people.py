@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from local.people import DEFAULT_USERS, read_users
+from local.cloudformation.template import TEMPLATE_PATH
+from local.project import project_of
 from tests.e2e.sign_in import sign_in
 from tests.e2e.support import DEPLOYED, RunningCloud, Stack, start_local_cloud
 
@@ -32,7 +33,7 @@ def test_outputs_name_the_user_client_the_local_sign_in_url_and_the_users(stack:
         "response_type": ["code"],
         "redirect_uri": outputs["Clients"]["ProductUserClient"]["CallbackURLs"][:1],
     }
-    assert outputs["Users"] == [user.output() for user in read_users(DEFAULT_USERS)]
+    assert outputs["Users"] == [user.output() for user in project_of(TEMPLATE_PATH).users]
     assert outputs["Clients"]["ProductUserClient"]["AllowedOAuthFlows"] == ["code"]
 
 

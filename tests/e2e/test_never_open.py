@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.template import ROOT
+from local.cloudformation.template import ROOT
 from tests.e2e.support import DEPLOYED, FIXTURES, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")

@@ -16,11 +16,11 @@ import jwt
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from local.hosted import HostedUi
-from local.people import Triggers, UserDirectory, UserTokens
-from local.provision import ACCOUNT_ID
-from local.sign_in_api import TARGET_PREFIX, SignInApi
-from local.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+from local.cloudformation.provision import ACCOUNT_ID
+from local.cognito.hosted import HostedUi
+from local.cognito.people import Triggers, UserDirectory, UserTokens
+from local.cognito.sign_in_api import TARGET_PREFIX, SignInApi
+from local.cognito.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"

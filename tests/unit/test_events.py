@@ -14,7 +14,7 @@ import pytest
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 from events import generate
-from local.template import ROOT, translate
+from local.cloudformation.template import ROOT, translate
 
 EVENTS_DIR = ROOT / "events"
 README = EVENTS_DIR / "README.md"

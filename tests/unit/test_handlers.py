@@ -20,7 +20,7 @@ import boto3
 import jsonschema
 import pytest
 
-from local.spec import proxy_routes
+from local.cloudformation.spec import proxy_routes
 from scripts import openapi
 from tests.conftest import machine_claims, table_names
 

@@ -1,5 +1,5 @@
-"""The user pool domain's endpoints for people (local/hosted.py), over the template's own pool, users
-(local/users.json) and trigger, in moto in this process: authorize, the sign-in page, the code and
+"""The user pool domain's endpoints for people (local/cognito/hosted.py), over the template's own pool, users
+(local-cloud.toml) and trigger, in moto in this process: authorize, the sign-in page, the code and
 refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §5)."""
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from local import hosted
-from local.functions import function_configs
-from local.people import DEFAULT_USERS, read_users, s256
-from local.provision import Provisioned, Provisioner
-from local.runner import Runner
-from local.spec import active, read_spec
-from local.template import translate
+from local.cloudformation.provision import Provisioned, Provisioner
+from local.cloudformation.spec import active, read_spec
+from local.cloudformation.template import TEMPLATE_PATH, translate
+from local.cognito import hosted
+from local.cognito.people import s256
+from local.lambda_.functions import function_configs
+from local.lambda_.runner import Runner
+from local.project import project_of
 from tests.unit.people_support import REGION, PeopleServer, local_aws, query_of
 
-PEOPLE = {u.username: u for u in read_users(DEFAULT_USERS)}
+PEOPLE = {u.username: u for u in project_of(TEMPLATE_PATH).users}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def provisioned() -> Iterator[tuple[PeopleServer, Provisioned]]:
         template = active(translate({"AllowUserPasswordAuth": "true"}))
         made = Provisioner(
             lambda service: boto3.client(service, region_name=REGION), region=REGION, stack_name="product-api"
-        ).provision(template, read_spec(template), users=DEFAULT_USERS)
+        ).provision(template, read_spec(template), users=project_of(TEMPLATE_PATH).users)
         runner = Runner(function_configs(template, made.resolver), region=REGION, endpoint_url=None)
         try:
             yield PeopleServer.over(made.user_pool_id, runner), made

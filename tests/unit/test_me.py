@@ -18,7 +18,7 @@ from events.generate import (
     sample_person,
     user_client_of,
 )
-from local.spec import proxy_routes
+from local.cloudformation.spec import proxy_routes
 from product_api.settings import Settings, SettingsError
 from tests.conftest import machine_claims
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from local import people
-from local.functions import function_configs
-from local.people import DEFAULT_USERS, read_users
-from local.resolve import Resolver
-from local.runner import Runner
-from local.template import ROOT, TEMPLATE_PATH, translate
+from local.cloudformation.resolve import Resolver
+from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
+from local.cognito import people
+from local.cognito.people import read_users
+from local.lambda_.functions import function_configs
+from local.lambda_.runner import Runner
+from local.project import project_of
 from tests.unit.people_support import REGION, PeopleServer, cognito, local_aws, query_of
 
 FIXTURE = ROOT / "tests" / "fixtures" / "people.yaml"
@@ -471,7 +472,7 @@ def test_a_revoked_refresh_token_stops_working(server, client):
 
 def test_the_default_users_cover_every_group_of_the_template_and_one_is_in_several(template):
     groups = {r["Properties"]["GroupName"] for r in template.of_type("AWS::Cognito::UserPoolGroup").values()}
-    users = read_users(DEFAULT_USERS)
+    users = project_of(TEMPLATE_PATH).users
 
     assert {u.groups[0] for u in users if len(u.groups) == 1} == groups  # one person per group
     assert any(len(u.groups) > 1 for u in users)
@@ -497,6 +498,9 @@ def test_a_bad_users_file_stops_with_a_clear_message(tmp_path: Path, content: st
 
 
 def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
-    assert people.local_parameter_defaults(TEMPLATE_PATH, {}) == {"AllowUserPasswordAuth": "true"}
-    assert people.local_parameter_defaults(TEMPLATE_PATH, {"AllowUserPasswordAuth": "false"}) == {}
-    assert people.local_parameter_defaults(FIXTURE, {}) == {}  # a template without the parameter
+    declared = load_source(TEMPLATE_PATH)["Parameters"]
+    project = project_of(TEMPLATE_PATH)
+    assert project.defaults_for(declared, {}) == {"AllowUserPasswordAuth": "true"}
+    assert project.defaults_for(declared, {"AllowUserPasswordAuth": "false"}) == {}
+    assert project.defaults_for(load_source(FIXTURE).get("Parameters") or {}, {}) == {}  # not declared
+    assert project_of(FIXTURE) == project_of(FIXTURE).__class__()  # no settings file beside it: none

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from events.generate import group_scopes, pre_token_function
-from local.events import pre_token_generation_event
+from local.cognito.events import pre_token_generation_event
 from product_api.settings import SettingsError
 
 SIGN_IN_API = "TokenGeneration_Authentication"

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from local.resolve import Resolver
-from local.spec import active
-from local.template import ROOT, Template, load_source, openapi_body, translate
+from local.cloudformation.resolve import Resolver
+from local.cloudformation.spec import active
+from local.cloudformation.template import ROOT, Template, load_source, openapi_body, translate
 
 # Powertools for AWS Lambda (Python) version -> the number N of AWS's published layer
 # arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{N}

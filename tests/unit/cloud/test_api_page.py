@@ -10,7 +10,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from local.api_page import DOCUMENT_PATH, PAGE_PATH, local_document, page_endpoints
-from local.template import ROOT
+from local.cloudformation.template import ROOT
 
 CONTRACT = json.loads((ROOT / "docs" / "openapi.json").read_text())
 API_URL, TOKEN_URL = "http://127.0.0.1:3000/v1", "http://127.0.0.1:3000/oauth2/token"

@@ -1,4 +1,5 @@
-"""local/authorizer.py: API Gateway's Cognito user pool authorizer (docs/aws-behaviour.md §1-2)."""
+"""local/apigateway/authorizers.py: API Gateway's Cognito user pool authorizer
+(docs/aws-behaviour.md §1-2)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from local.authorizer import CognitoAuthorizer, Denied, Expired
-from local.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
+from local.apigateway.authorizers import CognitoAuthorizer, Denied, Expired
+from local.cognito.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
 from tests.unit.cloud.support import ISSUER, REGION
 
 READ = "product-api/read_product"

@@ -1,4 +1,4 @@
-"""local/aws_apis.py: moto's AWS APIs with the per-request work done once, and DynamoDB answers that
+"""local/aws_apis/: moto's AWS APIs with the per-request work done once, and DynamoDB answers that
 need no conversion written as they are: the same answers as moto's own serializer gives."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from moto.dynamodb.responses import DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
-from local import aws_apis
+from local.aws_apis import app, dynamodb_results
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 
@@ -25,7 +25,7 @@ ITEM = {
     "list": {"L": [{"S": "x"}, {"N": "1"}, {"M": {"deep": {"SS": ["p", "q"]}}}]},
     "map": {"M": {"n": {"NS": ["1", "2"]}}},
 }
-MOTOS_OWN = aws_apis._moto_dynamodb_result  # moto's serializer, as the module found it
+MOTOS_OWN = dynamodb_results._moto_dynamodb_result  # moto's serializer, as the module found it
 BINARY = {"pk": {"S": "b"}, "blob": {"B": b"\x00\xff"}, "blobs": {"BS": [b"\x01", b"\x02"]}}
 
 
@@ -54,8 +54,8 @@ def moto_serialized(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         serialized.append(context.operation_model.name)
         return MOTOS_OWN(self, context)
 
-    monkeypatch.setattr(aws_apis, "_moto_dynamodb_result", by_moto)
-    monkeypatch.setattr(DynamoResult, "execute_result", aws_apis._dynamodb_result)
+    monkeypatch.setattr(dynamodb_results, "_moto_dynamodb_result", by_moto)
+    monkeypatch.setattr(DynamoResult, "execute_result", dynamodb_results._dynamodb_result)
     return serialized
 
 
@@ -120,7 +120,7 @@ def test_a_hosts_service_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> N
         return find(self, host)
 
     monkeypatch.setattr(DomainDispatcherApplication, "get_backend_for_host", counted)
-    dispatcher = aws_apis._RememberingDispatcher()
+    dispatcher = app._RememberingDispatcher()
     backends = {dispatcher.get_backend_for_host("dynamodb.us-east-1.amazonaws.com") for _ in range(3)}
     assert backends == {"dynamodb"}
     assert looked_up == ["dynamodb.us-east-1.amazonaws.com"]
@@ -140,4 +140,4 @@ def test_a_hosts_service_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> N
     ],
 )
 def test_cognito_calls_that_may_change_a_client_are_announced(target: str, changes: bool) -> None:
-    assert aws_apis._may_change_cognito(target) is changes
+    assert app._may_change_cognito(target) is changes

@@ -1,4 +1,5 @@
-"""local/functions.py: one record of a function's configuration and the environment Lambda gives it."""
+"""local/lambda_/functions.py: one record of a function's configuration and the
+environment Lambda gives it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from local.functions import FunctionConfig, function_config
-from local.resolve import Resolver, pseudo_parameters
-from local.template import ROOT, Template, load_source, translate
+from local.cloudformation.resolve import Resolver, pseudo_parameters
+from local.cloudformation.template import ROOT, Template, load_source, translate
+from local.lambda_.functions import FunctionConfig, function_config
 
 REGION = "eu-west-1"
 ENDPOINT = "http://127.0.0.1:3999"

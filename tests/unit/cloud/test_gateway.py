@@ -1,4 +1,4 @@
-"""local/gateway.py: API Gateway's steps and answers, on template.yaml's API, with a fake runner.
+"""local/apigateway/gateway.py: API Gateway's steps and answers, on template.yaml's API, with a fake runner.
 
 Requests are werkzeug Requests built in memory; the runner records each call and answers with a Future
 (or never does, for the integration timeout). Nothing opens a socket or starts a function.
@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from local.authorizer import CognitoAuthorizer
-from local.gateway import MAX_REQUEST_BYTES, RAW_HEADERS, Gateway
-from local.runner import Invocation
-from local.spec import ApiSpec, CloudSpec, Route, read_spec
-from local.template import translate
-from local.tokens import SigningKey, client_credentials_claims, jwks_document
+from local.apigateway.authorizers import CognitoAuthorizer
+from local.apigateway.gateway import MAX_REQUEST_BYTES, RAW_HEADERS, Gateway
+from local.cloudformation.spec import ApiSpec, CloudSpec, Route, read_spec
+from local.cloudformation.template import translate
+from local.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
+from local.lambda_.runner import Invocation
 from tests.unit.cloud.support import ISSUER, make_request
 
 API_ID = "a1b2c3d4e5"

@@ -1,4 +1,5 @@
-"""local/ordered_scan.py: Scan pages from an ordered index, page for page what moto's own scan returns.
+"""local/aws_apis/ordered_scan.py: Scan pages from an ordered index, page for
+page what moto's own scan returns.
 
 Each test builds tables in moto (in process) and compares the ordered scan with moto's scan, which
 the module keeps as `_moto_scan`, on the same table: items, ScannedCount and LastEvaluatedKey.
@@ -17,7 +18,7 @@ import pytest
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from local import ordered_scan
+from local.aws_apis import ordered_scan
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 

@@ -1,4 +1,4 @@
-"""local/resolve.py: CloudFormation intrinsics evaluated against locally known values."""
+"""local/cloudformation/resolve.py: CloudFormation intrinsics evaluated against locally known values."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from local.resolve import Resolver, Unresolvable, pseudo_parameters
+from local.cloudformation.resolve import Resolver, Unresolvable, pseudo_parameters
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 

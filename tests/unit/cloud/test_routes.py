@@ -1,11 +1,11 @@
-"""local/routes.py: request paths matched to the API's resources as API Gateway matches them."""
+"""local/apigateway/routes.py: request paths matched to the API's resources as API Gateway matches them."""
 
 from __future__ import annotations
 
 import pytest
 
-from local.routes import RouteTable
-from local.spec import Route
+from local.apigateway.routes import RouteTable
+from local.cloudformation.spec import Route
 
 
 def route(resource: str, method: str = "GET") -> Route:

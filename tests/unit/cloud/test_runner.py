@@ -1,4 +1,5 @@
-"""local/runner.py: a function's execution environments scale as Lambda's do (docs/aws-behaviour.md §7).
+"""local/lambda_/runner.py: a function's execution environments scale as Lambda's do
+(docs/aws-behaviour.md §7).
 
 The function is tests/fixtures/functions/gate.py, run in real worker processes: each call notes its
 pid in a file when it starts and waits until the test creates a release file, so a test holds as many
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from local.functions import FunctionConfig
-from local.runner import DEFAULT_CONCURRENCY, THROTTLED_ERROR, Invocation, Runner
+from local.lambda_.functions import FunctionConfig
+from local.lambda_.runner import DEFAULT_CONCURRENCY, THROTTLED_ERROR, Invocation, Runner
 from tests.e2e.support import FIXTURES
 
 FUNCTION = "GateFunction"

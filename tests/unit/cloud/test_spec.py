@@ -1,4 +1,5 @@
-"""local/spec.py: what the transformed template declares, read into the records the local cloud serves.
+"""local/cloudformation/spec.py: what the transformed template declares, read into the
+records the local cloud serves.
 
 Expectations come from the SAM source (template.yaml as written) or the fixture templates, so a route
 or a scope lost on the way through the transform fails here.
@@ -13,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from local.spec import DEFAULT_INTEGRATION_TIMEOUT_MS, CloudSpec, Throttle, read_spec
-from local.template import ROOT, TEMPLATE_PATH, load_source, translate
+from local.cloudformation.spec import DEFAULT_INTEGRATION_TIMEOUT_MS, CloudSpec, Throttle, read_spec
+from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

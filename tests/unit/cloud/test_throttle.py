@@ -1,4 +1,5 @@
-"""local/throttle.py: stage and usage-plan token buckets, and usage-plan quotas (docs/aws-behaviour.md §7)."""
+"""local/apigateway/throttle.py: stage and usage-plan token buckets, and usage-plan quotas
+(docs/aws-behaviour.md §7)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local.gateway_errors import QuotaExceeded, Throttled
-from local.spec import Quota, Throttle
-from local.throttle import QuotaCounter, Throttling, TokenBucket
+from local.apigateway.errors import QuotaExceeded, Throttled
+from local.apigateway.throttle import QuotaCounter, Throttling, TokenBucket
+from local.cloudformation.spec import Quota, Throttle
 
 # Refills one token every ~3 hours: no refill during a test, whatever the machine's speed.
 NO_REFILL = 0.0001

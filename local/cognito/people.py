@@ -11,8 +11,8 @@ any other (its own worker, environment and logs), with Cognito's event; its answ
 Cognito applies it (docs/aws-behaviour.md §6). A trigger that fails, times out or answers nonsense
 fails the sign-in. For client_credentials it runs only with LambdaVersion V3_0, as in AWS.
 
-The sign-in API (local/sign_in_api.py) and the domain's endpoints (local/hosted.py) both sign people
-in here; refresh tokens are opaque and kept here, in memory, with what revokes them.
+The sign-in API (local/cognito/sign_in_api.py) and the domain's endpoints (local/cognito/hosted.py) both
+sign people in here; refresh tokens are opaque and kept here, in memory, with what revokes them.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -33,13 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from local import console
-from local.events import event_attributes, pre_token_generation_event
-from local.runner import Invocation, Runner
-from local.tokens import OAuthError, SigningKey, user_access_token_claims, user_id_token_claims
-
-DEFAULT_USERS = Path(__file__).resolve().parent / "users.json"
-# Parameters the local cloud sets unless told otherwise: scripts and tests sign in with a password.
-LOCAL_PARAMETER_DEFAULTS = {"AllowUserPasswordAuth": "true"}
+from local.cognito.events import event_attributes, pre_token_generation_event
+from local.cognito.tokens import OAuthError, SigningKey, user_access_token_claims, user_id_token_claims
+from local.lambda_.runner import Invocation, Runner
 
 SIGN_IN_API_SCOPE = "aws.cognito.signin.user.admin"  # in every token of the sign-in API
 TRIGGER_TIMEOUT_SECONDS = 5.0  # Cognito waits this long for a trigger, whatever its own Timeout
@@ -68,14 +63,6 @@ _VALIDITY = {
     "RefreshToken": ("RefreshTokenValidity", 30, "days"),
 }
 _LAMBDA_VERSIONS = {"V1_0": "1", "V2_0": "2", "V3_0": "3"}
-
-
-def local_parameter_defaults(template: Path, overrides: Mapping[str, str]) -> dict[str, str]:
-    """The LOCAL_PARAMETER_DEFAULTS that the template declares and that were not set explicitly."""
-    from local.template import load_source
-
-    declared = load_source(template).get("Parameters") or {}
-    return {k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared and k not in overrides}
 
 
 def token_seconds(client: dict[str, Any], kind: str) -> int:
@@ -630,19 +617,24 @@ class SampleUser:
 
 
 def read_users(path: Path) -> list[SampleUser]:
-    """Users to create at start-up: a JSON list of {"Username", "Password", "Groups", "Attributes"}.
-
-    `Groups` (names of the template's groups) and `Attributes` (name -> value) are optional.
-    """
+    """Users to create at start-up from a JSON file (`--users FILE`): entries as `users_from` reads them."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise SystemExit(f"--users {path}: cannot read it: {error}") from None
+    return users_from(data, f"--users {path}")
+
+
+def users_from(data: Any, source: str) -> list[SampleUser]:
+    """Users from a list of {"Username", "Password", "Groups", "Attributes"} (a JSON file, local-cloud.toml).
+
+    `Groups` (names of the template's groups) and `Attributes` (name -> value) are optional.
+    """
     if not isinstance(data, list):
-        raise SystemExit(f"--users {path}: expected a JSON list of users")
+        raise SystemExit(f"{source}: expected a JSON list of users")
     users = []
     for number, entry in enumerate(data, 1):
-        where = f"--users {path}, user {number}"
+        where = f"{source}, user {number}"
         if not isinstance(entry, dict) or not {"Username", "Password"} <= entry.keys():
             raise SystemExit(f"{where}: needs Username and Password")
         unknown = set(entry) - {"Username", "Password", "Groups", "Attributes"}

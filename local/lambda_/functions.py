@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.resolve import Resolver, Unresolvable
-from local.template import Template
+from local.cloudformation.resolve import Resolver, Unresolvable
+from local.cloudformation.template import Template
 
 # Inherited from the developer's environment: enough to run Python, nothing about AWS credentials.
 _PASSED_THROUGH = ("PATH", "LANG", "PYTHONDONTWRITEBYTECODE", "SYSTEMROOT")
 _DEFAULT_TIMEOUT_SECONDS = 3  # Lambda's defaults
 _DEFAULT_MEMORY_MB = 128
 LOCAL_RUNTIME_API = "127.0.0.1:9001"  # what Lambda's own runtime API address looks like
-RUNTIME_DIR = Path(__file__).resolve().parent  # the local "runtime": local/worker.py
+RUNTIME_DIR = Path(__file__).resolve().parent  # the local "runtime": local/lambda_/worker.py
 
 
 @dataclass(frozen=True)

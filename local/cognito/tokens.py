@@ -3,8 +3,8 @@
 `POST /oauth2/token` follows Cognito (docs/aws-behaviour.md §4): client authentication by HTTP Basic
 or in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
 scope the client is allowed), and errors as 400 `{"error": ...}`. People's grants, `authorization_code`
-and `refresh_token`, are handed to local/hosted.py once the client is authenticated. Clients are looked
-up with DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so
+and `refresh_token`, are handed to local/cognito/hosted.py once the client is authenticated. Clients are
+looked up with DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so
 clients created or changed at run time work too.
 Tokens name the pool's AWS issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as
 Cognito's do, so code that checks `iss` the AWS way accepts them; only the keys are served locally.
@@ -86,7 +86,7 @@ class ClientDirectory:
     """App clients of one user pool, described by the local Cognito (moto) once and then kept.
 
     Kept until `forget()`, which the local cloud calls after every Cognito call that may change a
-    client (local/aws_apis.py), so a client created or changed through the API counts at once.
+    client (local/aws_apis/app.py), so a client created or changed through the API counts at once.
     """
 
     def __init__(self, cognito: Any, user_pool_id: str):
@@ -132,7 +132,7 @@ def access_token_seconds(client: dict[str, Any]) -> int:
     return int(validity) * _UNITS[unit]
 
 
-# People's grants (local/hosted.py): (client, grant, form) -> the token response's body.
+# People's grants (local/cognito/hosted.py): (client, grant, form) -> the token response's body.
 UserGrants = Callable[[dict[str, Any], str, Any], dict[str, Any]]
 # The pre token generation trigger for client_credentials (V3_0 only): (client, claims) -> claims.
 MachineTrigger = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]

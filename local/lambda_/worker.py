@@ -1,6 +1,6 @@
 """One function's execution environment: a long-lived process that imports the handler once.
 
-Started by local/runner.py as a script (not `-m`), so that the function's code directory, not the
+Started by local/lambda_/runner.py as a script (not `-m`), so that the function's code directory, not the
 project root, is first on sys.path, and with the function's environment already set, so that
 module-level code sees it at import time, as in Lambda. Standard library only.
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.people import SampleUser, read_users
-from local.resolve import Resolver, pseudo_parameters
-from local.spec import CloudSpec
-from local.template import Template
-from local.tokens import aws_issuer
+from local.cloudformation.resolve import Resolver, pseudo_parameters
+from local.cloudformation.spec import CloudSpec
+from local.cloudformation.template import Template
+from local.cognito.people import SampleUser
+from local.cognito.tokens import aws_issuer
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"
@@ -49,7 +49,12 @@ class Provisioner:
         self.stack_name = stack_name
 
     def provision(
-        self, template: Template, spec: CloudSpec, seed: Path | None = None, users: Path | None = None
+        self,
+        template: Template,
+        spec: CloudSpec,
+        seed: Path | None = None,
+        users: list[SampleUser] | None = None,
+        users_source: str = "users",
     ) -> Provisioned:
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
@@ -71,8 +76,10 @@ class Provisioner:
                 create(made, name, resource.get("Properties", {}))
         if seed is not None:
             made.seeded = self._seed(template, made, seed)
-        if users is not None:
-            made.users = self._create_users(made, read_users(users), users)
+        if users:
+            if made.user_pool_id is None:
+                raise SystemExit(f"{users_source}: names people, but the template has no user pool")
+            made.users = self._create_users(made, users, users_source)
         return made
 
     def _creators(self) -> list[tuple[str, Callable[[Provisioned, str, dict[str, Any]], None]]]:
@@ -161,15 +168,15 @@ class Provisioner:
         group = cognito.create_group(**api_fields(cognito, "CreateGroup", request))["Group"]
         made.resolver.refs[name] = group["GroupName"]
 
-    def _create_users(self, made: Provisioned, users: list[SampleUser], path: Path) -> list[SampleUser]:
-        """People from a file, made with the admin API as anyone would: confirmed, in their groups."""
+    def _create_users(self, made: Provisioned, users: list[SampleUser], source: str) -> list[SampleUser]:
+        """People (local-cloud.toml's or --users FILE), made with the admin API: confirmed, in groups."""
         cognito = self._aws("cognito-idp")
         groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=made.user_pool_id)["Groups"]}
         for user in users:
             missing = sorted(set(user.groups) - groups)
             if missing:
                 raise SystemExit(
-                    f"--users {path}: {user.username} is in {missing}, which the template does not define "
+                    f"{source}: {user.username} is in {missing}, which the template does not define "
                     f"(its groups: {sorted(groups)})"
                 )
             attributes = dict(user.attributes)
@@ -191,7 +198,7 @@ class Provisioner:
                 )
             except cognito.exceptions.InvalidPasswordException:
                 raise SystemExit(
-                    f"--users {path}: the password of {user.username} breaks the pool's password policy"
+                    f"{source}: the password of {user.username} breaks the pool's password policy"
                 ) from None
             for group in user.groups:
                 cognito.admin_add_user_to_group(
@@ -293,6 +300,7 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
             "ClientSecret": c.get("ClientSecret"),
             "AllowedScopes": c.get("AllowedOAuthScopes", []),
             "AllowedOAuthFlows": c.get("AllowedOAuthFlows", []),
+            "ExplicitAuthFlows": c.get("ExplicitAuthFlows", []),
             "CallbackURLs": c.get("CallbackURLs", []),
         }
         for name, c in made.clients.items()

@@ -1,12 +1,12 @@
 """Lambda functions as local execution environments: long-lived worker processes, as many as needed.
 
-An execution environment is a process (local/worker.py), started with the function's environment set
+An execution environment is a process (local/lambda_/worker.py), started with the function's environment set
 before the handler is imported, so each one cold-starts once and keeps its own module cache, as in
 Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts,
 up to the function's concurrency limit: its ReservedConcurrentExecutions, or else the local default
 (10, `python -m local --concurrency N`). A call beyond the limit is throttled: it gets no environment
 and its Invocation says so (`throttled`), as Lambda answers 429 TooManyRequestsException; the gateway
-turns that into API Gateway's answer (local/gateway_errors.py, LambdaThrottled). A call that outlives
+turns that into API Gateway's answer (local/apigateway/errors.py, LambdaThrottled). A call that outlives
 the function's Timeout kills its environment; the next call that needs one cold-starts a new one.
 """
 
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from local.functions import FunctionConfig
-from local.worker import LOG_MARKER
+from local.lambda_.functions import FunctionConfig
+from local.lambda_.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 # Execution environments a function without ReservedConcurrentExecutions may run at once. Lambda's

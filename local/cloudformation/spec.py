@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
-from local.resolve import Resolver
-from local.template import Template, openapi_body
+from local.cloudformation.resolve import Resolver
+from local.cloudformation.template import Template, openapi_body
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 ANY_METHOD = "x-amazon-apigateway-any-method"

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from local.gateway_errors import QuotaExceeded, Throttled
-from local.spec import Quota, Throttle
+from local.apigateway.errors import QuotaExceeded, Throttled
+from local.cloudformation.spec import Quota, Throttle
 
 
 class TokenBucket:

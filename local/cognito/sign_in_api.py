@@ -3,7 +3,7 @@
 `InitiateAuth` (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH), `AdminInitiateAuth` (ADMIN_USER_PASSWORD_AUTH,
 REFRESH_TOKEN_AUTH), `RespondToAuthChallenge` (NEW_PASSWORD_REQUIRED) and `RevokeToken`, so that
 unchanged boto3 code (`boto3.client("cognito-idp", endpoint_url=...)`) signs people in and gets tokens
-that went through the pool's trigger (local/people.py). Every other operation (AdminCreateUser,
+that went through the pool's trigger (local/cognito/people.py). Every other operation (AdminCreateUser,
 AdminAddUserToGroup, ...) stays with moto. Errors are Cognito's: 400, `{"__type", "message"}` and
 `x-amzn-ErrorType` (docs/aws-behaviour.md §5). SRP and custom authentication are refused by name.
 """
@@ -23,7 +23,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.people import (
+from local.cognito.people import (
     AFTER_NEW_PASSWORD,
     SIGN_IN_API,
     SIGN_IN_API_SCOPE,
@@ -34,7 +34,7 @@ from local.people import (
     UserTokens,
     check_sign_in,
 )
-from local.tokens import ClientDirectory
+from local.cognito.tokens import ClientDirectory
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 OPERATIONS = ("InitiateAuth", "AdminInitiateAuth", "RespondToAuthChallenge", "RevokeToken")

@@ -4,7 +4,7 @@ A request passes the steps API Gateway takes, in its order (docs/aws-behaviour.m
 stage, size, route, stage throttling, authorizer, API key and usage plan, then the function, whose
 result must be a proxy response. A step that stops the request raises a `GatewayError`;
 `Gateway.__call__` turns it into the response API Gateway sends, with the template's gateway-response
-headers (CORS), in one place. Events are built by local/events.py.
+headers (CORS), in one place. Events are built by local/apigateway/events.py.
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.authorizer import CognitoAuthorizer, Denied, Expired
-from local.events import authorizer_claims, rest_event
-from local.gateway_errors import (
+from local.apigateway.authorizers import CognitoAuthorizer, Denied, Expired
+from local.apigateway.errors import (
     ExpiredToken,
     GatewayError,
     IncompleteSignature,
@@ -38,12 +37,13 @@ from local.gateway_errors import (
     Unauthorized,
     UnknownStage,
 )
+from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.proxy import Malformed, is_binary, proxy_response
+from local.apigateway.routes import RouteTable
+from local.apigateway.throttle import Throttling
+from local.cloudformation.spec import ApiSpec, Quota, Route, Throttle
 from local.http_server import RAW_HEADERS
-from local.proxy import Malformed, is_binary, proxy_response
-from local.routes import RouteTable
-from local.runner import Invocation, Runner, new_trace_id
-from local.spec import ApiSpec, Quota, Route, Throttle
-from local.throttle import Throttling
+from local.lambda_.runner import Invocation, Runner, new_trace_id
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (docs/aws-behaviour.md §2)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from local.spec import Route
+from local.cloudformation.spec import Route
 
 
 class RouteTable:

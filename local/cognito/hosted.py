@@ -10,7 +10,7 @@
   redirect URI and the PKCE challenge. The person's tokens are made there, through the trigger
   (`TokenGeneration_HostedAuth`); a failing trigger is redirected as `error=invalid_request`.
 - `POST /oauth2/token` grants `authorization_code` and `refresh_token` (`grants`, called by the token
-  endpoint of local/tokens.py after it has authenticated the client).
+  endpoint of local/cognito/tokens.py after it has authenticated the client).
 - `GET|POST /oauth2/userInfo`, `POST /oauth2/revoke`, `GET /logout`, and `/error`.
 """
 
@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import jwt
 from werkzeug.wrappers import Request, Response
 
-from local.people import (
+from local.cognito.people import (
     HOSTED,
     Person,
     RefreshRefused,
@@ -40,7 +40,7 @@ from local.people import (
     check_sign_in,
     s256,
 )
-from local.tokens import ClientDirectory, OAuthError, SigningKey, authenticate_client
+from local.cognito.tokens import ClientDirectory, OAuthError, SigningKey, authenticate_client
 
 CODE_SECONDS = 300  # an authorization code lives 5 minutes
 SESSION_SECONDS = 3600  # the hosted sign-in remembers a browser for an hour

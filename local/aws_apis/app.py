@@ -1,0 +1,64 @@
+"""The AWS APIs the local cloud emulates (moto), as one WSGI application.
+
+moto's own dispatcher works out each request's service anew: it lists moto's package and tries the
+URL patterns of every service it knows, under one lock, which took about 40% of the local cloud's
+time under load. Here the service of each host is looked up once and remembered; so are the method
+names of moto's response classes, which moto otherwise lists with `inspect` on every call. A
+DynamoDB answer that is already its own wire JSON, as items are, is written as it is
+(local/aws_apis/dynamodb_results.py), not walked attribute by attribute by moto's serializer.
+
+Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
+once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
+ClientDirectory) is dropped before the caller has its answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import moto.core.responses
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+_COGNITO = "AWSCognitoIdentityProviderService"
+_READS = ("Describe", "List", "Get", "AdminGet", "AdminList")
+_REMEMBERED_HOSTS = 1000  # a host names a service and a region: any client can make up more
+
+
+class _RememberingDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, which calls this under its own lock, with the backend of each host kept."""
+
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backends: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None or host in self._backends:
+            return self._backends.get(host) if host else None
+        backend = super().get_backend_for_host(host)
+        if backend is not None and len(self._backends) < _REMEMBERED_HOSTS:
+            self._backends[host] = backend
+        return backend
+
+
+class AwsApis:
+    def __init__(self) -> None:
+        if not hasattr(moto.core.responses.method_names_from_class, "cache_info"):
+            # A class's methods do not change while the cloud runs.
+            names = functools.cache(moto.core.responses.method_names_from_class)
+            moto.core.responses.method_names_from_class = names
+        self._moto = _RememberingDispatcher()
+        self.on_cognito_change: list[Callable[[], None]] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        response = self._moto(environ, start_response)
+        if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
+            for listener in self.on_cognito_change:
+                listener()
+        return response
+
+
+def _may_change_cognito(target: str) -> bool:
+    service, _, operation = target.partition(".")
+    return service == _COGNITO and not operation.startswith(_READS)
