@@ -104,6 +104,10 @@ class _Connection(socketserver.BaseRequestHandler):
 
     def read_body(self) -> bytes:
         """The next piece of the request body as it arrived (b"" at its end), for wsgi.input."""
+        if self.h11.their_state is not h11.SEND_BODY:
+            # The body has ended: asking h11 again would wait on the socket for the next request,
+            # which the client sends only after this answer (a reader that reads past the end hangs).
+            return b""
         event = self._next_event()
         if isinstance(event, h11.Data):
             return bytes(event.data)
