@@ -43,6 +43,7 @@ from local.apigateway.routes import RouteTable
 from local.apigateway.throttle import Throttling
 from local.cloudformation.spec import ApiSpec, Quota, Route, Throttle
 from local.http_server import RAW_HEADERS
+from local.lambda_.outcome import Result, Throttled
 from local.lambda_.runner import Invocation, Runner, new_trace_id
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (docs/aws-behaviour.md §2)
@@ -213,15 +214,17 @@ class Gateway:
             future.add_done_callback(_late_logs)
             raise IntegrationTimeout from None
         exchange.invocation = invocation
-        if invocation.throttled:
+        outcome = invocation.outcome
+        if isinstance(outcome, Throttled):
             exchange.marks.append("throttled: every execution environment of the function is busy")
             invocation.logs.append("[gateway] Execution failed due to configuration error: Rate Exceeded.")
             raise LambdaThrottled
+        if not isinstance(outcome, Result):  # raised, timed out, too large, did not init, exited
+            invocation.logs.append(f"[gateway] Execution failed: {outcome.describe()}")
+            raise IntegrationFailure
         try:
-            if invocation.error:
-                raise Malformed(invocation.error)
             return proxy_response(
-                invocation.payload, self.api.binary_media_types, exchange.request.headers.get("Accept")
+                outcome.payload, self.api.binary_media_types, exchange.request.headers.get("Accept")
             )
         except Malformed as error:
             invocation.logs.append(f"[gateway] Execution failed: {error}")

@@ -34,6 +34,7 @@ from typing import Any
 from local import console
 from local.cognito.events import event_attributes, pre_token_generation_event
 from local.cognito.tokens import OAuthError, SigningKey, user_access_token_claims, user_id_token_claims
+from local.lambda_.outcome import Failure, Result
 from local.lambda_.runner import Invocation, Runner
 
 SIGN_IN_API_SCOPE = "aws.cognito.signin.user.admin"  # in every token of the sign-in API
@@ -258,14 +259,15 @@ class Triggers:
         elapsed = (time.perf_counter() - started) * 1000
         cold = " (cold start)" if invocation.cold_start else ""
         console.say(f"PreTokenGeneration {label} {elapsed:.1f} ms{cold}", *invocation.logs)
-        if invocation.error:
+        outcome = invocation.outcome
+        if not isinstance(outcome, Result):
             raise TriggerFailed(
                 "UserLambdaValidationException",
-                f"PreTokenGeneration failed with error {_message(invocation.error)}.",
+                f"PreTokenGeneration failed with error {_message(outcome)}.",
             )
-        if not isinstance(invocation.payload, dict):
+        if not isinstance(outcome.payload, dict):
             raise TriggerFailed("InvalidLambdaResponseException", "Unrecognizable lambda output")
-        return invocation.payload
+        return outcome.payload
 
 
 def _log_late(label: str, future: Future[Invocation]) -> None:
@@ -273,12 +275,9 @@ def _log_late(label: str, future: Future[Invocation]) -> None:
         console.say(f"PreTokenGeneration {label} (answered too late)", *future.result().logs)
 
 
-def _message(error: str) -> str:
-    """The function's own error message, as Cognito quotes it (the runner adds the error type)."""
-    if error.startswith("Task timed out"):
-        return error
-    kind, sep, message = error.partition(": ")
-    return message if sep and " " not in kind else error
+def _message(outcome: Failure) -> str:
+    """The error's message, as Cognito quotes it (a timeout in Lambda's words)."""
+    return outcome.message
 
 
 @dataclass

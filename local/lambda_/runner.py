@@ -28,6 +28,17 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.lambda_.functions import FunctionConfig
+from local.lambda_.outcome import (
+    EnvironmentExited,
+    FunctionError,
+    InitFailed,
+    Outcome,
+    ResponseTooLarge,
+    Result,
+    Throttled,
+    TimedOut,
+    outcome_of_reply,
+)
 from local.lambda_.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
@@ -37,18 +48,29 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 DEFAULT_CONCURRENCY = 10
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
 _COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
-THROTTLED_ERROR = "TooManyRequestsException: Rate Exceeded."
 
 
 @dataclass
 class Invocation:
     function: str
-    payload: Any = None
-    error: str | None = None  # None when the handler returned a value
+    outcome: Outcome
     logs: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
     cold_start: bool = False
-    throttled: bool = False  # no environment was free and none could be started: it did not run
+
+    @property
+    def payload(self) -> Any:
+        """What the handler returned; None unless it returned."""
+        return self.outcome.payload if isinstance(self.outcome, Result) else None
+
+    @property
+    def error(self) -> str | None:
+        """How it failed, as Lambda's log says it; None when the handler returned."""
+        return None if isinstance(self.outcome, Result) else self.outcome.describe()
+
+    @property
+    def throttled(self) -> bool:
+        return isinstance(self.outcome, Throttled)
 
 
 # One call on the environment reserved for it: (event, request id, trace id) -> its Invocation.
@@ -170,7 +192,7 @@ class Environments:
         return call(event, request_id, trace_id) if call else self.throttled()
 
     def throttled(self) -> Invocation:
-        return Invocation(function=self.config.logical_id, error=THROTTLED_ERROR, throttled=True)
+        return Invocation(function=self.config.logical_id, outcome=Throttled())
 
     def stop(self) -> None:
         with self._lock:
@@ -191,15 +213,14 @@ class Environments:
             if process is None:
                 process = self._start()
             started = time.perf_counter()
-            reply = self._call(process, event, request_id, trace_id or new_trace_id())
+            outcome = self._call(process, event, request_id, trace_id or new_trace_id())
             duration_ms = (time.perf_counter() - started) * 1000
             logs = process.take_logs(request_id)
-            if reply is None or reply.get("fatal") or not process.alive:
+            if not isinstance(outcome, Result | FunctionError | ResponseTooLarge) or not process.alive:
                 process.kill()  # this environment is done: the next call that needs one starts anew
             return Invocation(
                 function=self.config.logical_id,
-                payload=reply.get("result") if reply else None,
-                error=_error_text(reply, self.config.timeout_seconds),
+                outcome=outcome,
                 logs=logs,
                 duration_ms=duration_ms,
                 cold_start=cold,
@@ -225,15 +246,13 @@ class Environments:
             process.initialized.wait(INIT_TIMEOUT_SECONDS)
         return process
 
-    def _call(
-        self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str
-    ) -> dict[str, Any] | None:
+    def _call(self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str) -> Outcome:
         timeout = self.config.timeout_seconds
         # Lambda limits init on its own (10 s) and starts the function's Timeout after it
         # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
         if not process.initialized.is_set():
             process.kill()
-            return {"ok": False, "errorType": "TimeoutError", "errorMessage": "init timed out"}
+            return InitFailed("TimeoutError", f"init did not finish within Lambda's {INIT_TIMEOUT_SECONDS} s")
         try:
             process.send(
                 {
@@ -244,22 +263,13 @@ class Environments:
                     "traceId": trace_id,
                 }
             )
-            return process.replies.get(timeout=timeout)
+            reply = process.replies.get(timeout=timeout)
         except queue.Empty:
             process.kill()
-            return {"ok": False, "errorType": "TimeoutError"}
+            return TimedOut(timeout)
         except (BrokenPipeError, OSError):
-            return None
-
-
-def _error_text(reply: dict[str, Any] | None, timeout: float) -> str | None:
-    if reply is None:
-        return "Runtime.ExitError: the worker process exited"
-    if reply["ok"]:
-        return None
-    if reply["errorType"] == "TimeoutError":
-        return f"Task timed out after {timeout:.2f} seconds"
-    return f"{reply['errorType']}: {reply.get('errorMessage', '')}"
+            return EnvironmentExited()
+        return EnvironmentExited() if reply is None else outcome_of_reply(reply)
 
 
 class Runner:

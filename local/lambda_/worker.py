@@ -46,10 +46,11 @@ def load_handler(spec):
     return getattr(importlib.import_module(module_name), function_name)
 
 
-def error_reply(kind, error):
-    print(f"[ERROR] {kind}: {type(error).__name__}: {error}", file=sys.stderr)
+def error_reply(label, error, kind="function"):
+    """A failed invocation: `kind` is "function" (the handler's own error) or "init" (it did not load)."""
+    print(f"[ERROR] {label}: {type(error).__name__}: {error}", file=sys.stderr)
     traceback.print_exc()
-    return {"ok": False, "errorType": type(error).__name__, "errorMessage": str(error)}
+    return {"ok": False, "kind": kind, "errorType": type(error).__name__, "errorMessage": str(error)}
 
 
 def invoke(handler, request):
@@ -67,7 +68,8 @@ def invoke(handler, request):
     if len(text.encode()) > MAX_RESPONSE_BYTES:
         message = f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
         print(f"[ERROR] Function.ResponseSizeTooLarge: {message}", file=sys.stderr)
-        return {"ok": False, "errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}
+        too_large = "Function.ResponseSizeTooLarge"
+        return {"ok": False, "kind": "too_large", "errorType": too_large, "errorMessage": message}
     return {"ok": True, "result": json.loads(text)}
 
 
@@ -83,7 +85,7 @@ def main():
     try:
         handler = load_handler(handler_spec)
     except Exception as error:  # Lambda reports init failures on the first invocation
-        init_error = {**error_reply("Runtime.ImportModuleError", error), "fatal": True}
+        init_error = {**error_reply("Runtime.ImportModuleError", error, kind="init")}
     replies.write(json.dumps({"initialized": True}) + "\n")  # the invocation's clock starts now
 
     for line in sys.stdin:

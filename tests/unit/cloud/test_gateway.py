@@ -24,6 +24,16 @@ from local.apigateway.gateway import MAX_REQUEST_BYTES, RAW_HEADERS, Gateway
 from local.cloudformation.spec import ApiSpec, CloudSpec, Route, read_spec
 from local.cloudformation.template import translate
 from local.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
+from local.lambda_.outcome import (
+    EnvironmentExited,
+    Failure,
+    FunctionError,
+    InitFailed,
+    ResponseTooLarge,
+    Result,
+    Throttled,
+    TimedOut,
+)
 from local.lambda_.runner import Invocation
 from tests.unit.cloud.support import ISSUER, make_request
 
@@ -43,10 +53,10 @@ class Call:
 
 @dataclass
 class FakeRunner:
-    """Answers every call with `payload` (or `error`), or never answers when `completes` is False."""
+    """Answers every call with `payload` (or the failure `error`), or never when `completes` is False."""
 
     payload: Any = field(default_factory=lambda: dict(OK))
-    error: str | None = None
+    error: Failure | None = None
     completes: bool = True
     calls: list[Call] = field(default_factory=list)
 
@@ -56,7 +66,8 @@ class FakeRunner:
         self.calls.append(Call(function, event, request_id, trace_id))
         future: Future[Invocation] = Future()
         if self.completes:
-            future.set_result(Invocation(function=function, payload=self.payload, error=self.error))
+            outcome = self.error if self.error is not None else Result(self.payload)
+            future.set_result(Invocation(function=function, outcome=outcome))
         return future
 
     @property
@@ -239,11 +250,31 @@ def test_function_still_running_at_the_integration_timeout_is_504(
 
 
 def test_function_error_is_502_internal_server_error(spec: CloudSpec, signing_key: SigningKey) -> None:
-    runner = FakeRunner(payload=None, error="ZeroDivisionError: division by zero")
+    runner = FakeRunner(payload=None, error=FunctionError("ZeroDivisionError", "division by zero"))
     response = make_gateway(spec.api, runner, signing_key)(get_product(spec, signing_key))
     assert (response.status_code, message(response)) == (502, "Internal server error")
     assert response.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
     assert response.headers["Access-Control-Allow-Origin"] == cors_origin(spec.api)  # DEFAULT_5XX's
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (FunctionError("RuntimeError", "boom"), 502),
+        (TimedOut(1.0), 502),
+        (ResponseTooLarge("over 6 MB"), 502),
+        (InitFailed("ModuleNotFoundError", "No module named 'app'"), 502),
+        (EnvironmentExited(), 502),
+        (Throttled(), 500),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, int) else str(value),
+)
+def test_the_gateways_answer_follows_from_the_invocations_outcome(
+    spec: CloudSpec, signing_key: SigningKey, failure: Failure, status: int
+) -> None:
+    runner = FakeRunner(payload=None, error=failure)
+    response = make_gateway(spec.api, runner, signing_key)(get_product(spec, signing_key))
+    assert (response.status_code, message(response)) == (status, "Internal server error")
 
 
 def test_malformed_function_response_is_502(spec: CloudSpec, signing_key: SigningKey) -> None:

@@ -8,6 +8,7 @@ environments busy as it likes and nothing depends on timing.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from local.lambda_.functions import FunctionConfig
-from local.lambda_.runner import DEFAULT_CONCURRENCY, THROTTLED_ERROR, Invocation, Runner
+from local.lambda_.outcome import FunctionError, Throttled
+from local.lambda_.runner import DEFAULT_CONCURRENCY, Invocation, Runner
 from tests.e2e.support import FIXTURES
 
 FUNCTION = "GateFunction"
@@ -111,7 +113,8 @@ def test_beyond_reserved_concurrency_a_call_is_throttled_at_once(runner_for, tmp
     throttled = runner.submit(FUNCTION, gate.event)
     assert throttled.done()  # not queued behind the busy ones
     invocation = throttled.result()
-    assert (invocation.throttled, invocation.error, invocation.payload) == (True, THROTTLED_ERROR, None)
+    assert (invocation.outcome, invocation.payload) == (Throttled(), None)
+    assert invocation.error == "TooManyRequestsException: Rate Exceeded."
     gate.open()
     for thread in threads:
         thread.join()
@@ -136,3 +139,14 @@ def test_reserved_concurrency_of_zero_throttles_every_call(runner_for, tmp_path:
     gate.open()
     assert runner.invoke(FUNCTION, gate.event).throttled
     assert runner.functions[FUNCTION].count == 0
+
+
+def test_a_handler_that_raises_timeout_error_is_a_function_error_not_a_timeout(runner_for) -> None:
+    misbehave = dataclasses.replace(config(), logical_id="MisbehaveFunction", handler="misbehave.handler")
+    runner = Runner({"MisbehaveFunction": misbehave}, region="us-east-1", endpoint_url=None)
+    try:
+        invocation = runner.invoke("MisbehaveFunction", {"pathParameters": {"how": "raise-timeout-error"}})
+    finally:
+        runner.stop()
+    assert invocation.outcome == FunctionError("TimeoutError", "the upstream did not answer")
+    assert invocation.error == "TimeoutError: the upstream did not answer"  # not "Task timed out ..."
