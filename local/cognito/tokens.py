@@ -323,7 +323,7 @@ def user_access_token_claims(
     now: int | None = None,
     jti: str | None = None,
 ) -> dict[str, Any]:
-    """The claims of a person's access token, in Cognito's order (docs/aws-behaviour.md §4): no `aud`,
+    """The claims of a person's access token, in Cognito's order (docs/aws-behaviour.md §5): no `aud`,
     `cognito:groups` only when there are groups."""
     now = int(time.time()) if now is None else now
     claims: dict[str, Any] = {"sub": sub}

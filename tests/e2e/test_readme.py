@@ -1,6 +1,7 @@
-"""The README's commands, as written.
+"""The commands of the README and of the docs it leads to, as written.
 
-Shell blocks are fenced with tags after the language:
+The documents are read in the order a newcomer reads them (DOCUMENTS), so a block may use what an
+earlier one set. Shell blocks are fenced with tags after the language:
 
 - `sh local`: a user runs it on a fresh clone, from a second terminal while `make local` serves.
   This test does exactly that: `make local` on a free port in a scratch copy of the repository,
@@ -33,7 +34,8 @@ import pytest
 from tests.e2e.support import LOCAL_ONLY, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
+# Every document with `sh local` or `sh aws` blocks, in reading order.
+DOCUMENTS = ("README.md", "docs/local-cloud.md", "docs/people.md", "docs/api.md", "docs/deploy.md")
 FENCE = re.compile(
     r"^(?P<indent> *)```sh(?P<tags>[^\n]*)\n(?P<body>.*?)^(?P=indent)```", re.MULTILINE | re.DOTALL
 )
@@ -42,6 +44,7 @@ STARTUP_SECONDS = 60
 
 @dataclass(frozen=True)
 class Block:
+    document: str
     line: int
     tags: frozenset[str]
     body: str
@@ -51,20 +54,20 @@ class Block:
         return [tag.removeprefix("needs:") for tag in self.tags if tag.startswith("needs:")]
 
     def __str__(self) -> str:
-        return f"README.md line {self.line} ({' '.join(sorted(self.tags)) or 'sh'})"
+        return f"{self.document} line {self.line} ({' '.join(sorted(self.tags)) or 'sh'})"
 
 
-def readme_blocks(text: str) -> list[Block]:
+def shell_blocks(document: str, text: str) -> list[Block]:
     blocks = []
     for match in FENCE.finditer(text):
         indent = len(match["indent"])
         body = "".join(line[indent:] for line in match["body"].splitlines(keepends=True))
         line = text.count("\n", 0, match.start()) + 1
-        blocks.append(Block(line, frozenset(match["tags"].split()), body))
+        blocks.append(Block(document, line, frozenset(match["tags"].split()), body))
     return blocks
 
 
-BLOCKS = readme_blocks(README.read_text())
+BLOCKS = [block for document in DOCUMENTS for block in shell_blocks(document, (ROOT / document).read_text())]
 
 
 def shell_env() -> dict[str, str]:
@@ -120,6 +123,24 @@ def local_cloud(scratch: Path) -> Iterator[int]:
 def test_the_readme_has_blocks_of_each_kind():
     tags = {tag for block in BLOCKS for tag in block.tags}
     assert {"local", "aws"} <= tags
+
+
+def test_every_document_with_runnable_blocks_is_read():
+    documents = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    with_blocks = {
+        str(path.relative_to(ROOT))
+        for path in documents
+        if any(block.tags & {"local", "aws"} for block in shell_blocks(path.name, path.read_text()))
+    }
+
+    assert with_blocks <= set(DOCUMENTS)
+
+
+def test_the_readme_shows_how_to_start_and_how_to_test():
+    readme = [block for block in BLOCKS if block.document == "README.md"]
+    commands = {line.split("#")[0].strip() for block in readme for line in block.body.splitlines()}
+
+    assert {"make local", "make test"} <= commands
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.tags & {"local", "aws"}], ids=str)
