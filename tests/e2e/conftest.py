@@ -35,8 +35,8 @@ from tests.e2e.support import (
     Stack,
     deployed_stack,
     local_stack,
-    start_local_cloud,
 )
+from tests.harness import start_local_cloud
 
 # As many execution environments per function as the tests call at once (test_no_lost_writes: 50),
 # as an AWS account has; the local default of 10 would throttle them (docs/aws-behaviour.md §7).
