@@ -31,7 +31,7 @@ from pathlib import Path
 
 import requests
 
-from bench.local_cloud import _product, _start_cloud, _stop, _token
+from bench.local_cloud import _product, _start_cloud, _token
 
 DEFAULT_CLIENTS, DEFAULT_SECONDS = 20, 20
 MAX_CLIENTS, MAX_SECONDS = 64, 120
@@ -121,7 +121,8 @@ def run(clients: int, seconds: float) -> int:
         products = [_product() for _ in range(SEEDED_PRODUCTS)]
         seed = workdir / "seed.json"
         seed.write_text(json.dumps(products))
-        process, outputs, _ = _start_cloud(workdir, seed, "--no-throttle", "--concurrency", str(clients))
+        cloud = _start_cloud(workdir, seed, "--no-throttle", "--concurrency", str(clients))
+        outputs = cloud.outputs
         try:
             token = _token(outputs)
             seeded = [p["id"] for p in products]
@@ -137,7 +138,7 @@ def run(clients: int, seconds: float) -> int:
                 )
             elapsed = time.monotonic() - started
         finally:
-            _stop(process)
+            cloud.stop()
 
     total = Tally()
     for tally in tallies:

@@ -25,9 +25,7 @@ import logging
 import os
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,6 +39,7 @@ from typing import Any
 import requests
 
 from bench import _http_clients as http_clients
+from tests.harness import LocalCloud, LocalCloudDidNotStart, machine_clients, start_local_cloud, widest_client
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "GetProductFunction"
@@ -66,43 +65,20 @@ LIST_TARGET = 2.0
 # ---------------------------------------------------------------- the local cloud
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_cloud(
-    workdir: Path, seed: Path, *extra: str
-) -> tuple[subprocess.Popen[bytes], dict[str, Any], float]:
-    outputs = workdir / f"outputs-{uuid.uuid4().hex}.json"
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "local", "--port", str(_free_port()), "--outputs", str(outputs)]
-    process = subprocess.Popen(
-        [*command, "--seed", str(seed), *extra],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while not outputs.exists():
-        if process.poll() is not None or time.perf_counter() - started > 120:
-            raise SystemExit("the local cloud did not start; run `make local` to see why")
-        time.sleep(0.01)
-    return process, json.loads(outputs.read_text()), time.perf_counter() - started
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(timeout=15)
+def _start_cloud(workdir: Path, seed: Path, *extra: str) -> LocalCloud:
+    try:
+        return start_local_cloud(workdir, "--seed", str(seed), *extra, timeout=120, keep_console=False)
+    except LocalCloudDidNotStart:
+        raise SystemExit("the local cloud did not start; run `make local` to see why") from None
 
 
 @contextlib.contextmanager
 def _cloud(workdir: Path, seed: Path, *extra: str) -> Iterator[dict[str, Any]]:
-    process, outputs, _ = _start_cloud(workdir, seed, *extra)
+    cloud = _start_cloud(workdir, seed, *extra)
     try:
-        yield outputs
+        yield cloud.outputs
     finally:
-        _stop(process)
+        cloud.stop()
 
 
 def _product(name: str = "Bench cup") -> dict[str, Any]:
@@ -120,8 +96,8 @@ def _product(name: str = "Bench cup") -> dict[str, Any]:
 
 
 def _widest_client(outputs: dict[str, Any]) -> dict[str, Any]:
-    clients = {n: c for n, c in outputs["Clients"].items() if "client_credentials" in c["AllowedOAuthFlows"]}
-    return clients[max(clients, key=lambda c: len(clients[c]["AllowedScopes"]))]
+    clients = machine_clients(outputs)
+    return clients[widest_client(clients)]
 
 
 def _token(outputs: dict[str, Any]) -> str:
@@ -184,9 +160,9 @@ def startup(workdir: Path) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"one": [], "many": []}
     for _ in range(STARTUPS):  # interleaved, so drift on the machine hits both alike
         for kind, seed in (("one", one), ("many", many)):
-            process, _, seconds = _start_cloud(workdir, seed)
-            times[kind].append(seconds)
-            _stop(process)
+            cloud = _start_cloud(workdir, seed)
+            times[kind].append(cloud.ready_after)
+            cloud.stop()
     return times
 
 

@@ -2,7 +2,8 @@
 
 Local (default, part of `make test`): a session fixture starts the local cloud
 (`python -m local --port N --signing-key FILE --no-throttle --concurrency 64`) on a free port, waits
-until it has written its outputs, and stops it after the session. The key file is the fixture's, so
+until it has written its outputs, and stops it after the session (tests/harness.py, which the README
+test and the benchmarks start their clouds with too). The key file is the fixture's, so
 tests can sign the tokens no client can get from Cognito (expired ones, ID tokens before people can
 sign in); throttling is tested on a cloud of its own (test_fidelity.py).
 
@@ -35,8 +36,8 @@ from tests.e2e.support import (
     Stack,
     deployed_stack,
     local_stack,
-    start_local_cloud,
 )
+from tests.harness import start_local_cloud
 
 # As many execution environments per function as the tests call at once (test_no_lost_writes: 50),
 # as an AWS account has; the local default of 10 would throttle them (docs/aws-behaviour.md §7).

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,11 +15,11 @@ import requests
 from local.cloudformation.spec import Route, read_spec
 from local.cloudformation.template import ROOT, translate
 from local.cognito.tokens import SigningKey, user_id_token_claims
+from tests.harness import LocalCloud, local_aws_client, machine_clients
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)
 LOCAL_ONLY = pytest.mark.skipif(DEPLOYED, reason="needs the local cloud (its signing key or its console)")
-STARTUP_TIMEOUT_SECONDS = 20
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
@@ -67,7 +62,7 @@ class Stack:
     # passed with --signing-key) and the running process, whose console the tests can read.
     aws_endpoint_url: str | None = None
     signing_key: SigningKey | None = None
-    cloud: RunningCloud | None = None
+    cloud: LocalCloud | None = None
 
     def cognito(self) -> Any:
         """boto3's cognito-idp client for the target: the local endpoint, or AWS with your credentials."""
@@ -87,79 +82,7 @@ class Stack:
 # ---------------------------------------------------------------- the local cloud
 
 
-def local_aws_client(service: str, endpoint_url: str, region: str) -> Any:
-    """boto3 against a local cloud's AWS APIs, with the dummy credentials they take."""
-    import boto3
-
-    return boto3.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class RunningCloud:
-    process: subprocess.Popen[bytes]
-    outputs: dict[str, Any]
-    log_path: Path
-
-    def aws(self, service: str) -> Any:
-        """A boto3 client of this cloud's AWS APIs."""
-        return local_aws_client(service, self.outputs["AwsEndpointUrl"], self.outputs["Region"])
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, timeout: float = 10) -> str:
-        """The console once it holds `text` (its lines are written as requests end)."""
-        deadline = time.monotonic() + timeout
-        while text not in self.log:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{text!r} never appeared in the local cloud's console:\n{self.log[-3000:]}")
-            time.sleep(0.05)
-        return self.log
-
-
-def start_local_cloud(
-    workdir: Path, *extra_args: str, timeout: float = STARTUP_TIMEOUT_SECONDS
-) -> RunningCloud:
-    """`python -m local` on a free port, returned once its outputs file exists (i.e. it is ready)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    outputs_path, log_path = workdir / "outputs.json", workdir / "cloud.log"
-    command = [sys.executable, "-m", "local", "--port", str(free_port()), "--outputs", str(outputs_path)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*command, *extra_args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    deadline = time.monotonic() + timeout
-    while not outputs_path.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the local cloud did not start:\n{log_path.read_text(errors='replace')}")
-        time.sleep(0.05)
-    return RunningCloud(process, json.loads(outputs_path.read_text()), log_path)
-
-
-def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> Stack:
+def local_stack(cloud: LocalCloud, signing_key: SigningKey | None = None) -> Stack:
     outputs = cloud.outputs
     return Stack(
         api_url=outputs["ApiUrl"],
@@ -168,8 +91,7 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
         jwks_url=outputs["JwksUrl"],
         clients={
             name: Client(name, c["ClientId"], c["ClientSecret"], tuple(c["AllowedScopes"]))
-            for name, c in outputs["Clients"].items()
-            if "client_credentials" in c["AllowedOAuthFlows"]
+            for name, c in machine_clients(outputs).items()
         },
         api_key=outputs.get("ApiKey"),
         user_pool_id=outputs["UserPoolId"],
@@ -180,7 +102,7 @@ def local_stack(cloud: RunningCloud, signing_key: SigningKey | None = None) -> S
         aws_endpoint_url=outputs["AwsEndpointUrl"],
         signing_key=signing_key,
         cloud=cloud,
-        console_log=cloud.log_path,
+        console_log=cloud.console_path,
     )
 
 

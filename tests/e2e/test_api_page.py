@@ -25,6 +25,7 @@ from local.api_page import PAGE_PATH
 from scripts.openapi import SECURITY_SCHEME
 from tests.e2e.browser import headless_chromium
 from tests.e2e.support import DEPLOYED, Api, Client, Stack
+from tests.harness import clients_by_scopes, widest_client
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="the page is the local cloud's")
 WAIT_SECONDS = 20
@@ -34,7 +35,7 @@ WAIT_SECONDS = 20
 def page_url(stack: Stack) -> str:
     """The page as the banner names it."""
     assert stack.cloud is not None
-    named = re.search(r"^  API page +(\S+)", stack.cloud.wait_for_log("ready in"), re.MULTILINE)
+    named = re.search(r"^  API page +(\S+)", stack.cloud.wait_for_console("ready in"), re.MULTILINE)
     assert named, "the banner names the API page"
     return named.group(1)
 
@@ -54,8 +55,7 @@ def contract(stack: Stack) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def narrowest_client(stack: Stack) -> Client:
-    machine_clients = [c for c in stack.clients.values() if c.secret]
-    return min(machine_clients, key=lambda c: len(c.scopes))
+    return stack.clients[clients_by_scopes(stack.clients)[0]]
 
 
 def _operation(contract: dict[str, Any], method: str, *, allowed: bool, scopes: tuple[str, ...]) -> str:
@@ -154,7 +154,7 @@ def test_a_token_from_the_page_calls_its_scopes_and_is_refused_outside_them(
 def test_the_sample_body_the_page_offers_creates_a_product(
     page: Any, contract: dict[str, Any], stack: Stack, api: Api, token_for: Callable[..., str]
 ):
-    widest = max((c for c in stack.clients.values() if c.secret), key=lambda c: len(c.scopes))
+    widest = stack.clients[widest_client(stack.clients)]
     _authorize(page, widest)
     _shown(page, SIGNED_IN)
     _close_dialog(page)

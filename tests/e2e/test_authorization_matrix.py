@@ -28,6 +28,7 @@ from tests.e2e.support import (
     template_clients,
     template_routes,
 )
+from tests.harness import widest_client
 
 ROUTES = template_routes()
 CLIENTS = template_clients()
@@ -87,7 +88,7 @@ def _callers() -> list[Caller]:
             "the pool's kid with a bad signature", lambda s, t: _forged(s, issuer=s.issuer, kid=_pool_kid(s))
         ),
     ]
-    admin = max(clients, key=lambda c: len(clients[c]["AllowedOAuthScopes"]))
+    admin = widest_client(clients)
     admin_scopes = frozenset(clients[admin]["AllowedOAuthScopes"])
     callers += [
         Caller(

@@ -7,6 +7,7 @@ import pytest
 
 from product_api_client import ProductApiClient, ProductApiError, Settings
 from tests.e2e.support import Stack, new_product, template_routes
+from tests.harness import narrowest_client, widest_client
 
 
 def settings_for(stack: Stack, client: str) -> Settings:
@@ -14,14 +15,8 @@ def settings_for(stack: Stack, client: str) -> Settings:
     return Settings(stack.api_url, stack.token_url, c.client_id, c.secret, stack.api_key)
 
 
-def widest_and_narrowest(stack: Stack) -> tuple[str, str]:
-    by_scopes = sorted(stack.clients, key=lambda name: len(stack.clients[name].scopes))
-    return by_scopes[-1], by_scopes[0]
-
-
 def test_one_token_serves_a_whole_session_of_calls(stack: Stack) -> None:
-    widest, _ = widest_and_narrowest(stack)
-    client = ProductApiClient(settings_for(stack, widest))
+    client = ProductApiClient(settings_for(stack, widest_client(stack.clients)))
 
     product = client.create_product(**new_product())
     assert client.get_product(product["id"]) == product
@@ -36,7 +31,7 @@ def test_one_token_serves_a_whole_session_of_calls(stack: Stack) -> None:
 
 
 def test_a_route_outside_the_tokens_scope_stays_a_401_after_one_retry(stack: Stack) -> None:
-    widest, narrowest = widest_and_narrowest(stack)
+    widest, narrowest = widest_client(stack.clients), narrowest_client(stack.clients)
     allowed = set(stack.clients[narrowest].scopes)
     refused = next((r for r in template_routes() if not allowed & set(r.scopes)), None)
     if refused is None or narrowest == widest:

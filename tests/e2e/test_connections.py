@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.e2e.support import LOCAL_ONLY, Api, Stack, new_product
+from tests.harness import widest_client
 
 _TCP_STATES = {"01": "ESTABLISHED", "06": "TIME_WAIT"}
 
@@ -41,7 +42,7 @@ def _same_socket_for_each(connection: http.client.HTTPConnection, requests: list
 
 @pytest.fixture
 def admin(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(max(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    return token_for(widest_client(stack.clients))
 
 
 def test_one_connection_serves_many_api_requests(stack: Stack, admin: str) -> None:

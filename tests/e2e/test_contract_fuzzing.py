@@ -24,6 +24,7 @@ from local.api_page import local_document
 from scripts.openapi import SECURITY_SCHEME
 from tests.e2e.console_log import ConsoleLog
 from tests.e2e.support import DEPLOYED, Stack
+from tests.harness import widest_client
 
 pytestmark = pytest.mark.skipif(
     DEPLOYED, reason="fuzzing creates hundreds of products: run it against the local cloud"
@@ -68,7 +69,7 @@ def test_the_local_cloud_serves_the_document_with_itself_as_server_and_token_end
 def test_schemathesis_finds_no_server_error_and_no_response_outside_the_contract(
     stack: Stack, token_for: Callable[..., str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    token = token_for(max(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    token = token_for(widest_client(stack.clients))
     console = ConsoleLog(stack.console_log) if stack.console_log else None
     command = [
         str(Path(sys.executable).with_name("schemathesis")),

@@ -22,14 +22,15 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.support import DEPLOYED, FIXTURES, Api, RunningCloud, Stack, start_local_cloud
+from tests.e2e.support import DEPLOYED, FIXTURES, Api, Stack
+from tests.harness import LocalCloud, narrowest_client, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="uses the local cloud's fixture template")
 TEN_MB = 10 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def fidelity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def fidelity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud = start_local_cloud(
         tmp_path_factory.mktemp("fidelity"), "--template", str(FIXTURES / "fidelity.yaml")
     )
@@ -37,17 +38,17 @@ def fidelity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]
     cloud.stop()
 
 
-def _url(cloud: RunningCloud, path: str) -> str:
+def _url(cloud: LocalCloud, path: str) -> str:
     return f"{cloud.outputs['ApiUrl']}{path}"
 
 
-def _echo(cloud: RunningCloud, path: str = "/open/x", method: str = "GET", **kwargs) -> dict:
+def _echo(cloud: LocalCloud, path: str = "/open/x", method: str = "GET", **kwargs) -> dict:
     response = requests.request(method, _url(cloud, path), timeout=30, **kwargs)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def _raw_request(cloud: RunningCloud, request: bytes) -> bytes:
+def _raw_request(cloud: LocalCloud, request: bytes) -> bytes:
     """Bytes on the wire, for what HTTP client libraries refuse to send or normalise."""
     host, port = urlsplit(cloud.outputs["ApiUrl"]).netloc.split(":")
     with socket.create_connection((host, int(port)), timeout=30) as connection:
@@ -88,7 +89,7 @@ def test_an_unknown_stage_is_403_forbidden(stack: Stack) -> None:
 
 
 def test_a_trailing_slash_reaches_the_resource(api: Api, stack: Stack, token_for) -> None:
-    reader = token_for(min(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    reader = token_for(narrowest_client(stack.clients))
     response = api.call("GET", "/products/", token=reader)
     assert response.status_code == 200, response.text
     assert "items" in response.json()
@@ -106,28 +107,28 @@ def test_every_response_carries_the_request_id_and_apigw_id(api: Api, path: str)
     assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", response.headers["x-amz-apigw-id"])
 
 
-def test_a_function_response_over_6_mb_is_502(fidelity: RunningCloud) -> None:
+def test_a_function_response_over_6_mb_is_502(fidelity: LocalCloud) -> None:
     response = requests.get(_url(fidelity, "/misbehave/big"), timeout=30)
     assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
 
 
 @pytest.mark.parametrize("how", ["raise", "body-not-a-string", "not-a-dict", "sleep"])
-def test_a_function_that_raises_times_out_or_answers_badly_is_502(fidelity: RunningCloud, how: str) -> None:
+def test_a_function_that_raises_times_out_or_answers_badly_is_502(fidelity: LocalCloud, how: str) -> None:
     response = requests.get(_url(fidelity, f"/misbehave/{how}"), timeout=30)
     assert (response.status_code, response.json()) == (502, {"message": "Internal server error"})
 
 
-def test_the_integration_timeout_is_504_while_the_function_runs_on(fidelity: RunningCloud) -> None:
+def test_the_integration_timeout_is_504_while_the_function_runs_on(fidelity: LocalCloud) -> None:
     started = time.monotonic()
     response = requests.get(_url(fidelity, "/slow"), params={"seconds": "2.5"}, timeout=30)
     waited = time.monotonic() - started
     assert (response.status_code, response.json()) == (504, {"message": "Endpoint request timed out"})
     assert waited < 2.5  # the fixture's TimeoutInMillis is 1000
-    log = fidelity.wait_for_log("SlowFunction ended after the integration timeout")
+    log = fidelity.wait_for_console("SlowFunction ended after the integration timeout")
     assert "slept 2.5 s" in log
 
 
-def test_a_throttled_function_is_500_internal_server_error(fidelity: RunningCloud, tmp_path: Path) -> None:
+def test_a_throttled_function_is_500_internal_server_error(fidelity: LocalCloud, tmp_path: Path) -> None:
     """GateFunction may run one environment (ReservedConcurrentExecutions: 1); the first call holds it."""
     gate = {"started": str(tmp_path / "started"), "release": str(tmp_path / "release")}
     holder = ThreadPoolExecutor(1).submit(requests.get, _url(fidelity, "/gate"), params=gate, timeout=30)
@@ -140,7 +141,7 @@ def test_a_throttled_function_is_500_internal_server_error(fidelity: RunningClou
     assert (throttled.status_code, throttled.json()) == (500, {"message": "Internal server error"})
     assert throttled.headers["x-amzn-ErrorType"] == "InternalServerErrorException"
     assert holder.result().status_code == 200
-    log = fidelity.wait_for_log("500 GateFunction")
+    log = fidelity.wait_for_console("500 GateFunction")
     assert "[throttled: every execution environment of the function is busy]" in log
     assert "Execution failed due to configuration error: Rate Exceeded." in log
 
@@ -155,7 +156,7 @@ def test_the_integration_timeout_defaults_to_29_seconds(stack: Stack) -> None:
 # ---------------------------------------------------------------- the event
 
 
-def test_header_names_reach_the_function_as_sent_and_repeats_are_multi_valued(fidelity: RunningCloud) -> None:
+def test_header_names_reach_the_function_as_sent_and_repeats_are_multi_valued(fidelity: LocalCloud) -> None:
     host = urlsplit(fidelity.outputs["ApiUrl"]).netloc
     connection = http.client.HTTPConnection(host, timeout=30)
     connection.putrequest("GET", "/test/open/x?q=1&q=2&one=only")
@@ -171,7 +172,7 @@ def test_header_names_reach_the_function_as_sent_and_repeats_are_multi_valued(fi
     assert event["queryStringParameters"] == {"q": "2", "one": "only"}
 
 
-def test_path_and_path_parameters_keep_their_percent_encoding(fidelity: RunningCloud) -> None:
+def test_path_and_path_parameters_keep_their_percent_encoding(fidelity: LocalCloud) -> None:
     event = _echo(fidelity, "/open/caf%C3%A9%20au%2Flait")["event"]
     assert event["path"] == "/open/caf%C3%A9%20au%2Flait"
     assert event["pathParameters"] == {"name": "caf%C3%A9%20au%2Flait"}
@@ -179,7 +180,7 @@ def test_path_and_path_parameters_keep_their_percent_encoding(fidelity: RunningC
     assert event["requestContext"]["path"] == "/test/open/caf%C3%A9%20au%2Flait"
 
 
-def test_the_gateway_adds_a_trace_header_and_the_function_sees_it(fidelity: RunningCloud) -> None:
+def test_the_gateway_adds_a_trace_header_and_the_function_sees_it(fidelity: LocalCloud) -> None:
     first, second = _echo(fidelity), _echo(fidelity)
     for answer in (first, second):
         root = answer["event"]["headers"]["X-Amzn-Trace-Id"]
@@ -188,7 +189,7 @@ def test_the_gateway_adds_a_trace_header_and_the_function_sees_it(fidelity: Runn
     assert first["environment"]["_X_AMZN_TRACE_ID"] != second["environment"]["_X_AMZN_TRACE_ID"]
 
 
-def test_a_binary_media_type_body_arrives_base64_and_others_as_text(fidelity: RunningCloud) -> None:
+def test_a_binary_media_type_body_arrives_base64_and_others_as_text(fidelity: LocalCloud) -> None:
     png = b"\x89PNG\r\n\x1a\n\x00\xff"
     binary = _echo(fidelity, method="POST", data=png, headers={"Content-Type": "image/png"})["event"]
     assert binary["isBase64Encoded"] is True
@@ -199,7 +200,7 @@ def test_a_binary_media_type_body_arrives_base64_and_others_as_text(fidelity: Ru
     assert (text["isBase64Encoded"], text["body"]) == (False, "héllo")
 
 
-def test_a_base64_response_is_decoded_only_when_accept_is_a_binary_media_type(fidelity: RunningCloud) -> None:
+def test_a_base64_response_is_decoded_only_when_accept_is_a_binary_media_type(fidelity: LocalCloud) -> None:
     as_image = requests.get(_url(fidelity, "/open/binary"), headers={"Accept": "image/png"}, timeout=30)
     assert as_image.content.startswith(b"\x89PNG\r\n\x1a\n")
     as_text = requests.get(_url(fidelity, "/open/binary"), headers={"Accept": "application/json"}, timeout=30)
@@ -209,7 +210,7 @@ def test_a_base64_response_is_decoded_only_when_accept_is_a_binary_media_type(fi
 # ---------------------------------------------------------------- the runtime
 
 
-def test_the_function_sees_the_variables_lambda_defines(fidelity: RunningCloud) -> None:
+def test_the_function_sees_the_variables_lambda_defines(fidelity: LocalCloud) -> None:
     environment = _echo(fidelity)["environment"]
     assert environment["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
     assert re.fullmatch(r"127\.0\.0\.1:\d+", environment["AWS_LAMBDA_RUNTIME_API"])
@@ -222,7 +223,7 @@ def test_the_function_sees_the_variables_lambda_defines(fidelity: RunningCloud) 
 # ---------------------------------------------------------------- throttling and quotas
 
 
-def test_the_stages_method_throttling_gives_429(fidelity: RunningCloud) -> None:
+def test_the_stages_method_throttling_gives_429(fidelity: LocalCloud) -> None:
     statuses = [requests.get(_url(fidelity, "/throttled"), timeout=30) for _ in range(6)]
     assert [r.status_code for r in statuses[:2]] == [200, 200]  # the burst of 2
     refused = [r for r in statuses if r.status_code == 429]
@@ -230,7 +231,7 @@ def test_the_stages_method_throttling_gives_429(fidelity: RunningCloud) -> None:
     assert refused[0].json() == {"message": "Too Many Requests"}
 
 
-def test_the_usage_plans_quota_gives_429_and_the_event_names_the_key(fidelity: RunningCloud) -> None:
+def test_the_usage_plans_quota_gives_429_and_the_event_names_the_key(fidelity: LocalCloud) -> None:
     key = fidelity.outputs["ApiKey"]
     first = requests.get(_url(fidelity, "/keyed"), headers={"x-api-key": key}, timeout=30)
     identity = first.json()["event"]["requestContext"]["identity"]
@@ -252,7 +253,7 @@ def test_no_throttle_turns_throttling_off_and_says_so(tmp_path: Path) -> None:
     try:
         statuses = {requests.get(_url(cloud, "/throttled"), timeout=30).status_code for _ in range(6)}
         assert statuses == {200}
-        assert "Throttling  OFF (--no-throttle)" in cloud.log
+        assert "Throttling  OFF (--no-throttle)" in cloud.console
     finally:
         cloud.stop()
 
@@ -276,25 +277,25 @@ def test_requests_on_the_stage_path_go_through_the_gateway_whatever_their_header
     assert "x-amz-apigw-id" in response.headers
 
 
-def test_console_lines_escape_control_characters(fidelity: RunningCloud) -> None:
+def test_console_lines_escape_control_characters(fidelity: LocalCloud) -> None:
     _raw_request(
         fidelity, b"GET /test/open/x\x1b[31m\rFORGED HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
     requests.get(_url(fidelity, "/open/y%0AFORGED%20200%20line"), timeout=30)
-    log = fidelity.wait_for_log("/test/open/y%0AFORGED%20200%20line 200")
-    log = fidelity.wait_for_log("\\x1b[31m\\rFORGED")
+    log = fidelity.wait_for_console("/test/open/y%0AFORGED%20200%20line 200")
+    log = fidelity.wait_for_console("\\x1b[31m\\rFORGED")
     assert "\x1b" not in log
     assert "\r" not in log
     assert not any(line.startswith("FORGED") for line in log.splitlines())
 
 
-def test_a_public_client_without_a_secret_or_name_does_not_stop_start_up(fidelity: RunningCloud) -> None:
+def test_a_public_client_without_a_secret_or_name_does_not_stop_start_up(fidelity: LocalCloud) -> None:
     public = fidelity.outputs["Clients"]["PublicClient"]
     assert re.fullmatch(r"[0-9a-z]{26}", public["ClientId"])
     assert not public["ClientSecret"]
 
 
-def test_machine_clients_get_tokens_from_the_fixture_pool(fidelity: RunningCloud) -> None:
+def test_machine_clients_get_tokens_from_the_fixture_pool(fidelity: LocalCloud) -> None:
     client = fidelity.outputs["Clients"]["MachineClient"]
     token_url = f"{fidelity.outputs['AwsEndpointUrl']}/oauth2/token"
     with OAuth2Session(client["ClientId"], client["ClientSecret"]) as session:

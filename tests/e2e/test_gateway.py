@@ -9,11 +9,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.support import Api, Stack
+from tests.harness import narrowest_client
 
 
 @pytest.fixture
 def reader_token(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(min(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    return token_for(narrowest_client(stack.clients))
 
 
 def test_401_carries_the_gateway_responses_cors_headers(api: Api) -> None:

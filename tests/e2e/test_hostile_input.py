@@ -15,13 +15,14 @@ import pytest
 import requests
 
 from tests.e2e.support import Api, Stack, new_product
+from tests.harness import widest_client
 
 DEEPLY_NESTED = "[" * 10_000 + "]" * 10_000
 
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(max(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    return token_for(widest_client(stack.clients))
 
 
 @pytest.fixture(scope="module")

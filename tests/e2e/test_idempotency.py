@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import Api, Stack, new_product
+from tests.harness import widest_client
 
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(max(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    return token_for(widest_client(stack.clients))
 
 
 def _stored_named(api: Api, admin: str, name: str) -> list[dict[str, Any]]:

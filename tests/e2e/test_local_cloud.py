@@ -15,7 +15,8 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from local.cloudformation.template import ROOT
-from tests.e2e.support import DEPLOYED, RunningCloud, start_local_cloud
+from tests.e2e.support import DEPLOYED
+from tests.harness import LocalCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 SEED = ROOT / "events" / "seed_item.json"
@@ -29,7 +30,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def keyed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCloud, float]]:
+def keyed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCloud, float]]:
     started = time.monotonic()
     cloud = start_local_cloud(
         tmp_path_factory.mktemp("keyed"), "--parameter-overrides", "RequireApiKey=true", "--seed", str(SEED)
@@ -39,7 +40,7 @@ def keyed_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runn
     cloud.stop(signal.SIGKILL)
 
 
-def _token(cloud: RunningCloud) -> str:
+def _token(cloud: LocalCloud) -> str:
     client = next(iter(cloud.outputs["Clients"].values()))
     with OAuth2Session(client["ClientId"], client["ClientSecret"]) as session:
         return session.fetch_token(cloud.outputs["TokenUrl"], grant_type="client_credentials")["access_token"]
@@ -49,11 +50,11 @@ def _seeded_id() -> str:
     return json.loads(SEED.read_text())["id"]["S"]
 
 
-def test_local_cloud_is_ready_within_3_seconds(keyed_cloud: tuple[RunningCloud, float]) -> None:
+def test_local_cloud_is_ready_within_3_seconds(keyed_cloud: tuple[LocalCloud, float]) -> None:
     assert keyed_cloud[1] < 3.0
 
 
-def test_api_key_is_published_in_outputs_when_required(keyed_cloud: tuple[RunningCloud, float]) -> None:
+def test_api_key_is_published_in_outputs_when_required(keyed_cloud: tuple[LocalCloud, float]) -> None:
     outputs = keyed_cloud[0].outputs
     assert outputs["ApiKeyId"]
     assert outputs["ApiKey"]
@@ -61,7 +62,7 @@ def test_api_key_is_published_in_outputs_when_required(keyed_cloud: tuple[Runnin
 
 @pytest.mark.parametrize("key", [None, "wrong-key"], ids=["missing", "wrong"])
 def test_missing_or_wrong_api_key_is_403_forbidden(
-    keyed_cloud: tuple[RunningCloud, float], key: str | None
+    keyed_cloud: tuple[LocalCloud, float], key: str | None
 ) -> None:
     cloud = keyed_cloud[0]
     headers = {"Authorization": f"Bearer {_token(cloud)}"} | ({"x-api-key": key} if key else {})
@@ -70,7 +71,7 @@ def test_missing_or_wrong_api_key_is_403_forbidden(
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_api_key_and_token_together_reach_the_seeded_product(keyed_cloud: tuple[RunningCloud, float]) -> None:
+def test_api_key_and_token_together_reach_the_seeded_product(keyed_cloud: tuple[LocalCloud, float]) -> None:
     cloud = keyed_cloud[0]
     headers = {"Authorization": f"Bearer {_token(cloud)}", "x-api-key": cloud.outputs["ApiKey"]}
     response = requests.get(f"{cloud.outputs['ApiUrl']}/products/{_seeded_id()}", headers=headers, timeout=10)
@@ -78,7 +79,7 @@ def test_api_key_and_token_together_reach_the_seeded_product(keyed_cloud: tuple[
     assert response.json()["name"] == "Espresso cup"
 
 
-def test_api_key_without_token_is_still_401(keyed_cloud: tuple[RunningCloud, float]) -> None:
+def test_api_key_without_token_is_still_401(keyed_cloud: tuple[LocalCloud, float]) -> None:
     cloud = keyed_cloud[0]
     headers = {"x-api-key": cloud.outputs["ApiKey"]}
     response = requests.get(f"{cloud.outputs['ApiUrl']}/products", headers=headers, timeout=10)
@@ -96,7 +97,8 @@ def test_ctrl_c_stops_workers_and_exits_cleanly(tmp_path: Path) -> None:
     assert workers, "the function's worker process should be running"
 
     assert cloud.stop(signal.SIGINT) == 0
-    assert "Traceback" not in cloud.log
+    assert not cloud.left_running, "the cloud's stop left processes of its group running"
+    assert "Traceback" not in cloud.console
     assert all(not Path(f"/proc/{pid}").exists() or _is_zombie(pid) for pid in workers)
 
 

@@ -15,7 +15,8 @@ import requests
 from local.cloudformation.template import TEMPLATE_PATH
 from local.project import project_of
 from tests.e2e.sign_in import sign_in
-from tests.e2e.support import DEPLOYED, RunningCloud, Stack, start_local_cloud
+from tests.e2e.support import DEPLOYED, Stack
+from tests.harness import LocalCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 
@@ -65,7 +66,7 @@ def test_the_triggers_logs_are_in_the_console_after_a_sign_in(stack: Stack):
     assert stack.cloud is not None
     sign_in(stack, stack.people[0])
 
-    log = stack.cloud.wait_for_log(
+    log = stack.cloud.wait_for_console(
         "PreTokenGeneration TokenGeneration_Authentication PreTokenGenerationFunction"
     )
 
@@ -76,7 +77,7 @@ def test_the_triggers_logs_are_in_the_console_after_a_sign_in(stack: Stack):
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the banner's commands use curl")
 def test_the_banners_person_signs_in_and_is_refused_a_scope_their_groups_do_not_grant(stack: Stack):
     assert stack.cloud is not None
-    log = stack.cloud.wait_for_log("signs in through the sign-in API")
+    log = stack.cloud.wait_for_console("signs in through the sign-in API")
     block = log.split("signs in through the sign-in API", 1)[1].splitlines()[1:6]
     commands = [line for line in block if line and not line.startswith("#")]
 
@@ -96,7 +97,7 @@ def test_the_banners_person_signs_in_and_is_refused_a_scope_their_groups_do_not_
 
 
 @pytest.fixture(scope="module")
-def strict_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
+def strict_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """A cloud told not to take passwords through the sign-in API, with people of its own."""
     workdir = tmp_path_factory.mktemp("strict")
     users = workdir / "users.json"
@@ -118,7 +119,8 @@ def strict_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCl
 def test_the_banner_says_password_sign_in_is_the_local_default(stack: Stack):
     assert stack.cloud is not None
 
-    assert "AllowUserPasswordAuth=true  (the local cloud's default" in stack.cloud.wait_for_log("ready in")
+    banner = stack.cloud.wait_for_console("ready in")
+    assert "AllowUserPasswordAuth=true  (the local cloud's default" in banner
 
 
 def test_told_otherwise_the_user_client_refuses_passwords_and_users_come_from_the_given_file(strict_cloud):
@@ -134,4 +136,4 @@ def test_told_otherwise_the_user_client_refuses_passwords_and_users_come_from_th
             AuthParameters={"USERNAME": "ada@example.com", "PASSWORD": "Own-Password-123"},
         )
     assert outputs["Users"] == [{"Username": "ada@example.com", "Password": "Own-Password-123", "Groups": []}]
-    assert "AllowUserPasswordAuth=true" not in strict_cloud.wait_for_log("ready in")
+    assert "AllowUserPasswordAuth=true" not in strict_cloud.wait_for_console("ready in")

@@ -14,7 +14,8 @@ import pytest
 import requests
 
 from local.cloudformation.template import ROOT
-from tests.e2e.support import DEPLOYED, FIXTURES, start_local_cloud
+from tests.e2e.support import DEPLOYED, FIXTURES
+from tests.harness import start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 
@@ -53,7 +54,7 @@ def test_allowed_unenforced_routes_are_served_and_marked_in_the_console(tmp_path
     try:
         response = requests.get(f"{cloud.outputs['AwsEndpointUrl']}/test/hello/world", timeout=30)
         assert response.status_code == 200
-        log = cloud.wait_for_log("GET /test/hello/world 200")
+        log = cloud.wait_for_console("GET /test/hello/world 200")
         line = next(line for line in log.splitlines() if line.startswith("GET /test/hello/world 200"))
         assert "[UNENFORCED: a Lambda authorizer (token) TokenCheck]" in line
         assert "SERVED UNENFORCED" in log

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import Api, Stack, new_product
+from tests.harness import widest_client
 
 RACING_UPDATES = 20
 CONCURRENT_CREATES = 50
@@ -18,7 +19,7 @@ CONCURRENT_CREATES = 50
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(max(stack.clients, key=lambda c: len(stack.clients[c].scopes)))
+    return token_for(widest_client(stack.clients))
 
 
 def _all_products(api: Api, admin: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.e2e.support import Api, Stack, new_product, template_routes
+from tests.harness import widest_client
 
 
 def _scope_of(method: str, resource: str) -> str:
@@ -14,13 +15,9 @@ def _scope_of(method: str, resource: str) -> str:
     return route.scopes[0]
 
 
-def _widest_client(stack: Stack) -> str:
-    return max(stack.clients, key=lambda c: len(stack.clients[c].scopes))
-
-
 @pytest.fixture
 def admin(stack: Stack, token_for: Callable[..., str]) -> str:
-    return token_for(_widest_client(stack))
+    return token_for(widest_client(stack.clients))
 
 
 def test_product_lifecycle_create_read_list_update_delete(api: Api, admin: str) -> None:
@@ -52,7 +49,7 @@ def test_product_lifecycle_create_read_list_update_delete(api: Api, admin: str) 
 def test_created_by_is_the_machine_clients_id(api: Api, stack: Stack, admin: str) -> None:
     created = api.call("POST", "/products", token=admin, json=new_product())
     assert created.status_code == 201, created.text
-    assert created.json()["created_by"] == stack.clients[_widest_client(stack)].client_id
+    assert created.json()["created_by"] == stack.clients[widest_client(stack.clients)].client_id
     api.call("DELETE", f"/products/{created.json()['id']}", token=admin)
 
 
@@ -60,7 +57,7 @@ def test_a_token_holding_only_create_product_can_create_but_not_read_or_delete(
     api: Api, stack: Stack, token_for: Callable[..., str], admin: str
 ) -> None:
     create_scope = _scope_of("POST", "/products")
-    creator = token_for(_widest_client(stack), scope=create_scope)
+    creator = token_for(widest_client(stack.clients), scope=create_scope)
 
     created = api.call("POST", "/products", token=creator, json=new_product())
     assert created.status_code == 201, created.text

@@ -21,17 +21,16 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import LOCAL_ONLY, free_port
+from tests.e2e.support import LOCAL_ONLY
+from tests.harness import free_port, launch
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every document with `sh local` or `sh aws` blocks, in reading order.
@@ -39,7 +38,7 @@ DOCUMENTS = ("README.md", "docs/local-cloud.md", "docs/people.md", "docs/api.md"
 FENCE = re.compile(
     r"^(?P<indent> *)```sh(?P<tags>[^\n]*)\n(?P<body>.*?)^(?P=indent)```", re.MULTILINE | re.DOTALL
 )
-STARTUP_SECONDS = 60
+STARTUP_SECONDS, STOP_SECONDS = 60, 20
 
 
 @dataclass(frozen=True)
@@ -92,32 +91,19 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_cloud(scratch: Path) -> Iterator[int]:
     """`make local` in the scratch folder, on a free port; its outputs go to the scratch .local/."""
     port = free_port()
-    log = (scratch / "make-local.log").open("wb")
-    process = subprocess.Popen(
+    cloud = launch(
         ["make", "--no-print-directory", "local", f"PORT={port}", "ARGS=--outputs .local/outputs.json"],
+        port=port,
+        outputs=scratch / ".local" / "outputs.json",
+        console=scratch / "make-local.log",
         cwd=scratch,
         env=shell_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        timeout=STARTUP_SECONDS,
     )
-    outputs = scratch / ".local" / "outputs.json"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not outputs.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("make local did not start:\n" + (scratch / "make-local.log").read_text())
-        time.sleep(0.1)
     try:
         yield port
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
+        cloud.stop(timeout=STOP_SECONDS)
 
 
 def test_the_readme_has_blocks_of_each_kind():

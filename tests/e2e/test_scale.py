@@ -12,7 +12,8 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.e2e.support import LOCAL_ONLY, RunningCloud, start_local_cloud
+from tests.e2e.support import LOCAL_ONLY
+from tests.harness import LocalCloud, machine_clients, start_local_cloud, widest_client
 
 pytestmark = LOCAL_ONLY
 PRODUCTS = 100_000
@@ -34,7 +35,7 @@ def _product(number: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCloud, set[str]]]:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalCloud, set[str]]]:
     workdir = tmp_path_factory.mktemp("scale")
     products = [_product(n) for n in range(PRODUCTS)]
     seed = workdir / "seed.json"
@@ -45,10 +46,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCl
 
 
 @pytest.fixture(scope="module")
-def reader(seeded: tuple[RunningCloud, set[str]]) -> requests.Session:
+def reader(seeded: tuple[LocalCloud, set[str]]) -> requests.Session:
     outputs = seeded[0].outputs
-    machines = [c for c in outputs["Clients"].values() if "client_credentials" in c["AllowedOAuthFlows"]]
-    client = max(machines, key=lambda c: len(c["AllowedScopes"]))
+    machines = machine_clients(outputs)
+    client = machines[widest_client(machines)]
     with OAuth2Session(client["ClientId"], client["ClientSecret"]) as oauth:
         token = oauth.fetch_token(outputs["TokenUrl"], grant_type="client_credentials")["access_token"]
     session = requests.Session()
@@ -56,20 +57,20 @@ def reader(seeded: tuple[RunningCloud, set[str]]) -> requests.Session:
     return session
 
 
-def _page(cloud: RunningCloud, reader: requests.Session, token: str | None) -> dict[str, Any]:
+def _page(cloud: LocalCloud, reader: requests.Session, token: str | None) -> dict[str, Any]:
     params = {"limit": PAGE, **({"next_token": token} if token else {})}
     response = reader.get(f"{cloud.outputs['ApiUrl']}/products", params=params, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_the_banner_counts_every_seeded_product(seeded: tuple[RunningCloud, set[str]]) -> None:
+def test_the_banner_counts_every_seeded_product(seeded: tuple[LocalCloud, set[str]]) -> None:
     cloud, _ = seeded
-    assert f"Seeded      {PRODUCTS} item(s)" in cloud.log
+    assert f"Seeded      {PRODUCTS} item(s)" in cloud.console
 
 
 def test_every_seeded_product_is_scanned_exactly_once_across_pages(
-    seeded: tuple[RunningCloud, set[str]],
+    seeded: tuple[LocalCloud, set[str]],
 ) -> None:
     """The table's own pages, as the handler asks for them (Limit, ExclusiveStartKey), ids only."""
     cloud, ids = seeded
@@ -88,7 +89,7 @@ def test_every_seeded_product_is_scanned_exactly_once_across_pages(
 
 
 def test_the_apis_pages_follow_one_another_without_repeats(
-    seeded: tuple[RunningCloud, set[str]], reader: requests.Session
+    seeded: tuple[LocalCloud, set[str]], reader: requests.Session
 ) -> None:
     cloud, ids = seeded
     listed: list[str] = []
@@ -102,7 +103,7 @@ def test_the_apis_pages_follow_one_another_without_repeats(
 
 
 def test_a_page_asked_again_is_the_same_page_with_the_same_next_token(
-    seeded: tuple[RunningCloud, set[str]], reader: requests.Session
+    seeded: tuple[LocalCloud, set[str]], reader: requests.Session
 ) -> None:
     cloud, _ = seeded
     first = _page(cloud, reader, None)

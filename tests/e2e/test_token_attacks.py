@@ -27,6 +27,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from tests.e2e.console_log import ConsoleLog
 from tests.e2e.support import DEPLOYED, Api, Stack, concrete_path, template_routes
+from tests.harness import narrowest_client, widest_client
 
 ROUTES = template_routes()
 ATTACKER_KEY = rsa.generate_private_key(65537, 2048)
@@ -204,8 +205,8 @@ ATTACKS: dict[str, Callable[[Material], str]] = {
 
 @pytest.fixture(scope="module")
 def material(stack: Stack, token_for: Callable[..., str]) -> Material:
-    clients = sorted(stack.clients.values(), key=lambda c: len(c.scopes))
-    widest, narrowest = clients[-1], clients[0]
+    widest = stack.clients[widest_client(stack.clients)]
+    narrowest = stack.clients[narrowest_client(stack.clients)]
     return Material(
         token=token_for(widest.logical_id),
         narrow_token=token_for(narrowest.logical_id, scope=narrowest.scopes[0]),

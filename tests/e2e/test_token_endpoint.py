@@ -13,6 +13,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from tests.e2e.support import DEPLOYED, Stack
+from tests.harness import narrowest_client, widest_client
 
 
 def _post(
@@ -26,12 +27,8 @@ def _post(
     return requests.post(stack.token_url, data=data, headers=headers, timeout=10)
 
 
-def _reader(stack: Stack) -> str:
-    return min(stack.clients, key=lambda c: len(stack.clients[c].scopes))
-
-
 def test_access_token_has_cognitos_claims_and_expiry(stack: Stack, token_for: Callable[..., str]) -> None:
-    client = stack.clients[_reader(stack)]
+    client = stack.clients[narrowest_client(stack.clients)]
     token = token_for(client.logical_id)
     header = jwt.get_unverified_header(token)
     key = jwt.PyJWKClient(stack.jwks_url).get_signing_key(header["kid"])
@@ -48,7 +45,7 @@ def test_access_token_has_cognitos_claims_and_expiry(stack: Stack, token_for: Ca
 
 
 def test_client_secret_in_the_body_works_like_http_basic(stack: Stack) -> None:
-    c = stack.clients[_reader(stack)]
+    c = stack.clients[narrowest_client(stack.clients)]
     data = {"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.secret}
     response = _post(stack, data)
     assert response.status_code == 200, response.text
@@ -56,14 +53,14 @@ def test_client_secret_in_the_body_works_like_http_basic(stack: Stack) -> None:
 
 
 def test_scope_narrows_the_token(stack: Stack) -> None:
-    client = stack.clients[max(stack.clients, key=lambda c: len(stack.clients[c].scopes))]
+    client = stack.clients[widest_client(stack.clients)]
     with OAuth2Session(client.client_id, client.secret, scope=client.scopes[0]) as session:
         token = session.fetch_token(stack.token_url, grant_type="client_credentials")
     assert jwt.decode(token["access_token"], options={"verify_signature": False})["scope"] == client.scopes[0]
 
 
 def test_a_scope_the_client_is_not_allowed_is_invalid_scope(stack: Stack) -> None:
-    reader = stack.clients[_reader(stack)]
+    reader = stack.clients[narrowest_client(stack.clients)]
     other = next(s for c in stack.clients.values() for s in c.scopes if s not in reader.scopes)
     with (
         OAuth2Session(reader.client_id, reader.secret, scope=other) as session,
@@ -90,14 +87,14 @@ def test_a_scope_the_client_is_not_allowed_is_invalid_scope(stack: Stack) -> Non
     ids=["no client", "unknown client", "no grant_type", "password grant", "unknown scope", "code grant"],
 )
 def test_token_errors_are_400_json(stack: Stack, data: dict[str, str], with_client: bool, error: str) -> None:
-    response = _post(stack, data, client=_reader(stack) if with_client else None)
+    response = _post(stack, data, client=narrowest_client(stack.clients) if with_client else None)
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()["error"] == error
 
 
 def test_wrong_secret_is_invalid_client(stack: Stack) -> None:
-    c = stack.clients[_reader(stack)]
+    c = stack.clients[narrowest_client(stack.clients)]
     with OAuth2Session(c.client_id, "wrong-secret") as session, pytest.raises(OAuthError) as error:
         session.fetch_token(stack.token_url, grant_type="client_credentials")
     assert error.value.error == "invalid_client"
