@@ -1,16 +1,26 @@
-"""API Gateway's COGNITO_USER_POOLS authorizer (docs/aws-behaviour.md §1-2).
+"""API Gateway's authorizers: the seam every kind implements, and the COGNITO_USER_POOLS authorizer.
 
-A method with scopes takes an access token holding any one of them; a method without scopes takes
-an ID token. Everything else is 401 `Unauthorized`, except an expired token, which says so.
-Keys come from the pool's JWKS, parsed once and cached by `kid`, as API Gateway caches them.
+The gateway asks a route's authorizer about a request (`Authorizer.check`) and gets back one shape,
+whichever kind ran (`Authorization`: the claims of a token, or a principal and a context as a Lambda
+authorizer returns them), or a refusal (`Denied`, `Expired`). A JWT authorizer (HTTP APIs) and Lambda
+authorizers are further implementations of the same seam.
+
+The Cognito user pool authorizer (docs/aws-behaviour.md §1-2): a method with scopes takes an access
+token holding any one of them; a method without scopes takes an ID token. Everything else is 401
+`Unauthorized`, except an expired token, which says so. Keys come from the pool's JWKS, parsed once
+and cached by `kid`, as API Gateway caches them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import jwt
+from werkzeug.wrappers import Request
+
+from local.cloudformation.spec import Route
 
 
 class Denied(Exception):
@@ -21,11 +31,31 @@ class Expired(Denied):
     """API Gateway answers 401 "The incoming token has expired"."""
 
 
+@dataclass(frozen=True)
+class Authorization:
+    """What an authorizer lets through, in one shape for every kind (the event's `authorizer`)."""
+
+    claims: dict[str, Any] | None = None  # a verified token's claims (Cognito, JWT)
+    principal_id: str | None = None  # a Lambda authorizer's principalId
+    context: dict[str, Any] = field(default_factory=dict)  # a Lambda authorizer's context
+
+
+class Authorizer(Protocol):
+    def check(self, request: Request, route: Route) -> Authorization:
+        """The request's authorization for the route, or Denied (Expired) with API Gateway's answer."""
+        ...
+
+
 class CognitoAuthorizer:
+    """COGNITO_USER_POOLS: the pool's tokens, from one header, with the route's scopes."""
+
     def __init__(self, *, issuer: str, jwks: Mapping[str, Any], header: str = "Authorization"):
         self.issuer = issuer
         self.header = header
         self._keys = {k["kid"]: jwt.PyJWK(k, algorithm="RS256") for k in jwks["keys"]}
+
+    def check(self, request: Request, route: Route) -> Authorization:
+        return Authorization(claims=self.authorize(request.headers.get(self.header), route.scopes))
 
     def authorize(self, header_value: str | None, scopes: Sequence[str]) -> dict[str, Any]:
         """The verified token's claims, or Denied with the message API Gateway would send."""

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.apigateway.authorizers import CognitoAuthorizer, Denied, Expired
+from local.apigateway.authorizers import Authorization, Authorizer, Denied, Expired
 from local.apigateway.errors import (
     ExpiredToken,
     GatewayError,
@@ -111,7 +112,7 @@ class Gateway:
         api: ApiSpec,
         *,
         runner: Runner,
-        authorizers: dict[str, CognitoAuthorizer],
+        authorizers: Mapping[str, Authorizer],
         api_keys: ApiKeys | None,
         throttling: Throttling | None,
         api_id: str,
@@ -158,8 +159,8 @@ class Gateway:
         path = raw_path[len(prefix) :] or "/"
         matched = self._routes.match(path, request.method)
         if matched is None:
-            authorization = request.headers.get("Authorization")
-            raise IncompleteSignature(authorization) if authorization else MissingAuthenticationToken
+            header = request.headers.get("Authorization")
+            raise IncompleteSignature(header) if header else MissingAuthenticationToken
         route, path_parameters = matched
         if self._throttling:
             self._throttling.check_method(route.resource, route.method)
@@ -170,7 +171,7 @@ class Gateway:
             return Response(
                 route.mock.body, status=route.mock.status, headers=headers, mimetype="application/json"
             )
-        claims = self._authorize(route, request)
+        authorization = self._authorize(route, request)
         api_key = self._check_api_key(route, request)
         if route.function is None:
             raise IntegrationFailure  # served unenforced, but there is nothing local to integrate with
@@ -178,15 +179,14 @@ class Gateway:
         if len(body) > MAX_REQUEST_BYTES:  # a chunked body has no Content-Length to refuse it by
             raise RequestTooLarge
         trace_id = new_trace_id()
-        event = self._event(route, path, path_parameters, exchange, body, claims, api_key, trace_id)
+        event = self._event(route, path, path_parameters, exchange, body, authorization, api_key, trace_id)
         return self._integrate(route, event, exchange, trace_id)
 
-    def _authorize(self, route: Route, request: Request) -> dict[str, Any] | None:
+    def _authorize(self, route: Route, request: Request) -> Authorization | None:
         if not route.authorizer:
             return None
-        authorizer = self._authorizers[route.authorizer]
         try:
-            return authorizer.authorize(request.headers.get(authorizer.header), route.scopes)
+            return self._authorizers[route.authorizer].check(request, route)
         except Expired:
             raise ExpiredToken from None
         except Denied:
@@ -237,7 +237,7 @@ class Gateway:
         path_parameters: dict[str, str],
         exchange: _Exchange,
         raw_body: bytes,
-        claims: dict[str, Any] | None,
+        authorization: Authorization | None,
         api_key: tuple[str, ApiKey] | None,
         trace_id: str,
     ) -> dict[str, Any]:
@@ -268,7 +268,9 @@ class Gateway:
             headers=[*headers, *((k, v) for k, v in added if k.lower() not in sent)],
             body=body,
             is_base64_encoded=is_base64,
-            claims=authorizer_claims(claims) if claims is not None else None,
+            claims=authorizer_claims(authorization.claims)
+            if authorization and authorization.claims
+            else None,
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,
             account_id=self._account_id,
