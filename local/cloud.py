@@ -88,27 +88,39 @@ class Options:
     allow_unenforced: bool = False
 
 
+@dataclass(frozen=True)
+class ServedApi:
+    """One API of the template, served under its stage's path: its gateway and its URL."""
+
+    logical_id: str
+    stage: str
+    gateway: Any  # Request -> Response (local/apigateway/gateway.py)
+    url: str
+
+    def serves(self, path: str) -> bool:
+        prefix = f"/{self.stage}"
+        return path == prefix or path.startswith(prefix + "/")
+
+
 class _Dispatcher:
-    """Sends each request to the gateway, the pool's endpoints or moto."""
+    """Sends each request to an API's gateway, the pool's endpoints or moto."""
 
     def __init__(self) -> None:
         self.aws: Any = AwsApis()
-        self.stage_prefix = "/"
-        self.gateway: Gateway | None = None
+        self.apis: list[ServedApi] = []
         self.endpoints: dict[str, Any] = {}  # path -> handler(Request) -> Response
         self.targets: dict[str, Any] = {}  # X-Amz-Target of an AWS API call served here, not by moto
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
-        on_stage = path == self.stage_prefix or path.startswith(self.stage_prefix + "/")
+        api = next((api for api in self.apis if api.serves(path)), None)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        handler = None if on_stage else self.endpoints.get(path) or self.targets.get(target)
-        if handler is None and not on_stage and _is_aws_api_call(environ):
+        handler = api.gateway if api else self.endpoints.get(path) or self.targets.get(target)
+        if handler is None and _is_aws_api_call(environ):
             return self.aws(environ, start_response)
-        handler = handler or self.gateway
+        # Anything else is API Gateway's to answer (an unknown stage: 403), by the first API.
+        handler = handler or self.apis[0].gateway
         try:
-            if handler is None:
-                raise RuntimeError("the local cloud is still starting")
             response = handler(Request(environ))
         except Exception:  # a bug in the local cloud itself: say so, and answer like AWS would
             console.say(f"local cloud error on {environ['REQUEST_METHOD']} {path}:", traceback.format_exc())
@@ -144,6 +156,7 @@ class LocalCloud:
     def start(self) -> None:
         started = time.perf_counter()
         # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
+        # It accepts connections only once everything behind it is wired (serve_forever, below).
         self._server = Server(self.options.host, self.options.port, self._dispatcher)
         self.local_defaults = self.project.defaults_for(
             load_source(self.options.template).get("Parameters") or {}, self.options.parameter_overrides
@@ -162,9 +175,6 @@ class LocalCloud:
         self.spec = spec = read_spec(template)
         self._refuse_what_cannot_be_enforced(spec)
         self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
-        self._dispatcher.stage_prefix = f"/{spec.api.stage}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True)
-        self._thread.start()
         use_cognito_formats()
         use_ordered_scans()
         use_plain_dynamodb_results()
@@ -178,6 +188,8 @@ class LocalCloud:
         self.seeded = made.seeded
         self._serve(template, spec, made)
         self.outputs = outputs(template, made, base_url=self.base_url, region=self.options.region)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True)
+        self._thread.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
 
@@ -286,7 +298,7 @@ class LocalCloud:
             title = f"{self.project.name} (local)"
             self._dispatcher.endpoints.update(page_endpoints(openapi, title=title))
             self.page_url = self.base_url + PAGE_PATH
-        self._dispatcher.gateway = Gateway(
+        gateway = Gateway(
             spec.api,
             runner=self.runner,
             authorizers=authorizers,
@@ -295,6 +307,8 @@ class LocalCloud:
             api_id=LOCAL_API_ID,
             account_id=ACCOUNT_ID,
         )
+        url = f"{self.base_url}/{spec.api.stage}"
+        self._dispatcher.apis = [ServedApi(spec.api.logical_id, spec.api.stage, gateway, url)]
 
     def _people(self, pool_id: str, issuer: str, key: SigningKey, clients: ClientDirectory) -> People:
         """Sign-in for people: the sign-in API, the domain's endpoints, tokens through the trigger."""

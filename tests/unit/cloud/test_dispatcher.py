@@ -8,13 +8,12 @@ import threading
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from local.cloud import _Dispatcher
+from local.cloud import ServedApi, _Dispatcher
 
 
 def _dispatcher(gateway) -> tuple[_Dispatcher, list[str]]:
     dispatcher = _Dispatcher()
-    dispatcher.stage_prefix = "/v1"
-    dispatcher.gateway = gateway
+    dispatcher.apis = [ServedApi("Api", "v1", gateway, "http://127.0.0.1/v1")]
     seen: list[str] = []
 
     def fake_aws(environ, start_response):
@@ -69,3 +68,25 @@ def test_the_stage_path_reaches_the_gateway_whatever_its_aws_headers() -> None:
     assert client.get("/oauth2/token").get_data(as_text=True) == "token"
     assert client.get("/other-stage/products").get_data(as_text=True) == "gateway"  # which says 403
     assert seen == ["/"]
+
+
+def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch, tmp_path) -> None:
+    from local.cloud import LocalCloud, Options
+    from local.http_server import Server
+
+    seen: list[tuple[int, bool]] = []
+    serve_forever = Server.serve_forever
+
+    def recording(server: Server, *args, **kwargs) -> None:
+        dispatcher = server.app
+        seen.append((len(dispatcher.apis), "/oauth2/token" in dispatcher.endpoints))
+        serve_forever(server, *args, **kwargs)
+
+    monkeypatch.setattr(Server, "serve_forever", recording)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    cloud = LocalCloud(Options(port=0, outputs_path=tmp_path / "outputs.json"))
+    try:
+        cloud.start()
+    finally:
+        cloud.stop()
+    assert seen == [(1, True)]
