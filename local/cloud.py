@@ -39,10 +39,8 @@ from local.api_page import PAGE_PATH, local_document, page_endpoints
 from local.apigateway.authorizers import CognitoAuthorizer
 from local.apigateway.gateway import ApiKeys, Gateway
 from local.apigateway.throttle import Throttling
+from local.aws_apis import use_local_aws
 from local.aws_apis.app import AwsApis
-from local.aws_apis.cognito_ids import use_cognito_formats
-from local.aws_apis.dynamodb_results import use_plain_dynamodb_results
-from local.aws_apis.ordered_scan import use_ordered_scans
 from local.cloudformation.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
 from local.cloudformation.spec import CloudSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
@@ -175,9 +173,7 @@ class LocalCloud:
         self.spec = spec = read_spec(template)
         self._refuse_what_cannot_be_enforced(spec)
         self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
-        use_cognito_formats()
-        use_ordered_scans()
-        use_plain_dynamodb_results()
+        use_local_aws()
         provisioner = Provisioner(
             self.aws_client, region=self.options.region, stack_name=self.options.stack_name
         )

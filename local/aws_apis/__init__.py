@@ -1,0 +1,25 @@
+"""The local AWS APIs: moto, and the only code of the local cloud that reaches into moto's internals.
+
+moto serves the AWS APIs as AWS defines them; what the local cloud changes in it lives here and
+nowhere else, each written against the moto release below (pinned in pyproject.toml, and checked by
+tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has been looked at):
+- app.py: moto's dispatcher with the per-request work done once (service by host, method names);
+- cognito_ids.py: pool ids, client ids and secrets in Cognito's formats;
+- ordered_scan.py: Scan pages at a constant cost;
+- dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are.
+"""
+
+from __future__ import annotations
+
+MOTO_VERSION = "5.2.5"
+
+
+def use_local_aws() -> None:
+    """moto as the local cloud serves it: Cognito's id formats, ordered scans, plain DynamoDB answers."""
+    from local.aws_apis.cognito_ids import use_cognito_formats
+    from local.aws_apis.dynamodb_results import use_plain_dynamodb_results
+    from local.aws_apis.ordered_scan import use_ordered_scans
+
+    use_cognito_formats()
+    use_ordered_scans()
+    use_plain_dynamodb_results()

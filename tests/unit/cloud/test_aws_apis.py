@@ -141,3 +141,27 @@ def test_a_hosts_service_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> N
 )
 def test_cognito_calls_that_may_change_a_client_are_announced(target: str, changes: bool) -> None:
     assert app._may_change_cognito(target) is changes
+
+
+def test_moto_is_the_release_the_local_aws_apis_were_written_against() -> None:
+    """An upgrade of moto fails here first: look at each module of local/aws_apis/ against it, then
+    move the pin (pyproject.toml and local/aws_apis/__init__.py) together."""
+    from importlib.metadata import version
+
+    from local.aws_apis import MOTO_VERSION
+    from local.cloudformation.template import ROOT
+
+    assert version("moto") == MOTO_VERSION
+    assert f'"moto[server]=={MOTO_VERSION}"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_the_moto_internals_the_local_aws_apis_replace_are_still_there() -> None:
+    from moto.cognitoidp import models as cognito_models
+    from moto.core import responses
+    from moto.dynamodb.models.table import Table
+
+    assert callable(responses.method_names_from_class)
+    assert callable(DynamoResult.execute_result)
+    assert {"scan", "put_item", "delete_item"} <= set(vars(Table))
+    assert hasattr(cognito_models, "CognitoIdpUserPoolClient")
+    assert hasattr(DomainDispatcherApplication, "get_backend_for_host")
