@@ -581,6 +581,7 @@ def get_cpu(
         "rounds": rounds,
         "many": many,
         "many_cpu_ms": window.cloud / many.count * 1000,
+        "many_environments_ms": window.environments / many.count * 1000,
         "cloud_cores": window.cloud / window.wall,
         "load_cores": window.load / window.wall,
         "others_cores": window.others / window.wall,
@@ -724,7 +725,8 @@ def _print_get_cpu(figures: dict[str, Any]) -> None:
     )
     print(
         f"  meanwhile, in cores: the cloud {figures['cloud_cores']:.2f} "
-        f"({figures['many_cpu_ms']:.3f} ms CPU per request), the load generator "
+        f"({figures['many_cpu_ms']:.3f} ms CPU per request, {figures['many_environments_ms']:.3f} of it in "
+        "the execution environments), the load generator "
         f"{figures['load_cores']:.2f}, the rest of the machine {figures['others_cores']:.2f} of {cores}"
     )
 
