@@ -12,7 +12,13 @@ measured in the same run:
 3. 1, 4, 16 and 32 clients, each on its own keep-alive connection (bench/_http_clients.py, a process
    of its own), on GET /products/{id}, POST /products and the token endpoint, with the server stack
    serving a trivial app as the floor;
-4. a list page (GET /products?limit=20, at a random place in the table) at 10^2 .. 10^5 products.
+4. a list page (GET /products?limit=20, at a random place in the table) at 10^2 .. 10^5 products;
+5. the CPU a GET /products/{id} costs the local cloud, from the kernel's accounting of its processes
+   (`python -m local` and its execution environments, not the load generator): per request with one
+   client, against the same handler run in this process, and how much of the machine's cores 16
+   clients put to work at that cost. Alone, in about half a minute:
+
+    .venv/bin/python -m bench.local_cloud --only get-cpu
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import logging
 import os
 import random
 import re
+import resource
 import statistics
 import sys
 import tempfile
@@ -60,6 +67,11 @@ TOKEN_TARGET = 5.0
 # benchmark (docs/performance.md); the better one is the yardstick.
 TOKEN_BEFORE_PER_SECOND = 149.0
 LIST_TARGET = 2.0
+# CPU per GET /products/{id} (issue 15): one client's requests, and 16 clients' throughput set against
+# what the cores allow at that CPU (cores / CPU per request).
+CPU_REQUESTS, CPU_ROUNDS, SATURATION_CLIENTS, SATURATION_REQUESTS = 600, 3, 16, 3000
+CPU_TARGET_MS, SATURATION_TARGET = 2.0, 0.8
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- the local cloud
@@ -421,6 +433,137 @@ def list_pages(workdir: Path) -> dict[int, dict[str, float]]:
     return results
 
 
+# ---------------------------------------------------------------- 5. CPU per request
+
+
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat from field 3 (state) on: the command name, which may hold spaces, cut off."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it (its execution environments)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat_fields(entry)[1]), []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def _tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) each process of the tree has used, with its reaped children's:
+    an environment that ended (killed at its timeout) still counts, in its parent's figure."""
+    seconds = {}
+    for pid in _process_tree(root):
+        with contextlib.suppress(OSError):
+            utime, stime, cutime, cstime = (int(f) for f in _stat_fields(pid)[11:15])
+            seconds[pid] = (utime + stime + cutime + cstime) / _TICKS
+    return seconds
+
+
+def _machine_busy() -> float:
+    """CPU seconds every process on the machine has used since boot (all cores)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's reaped children: the load generator, once its run is over."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _this_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+class _CpuWindow:
+    """What the cloud's processes, the load generator, this process and the rest of the machine
+    used between `start()` and `stop()`, in CPU seconds."""
+
+    def __init__(self, root: int):
+        self.root = root
+
+    def start(self) -> None:
+        self._cloud, self._load, self._this = _tree_cpu(self.root), _children_cpu(), _this_cpu()
+        self._machine, self._wall = _machine_busy(), time.perf_counter()
+
+    def stop(self) -> None:
+        after = _tree_cpu(self.root)
+        self.by_process = {pid: after[pid] - self._cloud.get(pid, 0.0) for pid in after}
+        self.cloud = sum(self.by_process.values())
+        self.environments = self.cloud - self.by_process[self.root]
+        self.load = _children_cpu() - self._load
+        self.this = _this_cpu() - self._this
+        self.wall = time.perf_counter() - self._wall
+        self.others = max(0.0, _machine_busy() - self._machine - self.cloud - self.load - self.this)
+
+
+def get_cpu(
+    outputs: dict[str, Any], pid: int, product_id: str, token: str, handler: Callable[[], None]
+) -> dict[str, Any]:
+    """CPU per GET through the cloud (one client) and per call of the handler in this process
+    (rounds taking turns), then 16 clients' throughput."""
+    host, port, stage = _address(outputs["ApiUrl"])
+    get = [
+        http_clients.http_request(
+            "GET", f"{stage}/products/{product_id}", f"{host}:{port}", {"Authorization": f"Bearer {token}"}
+        )
+    ]
+    # Every connection's first requests and every execution environment's cold start stay out.
+    http_clients.run(
+        host, port, get, clients=SATURATION_CLIENTS, count=0, seconds=60, warmup=SATURATION_CLIENTS * 4
+    )
+    window = _CpuWindow(pid)
+    rounds: dict[str, list[float]] = {
+        name: [] for name in ("cloud", "cloud_process", "environments", "in_process", "handler", "dynamodb")
+    }
+    for _ in range(CPU_ROUNDS):
+        window.start()
+        one = http_clients.run(host, port, get, clients=1, count=CPU_REQUESTS, seconds=120)
+        window.stop()
+        rounds["cloud"].append(window.cloud / one.count * 1000)
+        rounds["cloud_process"].append(window.by_process[pid] / one.count * 1000)
+        rounds["environments"].append(window.environments / one.count * 1000)
+        # The handler here: this process's CPU, and the cloud's for the DynamoDB calls it makes.
+        window.start()
+        for _ in range(CPU_REQUESTS):
+            handler()
+        window.stop()
+        rounds["in_process"].append((window.this + window.cloud) / CPU_REQUESTS * 1000)
+        rounds["handler"].append(window.this / CPU_REQUESTS * 1000)
+        rounds["dynamodb"].append(window.cloud / CPU_REQUESTS * 1000)
+    window.start()
+    many = http_clients.run(
+        host, port, get, clients=SATURATION_CLIENTS, count=SATURATION_REQUESTS, seconds=60
+    )
+    window.stop()
+    return {
+        **{name: statistics.median(values) for name, values in rounds.items()},
+        "rounds": rounds,
+        "many": many,
+        "many_cpu_ms": window.cloud / many.count * 1000,
+        "many_environments_ms": window.environments / many.count * 1000,
+        "cloud_cores": window.cloud / window.wall,
+        "load_cores": window.load / window.wall,
+        "others_cores": window.others / window.wall,
+    }
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -523,42 +666,97 @@ def _print_list(results: dict[int, dict[str, float]]) -> None:
     )
 
 
+def _print_get_cpu(figures: dict[str, Any]) -> None:
+    cores = _cores()
+    cpu, many = figures["cloud"], figures["many"]
+    rounds = figures["rounds"]
+    print(
+        f"\nCPU per GET /products/{{id}}: {CPU_ROUNDS} rounds of {CPU_REQUESTS} requests from one "
+        f"keep-alive client, taking turns with the handler in process (medians of the rounds), then "
+        f"{SATURATION_CLIENTS} clients, {SATURATION_REQUESTS} requests; CPU from /proc (user + system) "
+        "of `python -m local` and its execution environments:"
+    )
+    print(f"  {'':58} {'ms CPU':>7}   rounds")
+    rows = (
+        ("through the local cloud, all its processes", "cloud"),
+        ("  the cloud's process (HTTP, gateway, authorizer, DynamoDB)", "cloud_process"),
+        ("  the execution environments (the handler, its boto3)", "environments"),
+        ("the handler in this process, with the cloud's DynamoDB", "in_process"),
+        ("  the handler and its boto3, in this process", "handler"),
+        ("  its GetItem in the cloud's process", "dynamodb"),
+    )
+    for label, key in rows:
+        print(f"  {label:58} {figures[key]:7.3f}   {', '.join(f'{v:.3f}' for v in rounds[key])}")
+    print(
+        f"  local cloud / handler in process: {cpu / figures['in_process']:.2f}x; "
+        f"{_target(f'target <= {CPU_TARGET_MS} ms', cpu <= CPU_TARGET_MS)}"
+    )
+    allowed = cores / (cpu / 1000)
+    saturation = many.per_second / allowed
+    print(
+        f"  {SATURATION_CLIENTS} clients: {many.per_second:.0f} req/s (p50 {many.p50_ms:.1f} ms, p99 "
+        f"{many.p99_ms:.1f} ms, {many.errors} errors) of the {allowed:.0f} that {cores} cores allow at "
+        f"{cpu:.3f} ms: saturation {saturation:.2f} "
+        f"({_target(f'target >= {SATURATION_TARGET}', saturation >= SATURATION_TARGET)})"
+    )
+    print(
+        f"  meanwhile, in cores: the cloud {figures['cloud_cores']:.2f} "
+        f"({figures['many_cpu_ms']:.3f} ms CPU per request, {figures['many_environments_ms']:.3f} of it in "
+        "the execution environments), the load generator "
+        f"{figures['load_cores']:.2f}, the rest of the machine {figures['others_cores']:.2f} of {cores}"
+    )
+
+
+def _one_client_and_concurrency(
+    outputs: dict[str, Any], product_id: str, token: str, handler: Callable[[], None]
+) -> None:
+    host, port, stage = _address(outputs["ApiUrl"])
+    get = [
+        http_clients.http_request(
+            "GET", f"{stage}/products/{product_id}", f"{host}:{port}", {"Authorization": f"Bearer {token}"}
+        )
+    ]
+    http_clients.run(host, port, get, clients=1, count=0, seconds=60, warmup=WARMUP)
+    # Interleaved rounds, so that the machine's other load weighs on both alike.
+    clouds, directs = [], []
+    for _ in range(ROUNDS):
+        clouds.append(http_clients.run(host, port, get, clients=1, count=SEQUENTIAL // ROUNDS, seconds=60))
+        directs.append(_summary(_timed(handler, SEQUENTIAL // ROUNDS)))
+    cloud = _median_figures(clouds)
+    direct = {k: statistics.median(d[k] for d in directs) for k in directs[0]}
+    authorizer = _summary(_authorizer_alone(outputs, token))
+    _print_one_client(cloud, direct, authorizer)
+    _print_concurrency(concurrency(outputs, product_id, token))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.local_cloud", description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--only",
+        choices=["get-cpu"],
+        help="run one part: get-cpu, the CPU per GET and 16 clients' saturation (about half a minute)",
+    )
+    args = parser.parse_args(argv)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # feature-toggle chatter
     # Powertools warns on every in-process call that a cold-start-only metrics flush is empty.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
-        _print_startup(startup(workdir))
         product = _product()
-        with _cloud(workdir, _seed_file(workdir, [product]), "--no-throttle", *CLOUD_ARGS) as outputs:
+        if args.only != "get-cpu":
+            _print_startup(startup(workdir))
+        cloud = _start_cloud(workdir, _seed_file(workdir, [product]), "--no-throttle", *CLOUD_ARGS)
+        outputs = cloud.outputs
+        try:
             token = _token(outputs)
-            host, port, stage = _address(outputs["ApiUrl"])
-            get = [
-                http_clients.http_request(
-                    "GET",
-                    f"{stage}/products/{product['id']}",
-                    f"{host}:{port}",
-                    {"Authorization": f"Bearer {token}"},
-                )
-            ]
             handler = _in_process(outputs, product["id"], token)
-            http_clients.run(host, port, get, clients=1, count=0, seconds=60, warmup=WARMUP)
-            # Interleaved rounds, so that the machine's other load weighs on both alike.
-            clouds, directs = [], []
-            for _ in range(ROUNDS):
-                clouds.append(
-                    http_clients.run(host, port, get, clients=1, count=SEQUENTIAL // ROUNDS, seconds=60)
-                )
-                directs.append(_summary(_timed(handler, SEQUENTIAL // ROUNDS)))
-            cloud = _median_figures(clouds)
-            direct = {k: statistics.median(d[k] for d in directs) for k in directs[0]}
-            authorizer = _summary(_authorizer_alone(outputs, token))
-            _print_one_client(cloud, direct, authorizer)
-            _print_concurrency(concurrency(outputs, product["id"], token))
-        _print_list(list_pages(workdir))
+            if args.only != "get-cpu":
+                _one_client_and_concurrency(outputs, product["id"], token, handler)
+            _print_get_cpu(get_cpu(outputs, cloud.process.pid, product["id"], token, handler))
+        finally:
+            cloud.stop()
+        if args.only != "get-cpu":
+            _print_list(list_pages(workdir))
     return 0
 
 

@@ -20,6 +20,7 @@ import traceback
 LOG_MARKER = "\x1elocal-invocation-end "
 # Lambda's limit on a synchronous invocation's response (docs/aws-behaviour.md §2): 6 MB.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+RESULT_REPLY = '{{"ok": true, "result": {}}}'
 
 
 class LambdaContext:
@@ -70,7 +71,7 @@ def invoke(handler, request):
         print(f"[ERROR] Function.ResponseSizeTooLarge: {message}", file=sys.stderr)
         too_large = "Function.ResponseSizeTooLarge"
         return {"ok": False, "kind": "too_large", "errorType": too_large, "errorMessage": message}
-    return {"ok": True, "result": json.loads(text)}
+    return RESULT_REPLY.format(text)  # the result's JSON as it is: not parsed and written again
 
 
 def main():
@@ -94,7 +95,7 @@ def main():
         sys.stdout.flush()
         sys.stderr.write(f"{LOG_MARKER}{request['requestId']}\n")
         sys.stderr.flush()
-        replies.write(json.dumps(reply) + "\n")
+        replies.write((reply if isinstance(reply, str) else json.dumps(reply)) + "\n")
         if init_error:
             return  # the next invocation starts a fresh environment, as Lambda retries init
 

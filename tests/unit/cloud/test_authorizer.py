@@ -195,3 +195,43 @@ def test_bearer_in_any_case_and_the_raw_jwt_are_accepted(
 @pytest.mark.parametrize("header", [None, "", "   ", "Bearer", "Bearer ", "Basic Y2xpZW50OnNlY3JldA=="])
 def test_empty_or_tokenless_header_is_denied(authorizer: CognitoAuthorizer, header: str | None) -> None:
     assert_denied(authorizer, header, [READ])
+
+
+# ---------------------------------------------------------------- a verified token, remembered
+
+
+def test_a_remembered_token_is_not_verified_again(
+    authorizer: CognitoAuthorizer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    header = f"Bearer {signing_key.sign(access_claims([READ]))}"
+    authorizer.authorize(header, [READ])
+    verifications = []
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: verifications.append(a) or {})
+    assert authorizer.authorize(header, [READ])["client_id"] == "client0id"
+    assert verifications == []
+
+
+def test_a_remembered_token_that_has_expired_since_is_refused_as_expired(
+    authorizer: CognitoAuthorizer, signing_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = int(time.time())
+    header = f"Bearer {signing_key.sign(access_claims([READ], iat=now - 10, exp=now + 30))}"
+    authorizer.authorize(header, [READ])
+    monkeypatch.setattr(time, "time", lambda: now + 30)  # exp is the first instant it no longer holds
+    with pytest.raises(Expired):
+        authorizer.authorize(header, [READ])
+
+
+def test_a_remembered_token_is_still_checked_against_each_routes_scopes(
+    authorizer: CognitoAuthorizer, signing_key: SigningKey
+) -> None:
+    header = f"Bearer {signing_key.sign(access_claims([READ]))}"
+    authorizer.authorize(header, [READ])
+    assert_denied(authorizer, header, [CREATE])
+    assert_denied(authorizer, header, [])  # an access token on a route that takes an ID token
+
+
+def test_a_refused_token_is_not_remembered(authorizer: CognitoAuthorizer, other_key: SigningKey) -> None:
+    header = f"Bearer {other_key.sign(access_claims([READ]))}"
+    for _ in range(2):
+        assert_denied(authorizer, header, [READ])

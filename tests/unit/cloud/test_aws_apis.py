@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.dynamodb.responses import DynamoResult
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+from werkzeug.test import EnvironBuilder
 
 from local.aws_apis import app, dynamodb_results
 from tests.offline_aws import offline_aws
@@ -125,6 +126,31 @@ def test_a_hosts_service_is_looked_up_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert backends == {"dynamodb"}
     assert looked_up == ["dynamodb.us-east-1.amazonaws.com"]
     assert dispatcher.get_backend_for_host("nothing.example") is None
+
+
+def test_motos_apps_are_out_of_debug_mode_and_still_let_its_errors_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: Any) -> Any:
+        raise RuntimeError("a bug in moto")
+
+    monkeypatch.setattr(DynamoHandler, "get_item", broken)
+    apis = app.AwsApis()
+    environ = EnvironBuilder(
+        method="POST",
+        path="/",
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.GetItem",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20250101/{REGION}/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+        data=json.dumps({"TableName": "t", "Key": {"pk": {"S": "a"}}}),
+        content_type="application/x-amz-json-1.0",
+    ).get_environ()
+    with pytest.raises(RuntimeError, match="a bug in moto"):
+        apis(environ, lambda *_: None)
+    flask_app = apis._moto.get_application(environ)
+    assert flask_app.debug is False
 
 
 @pytest.mark.parametrize(
