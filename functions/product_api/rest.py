@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 
-from product_api import resume_garbage_collection
 from product_api.caller import Caller
+from product_api.cold_start import resume_garbage_collection
 from product_api.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
@@ -180,7 +180,11 @@ NO_APPLICATION_METRICS = "No application metrics to publish"
 
 
 def lambda_handler_for(app: APIGatewayRestResolver):
-    """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver."""
+    """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver.
+
+    Called last in a handler module, once the handler is built: garbage collection, paused by the
+    module's first statement, resumes here (product_api/cold_start.py).
+    """
 
     @metrics.log_metrics(capture_cold_start_metric=True)
     def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:

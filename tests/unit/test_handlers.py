@@ -778,7 +778,8 @@ def test_responses_carry_cors_headers(api):
 
 
 def test_garbage_collection_is_back_on_once_a_handler_is_built(api):
-    # product_api/__init__.py pauses it for the cold start; a handler left without it would leak cycles.
+    # The handler module pauses it for the cold start (product_api/cold_start.py); a handler left
+    # without it would leak cycles.
     # As in a fresh process, whatever ran before in this one:
     gc.disable()
     gc.unfreeze()
