@@ -1,7 +1,8 @@
 """The fairer yardstick: bench/bare_handler.py with the functions' garbage-collection treatment.
 
-As product_api/__init__.py and rest.lambda_handler_for do: pause collection before any other
-import, then freeze what import made and resume once the handler is built. Set against this, a
+As the functions do (product_api/cold_start.py, called first in each handler module and by
+rest.lambda_handler_for): pause collection before any other import, then freeze what import made
+and resume once the handler is built. Set against this, a
 function's ratio shows what Powertools and the app cost, not what pausing the collector saved.
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from local.apigateway.routes import RouteTable
 from local.cloudformation.resolve import Resolver
 from local.cloudformation.spec import read_spec
 from local.cloudformation.template import Template, translate
-from local.cognito.tokens import client_credentials_claims
+from local.cognito.tokens import client_credentials_claims, user_access_token_claims
 from local.lambda_.functions import function_config
 from tests.offline_aws import offline_aws
 
@@ -39,6 +40,23 @@ def template() -> Template:
 def machine_claims(scopes: Iterable[str], client_id: str = "4example0client0id000000") -> dict[str, Any]:
     """The claims of a Cognito client_credentials access token, as the local token endpoint makes them."""
     return client_credentials_claims(client_id, scopes, ISSUER)
+
+
+def person_claims(username: str, scopes: Iterable[str], client_id: str) -> dict[str, Any]:
+    """The claims of a person's access token, as the local user pool makes them (no groups: the scopes
+    are given)."""
+    now = int(time.time())
+    return user_access_token_claims(
+        sub=str(uuid.uuid5(uuid.NAMESPACE_URL, username)),
+        username=username,
+        client_id=client_id,
+        groups=(),
+        scopes=scopes,
+        issuer=ISSUER,
+        auth_time=now,
+        origin_jti=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+    )
 
 
 # ---------------------------------------------------------------- events

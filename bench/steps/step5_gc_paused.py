@@ -1,7 +1,8 @@
 """Step 5 of `--steps`: step 4, with garbage collection paused while it is imported.
 
-As product_api/__init__.py and rest.lambda_handler_for do: pause before any other import, then
-freeze what import made and resume once the handler is built.
+As the functions do (product_api/cold_start.py, called first in each handler module and by
+rest.lambda_handler_for): pause before any other import, then freeze what import made and resume
+once the handler is built.
 """
 
 import gc

@@ -16,8 +16,8 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 
-from product_api import resume_garbage_collection
 from product_api.caller import Caller
+from product_api.cold_start import resume_garbage_collection
 from product_api.errors import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
@@ -84,8 +84,10 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
         return next_middleware(app)
 
     def check_path_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-        # Checked as the gateway passed them: Powertools matches the path again with a pattern ending
-        # in `$`, which lets "<id>\n" through as "<id>".
+        # The one check of a product id. Made on the parameters as the gateway passed them: Powertools
+        # matches the path again with a pattern ending in `$`, which lets "<id>\n" through as "<id>",
+        # and a path its narrower pattern does not match ("€") goes to its not-found route, which
+        # runs these middlewares too. So no code behind this one sees an id that is not a product id.
         bad = first_bad_path_parameter(app)
         if bad:
             return invalid_request(InvalidRequest(ID_FORMAT, field=bad))
@@ -103,11 +105,6 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
 
     @app.not_found
     def unmatched_path(error: NotFoundError) -> Response:
-        # The gateway chose this function by its route, so a path that Powertools' narrower pattern
-        # does not match has a parameter with characters no id has.
-        bad = first_bad_path_parameter(app)
-        if bad:
-            return invalid_request(InvalidRequest(ID_FORMAT, field=bad))
         return json_response(404, {"message": "no route for this path"})
 
     @app.exception_handler(ProductNotFound)
@@ -183,7 +180,11 @@ NO_APPLICATION_METRICS = "No application metrics to publish"
 
 
 def lambda_handler_for(app: APIGatewayRestResolver):
-    """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver."""
+    """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver.
+
+    Called last in a handler module, once the handler is built: garbage collection, paused by the
+    module's first statement, resumes here (product_api/cold_start.py).
+    """
 
     @metrics.log_metrics(capture_cold_start_metric=True)
     def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:

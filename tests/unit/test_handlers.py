@@ -22,7 +22,7 @@ import pytest
 
 from local.cloudformation.spec import proxy_routes
 from scripts import openapi
-from tests.conftest import machine_claims, table_names
+from tests.conftest import TABLE_NAME, machine_claims, person_claims, table_names
 
 CLIENT_ID = "4example0client0id000000"
 
@@ -231,6 +231,11 @@ def _products_stored(products_table: str) -> int:
     return boto3.client("dynamodb").scan(TableName=products_table, Select="COUNT")["Count"]
 
 
+def _idempotency_table(template) -> str:
+    (name,) = (n for n in table_names(template).values() if n != TABLE_NAME)
+    return name
+
+
 def test_a_retry_with_the_same_idempotency_key_returns_the_first_response_and_stores_one(api, products_table):
     key = {"Idempotency-Key": "order-4711"}
 
@@ -278,6 +283,45 @@ def test_the_same_idempotency_key_with_another_body_is_422_and_stores_nothing(ap
     assert _products_stored(products_table) == 1
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"name": "Teapot"}, id="another name"),
+        pytest.param({"description": "2 l, glass"}, id="another description"),
+        pytest.param({"description": None}, id="no description"),
+        pytest.param({"price": "39.91"}, id="another price"),
+        pytest.param({"currency": "USD"}, id="another currency"),
+    ],
+)
+def test_every_field_of_the_product_makes_the_idempotent_request(api, products_table, other):
+    key = {"Idempotency-Key": "k3-field"}
+    first = api.request("POST", "/products", body=product_body(), headers=key)
+
+    reply = api.request("POST", "/products", body=product_body(**other), headers=key)
+
+    assert reply.status == 422, reply.body
+    assert _problems(reply).keys() == {"Idempotency-Key"}
+    assert _products_stored(products_table) == 1
+    assert api.request("GET", f"/products/{first.body['id']}").body == first.body
+
+
+def test_a_replay_is_the_first_response_even_after_the_product_changed(api, products_table):
+    key = {"Idempotency-Key": "k-replay"}
+    first = api.request("POST", "/products", body=product_body(), headers=key)
+    path = f"/products/{first.body['id']}"
+    assert api.request("PUT", path, body=product_body(name="Kettle II", version=1)).status == 200
+
+    retry = api.request("POST", "/products", body=product_body(), headers=key)
+
+    assert retry.status == 201
+    # The same JSON, not the same bytes: Powertools stores the response with its keys sorted.
+    assert retry.body == first.body
+    assert retry.headers["Location"] == first.headers["Location"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert api.request("GET", path).body["version"] == 2
+    assert _products_stored(products_table) == 1
+
+
 def test_without_an_idempotency_key_every_post_creates(api, products_table):
     api.request("POST", "/products", body=product_body())
     api.request("POST", "/products", body=product_body())
@@ -302,6 +346,56 @@ def test_idempotency_keys_belong_to_their_caller(api, products_table):
     assert theirs.body["created_by"] == "another-client"
 
 
+def test_idempotency_keys_belong_to_the_person_not_to_the_app_they_use(api, products_table):
+    # People share their app's client id: a key scoped by client would replay one person's product to
+    # another.
+    key = {"Idempotency-Key": "shared-key"}
+    scopes = api.route_of("POST", "/products")[1]
+    ada = api.request(
+        "POST", "/products", body=product_body(), headers=key, claims=person_claims("ada", scopes, "app")
+    )
+
+    bob = api.request(
+        "POST", "/products", body=product_body(), headers=key, claims=person_claims("bob", scopes, "app")
+    )
+
+    assert (ada.status, bob.status) == (201, 201)
+    assert "Idempotent-Replayed" not in bob.headers
+    assert bob.body["id"] != ada.body["id"]
+    assert bob.body["created_by"] == "bob"
+    assert _products_stored(products_table) == 2
+
+
+def test_a_duplicate_while_the_first_request_runs_is_409_and_creates_nothing(
+    api, products_table, template, monkeypatch, lambda_context
+):
+    import product_api.logic
+
+    create_product = product_api.logic.create_product
+    key = {"Idempotency-Key": "k-concurrent"}
+    seen = {}
+
+    def create_while_a_duplicate_arrives(*args, **kwargs):
+        seen["duplicate"] = api.request("POST", "/products", body=product_body(), headers=key)
+        (seen["record"],) = boto3.client("dynamodb").scan(TableName=_idempotency_table(template))["Items"]
+        seen["now_ms"] = time.time() * 1000
+        return create_product(*args, **kwargs)
+
+    monkeypatch.setattr(product_api.logic, "create_product", create_while_a_duplicate_arrives)
+    first = api.request("POST", "/products", body=product_body(), headers=key)
+
+    assert first.status == 201
+    assert seen["duplicate"].status == 409
+    assert "still in progress" in seen["duplicate"].body["message"]
+    assert _products_stored(products_table) == 1
+    # The record says "in progress" only as long as the invocation can run (the context's remaining
+    # time): a function killed mid-create must not block its key for 24 hours.
+    record = seen["record"]
+    assert record["status"]["S"] == "INPROGRESS"
+    until = int(record["in_progress_expiration"]["N"])
+    assert seen["now_ms"] < until <= seen["now_ms"] + lambda_context.get_remaining_time_in_millis()
+
+
 def test_a_failed_create_does_not_keep_its_idempotency_key(api, products_table, monkeypatch):
     first = api.create()
     monkeypatch.setattr("product_api.logic.uuid", SimpleNamespace(uuid4=lambda: first["id"]))
@@ -319,10 +413,25 @@ def test_idempotency_records_expire_after_24_hours(api, products_table, template
     before = int(time.time())
     api.request("POST", "/products", body=product_body(), headers={"Idempotency-Key": "k5"})
 
-    idempotency = next(n for n in table_names(template).values() if n != products_table)
-    (record,) = boto3.client("dynamodb").scan(TableName=idempotency)["Items"]
+    (record,) = boto3.client("dynamodb").scan(TableName=_idempotency_table(template))["Items"]
     assert before + 24 * 3600 <= int(record["expiration"]["N"]) <= int(time.time()) + 24 * 3600
     assert record["status"]["S"] == "COMPLETED"
+
+
+def test_once_its_record_expired_the_same_key_creates_again(api, products_table, template):
+    key = {"Idempotency-Key": "k6"}
+    first = api.request("POST", "/products", body=product_body(), headers=key)
+    table = _idempotency_table(template)
+    (record,) = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    # As 24 hours later: the table's TTL may not have deleted it yet, the expiry counts all the same.
+    record["expiration"] = {"N": str(int(time.time()) - 1)}
+    boto3.client("dynamodb").put_item(TableName=table, Item=record)
+
+    again = api.request("POST", "/products", body=product_body(), headers=key)
+
+    assert again.status == 201
+    assert "Idempotent-Replayed" not in again.headers
+    assert again.body["id"] != first.body["id"]
 
 
 @pytest.mark.parametrize("key", ["", " ", "a" * 256, "clé", "new\nline", "\ud800"])
@@ -344,14 +453,6 @@ def test_get_product_returns_404_when_missing(api):
 
     assert reply.status == 404
     assert "not found" in reply.body["message"]
-
-
-@pytest.mark.parametrize("bad_id", ["not-a-uuid", "8F0E1F4E-51D4-4A8F-9D53-8A5B0B1A2C3D", "1' OR '1'='1"])
-def test_get_product_rejects_a_malformed_id_with_400(api, bad_id):
-    reply = api.request("GET", f"/products/{bad_id}")
-
-    assert reply.status == 400
-    assert reply.body["errors"][0]["field"] == "id"
 
 
 def test_list_products_pages_through_every_item_once(api):
@@ -420,15 +521,31 @@ def test_update_product_bumps_the_version_and_keeps_the_creator(api):
     assert api.request("GET", f"/products/{created['id']}").body == updated
 
 
-def test_update_product_with_a_stale_version_is_409_and_changes_nothing(api):
+@pytest.mark.parametrize("version", [1, 3, 2**53 - 1], ids=["stale", "one ahead", "far ahead"])
+def test_update_product_at_a_version_other_than_the_current_one_is_409_and_changes_nothing(api, version):
     created = api.create()
-    assert api.request("PUT", f"/products/{created['id']}", body=product_body(version=1)).status == 200
+    path = f"/products/{created['id']}"
+    current = api.request("PUT", path, body=product_body(version=1)).body
+    assert current["version"] == 2
 
-    reply = api.request("PUT", f"/products/{created['id']}", body=product_body(name="Lost", version=1))
+    reply = api.request("PUT", path, body=product_body(name="Lost", version=version))
 
     assert reply.status == 409
     assert reply.body["current_version"] == 2
-    assert api.request("GET", f"/products/{created['id']}").body["name"] == "Kettle"
+    assert api.request("GET", path).body == current
+
+
+def test_each_update_moves_the_version_up_by_exactly_one_and_retires_the_one_before(api):
+    created = api.create()
+    path = f"/products/{created['id']}"
+
+    for version in range(1, 4):
+        updated = api.request("PUT", path, body=product_body(name=f"Kettle {version}", version=version))
+        assert (updated.status, updated.body["version"]) == (200, version + 1)
+        again = api.request("PUT", path, body=product_body(name="Lost", version=version))
+        assert (again.status, again.body["current_version"]) == (409, version + 1)
+
+    assert api.request("GET", path).body == updated.body
 
 
 def test_update_product_returns_404_when_missing(api):
@@ -474,10 +591,11 @@ def test_update_product_refuses_a_version_too_big_or_not_whole(api, version):
 def test_update_product_needs_the_version(api):
     created = api.create()
 
-    reply = api.request("PUT", f"/products/{created['id']}", body=product_body())
+    reply = api.request("PUT", f"/products/{created['id']}", body=product_body(name="Lost"))
 
     assert reply.status == 400
     assert reply.body["errors"][0]["field"] == "version"
+    assert api.request("GET", f"/products/{created['id']}").body == created
 
 
 # ---------------------------------------------------------------- delete
@@ -594,17 +712,29 @@ def test_a_next_token_the_api_issued_still_works(api):
     assert second.body["items"][0]["id"] != first.body["items"][0]["id"]
 
 
-# As the gateway may pass them: still percent-encoded (AWS), or decoded.
-BAD_IDS = ["%E2%82%AC", "€", "%00", "\x00", f"{SOME_ID}%0A", f"{SOME_ID}\n", "%F0%9F%92%A5", "..", "%2e%2e"]
+# Ids Powertools' route pattern matches (so the route's own function runs) and ids it does not (so its
+# not-found route runs); as the gateway may pass them: still percent-encoded (AWS), or decoded.
+BAD_IDS = [
+    *["not-a-uuid", SOME_ID.upper(), SOME_ID[:-1], f"{SOME_ID}0", "1' OR '1'='1"],
+    *["%E2%82%AC", "€", "%00", "\x00", f"{SOME_ID}%0A", f"{SOME_ID}\n", "%F0%9F%92%A5", "..", "%2e%2e"],
+]
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize("bad_id", BAD_IDS)
-def test_an_id_outside_the_id_format_is_400_whatever_its_characters(api, method, bad_id):
-    reply = api.request(method, f"/products/{bad_id}", body=product_body(version=1))
+def test_an_id_outside_the_id_format_is_400_on_every_route_that_takes_one(api, products_table, bad_id):
+    routes_with_an_id = [(m, r) for m, r in api.routes if "{id}" in r]
+    assert routes_with_an_id
 
-    assert reply.status == 400, reply.body
-    assert _problems(reply) == {"id": "must be a product id (a lowercase UUID)"}
+    for method, resource in routes_with_an_id:
+        path = resource.replace("{id}", bad_id)
+        reply = api.request(method, path, body=product_body(version=1))
+
+        assert reply.status == 400, (method, reply.body)
+        assert reply.body == {
+            "message": "invalid request",
+            "errors": [{"field": "id", "message": "must be a product id (a lowercase UUID)"}],
+        }, method
+    assert _products_stored(products_table) == 0
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
@@ -774,7 +904,8 @@ def test_responses_carry_cors_headers(api):
 
 
 def test_garbage_collection_is_back_on_once_a_handler_is_built(api):
-    # product_api/__init__.py pauses it for the cold start; a handler left without it would leak cycles.
+    # The handler module pauses it for the cold start (product_api/cold_start.py); a handler left
+    # without it would leak cycles.
     # As in a fresh process, whatever ran before in this one:
     gc.disable()
     gc.unfreeze()

@@ -1,5 +1,9 @@
 """POST /products, idempotent with an Idempotency-Key header (product_api/idempotency.py)"""
 
+from product_api.cold_start import pause_garbage_collection
+
+pause_garbage_collection()  # before any other import: product_api/cold_start.py says why
+
 import os
 
 from aws_lambda_powertools.event_handler import Response

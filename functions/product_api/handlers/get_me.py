@@ -1,5 +1,9 @@
 """GET /me: the caller as the handler sees them. The route has no scopes, so it takes an ID token."""
 
+from product_api.cold_start import pause_garbage_collection
+
+pause_garbage_collection()  # before any other import: product_api/cold_start.py says why
+
 import os
 
 from aws_lambda_powertools.event_handler import Response

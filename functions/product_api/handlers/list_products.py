@@ -1,5 +1,9 @@
 """GET /products?limit=&next_token="""
 
+from product_api.cold_start import pause_garbage_collection
+
+pause_garbage_collection()  # before any other import: product_api/cold_start.py says why
+
 from aws_lambda_powertools.event_handler import Response
 
 from product_api import logic

@@ -1,5 +1,9 @@
 """PUT /products/{id}: replaces the product if `version` is the stored one (else 409)."""
 
+from product_api.cold_start import pause_garbage_collection
+
+pause_garbage_collection()  # before any other import: product_api/cold_start.py says why
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 

@@ -8,6 +8,10 @@ call, so it imports no boto3 and no Tracer: Cognito waits at most 5 s for it, co
 
 from __future__ import annotations
 
+from product_api.cold_start import pause_garbage_collection
+
+pause_garbage_collection()  # before any other import: product_api/cold_start.py says why
+
 import os
 from typing import Any
 
@@ -17,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.cognito_user_pool_event import
     PreTokenGenerationV2TriggerEvent,
 )
 
-from product_api import resume_garbage_collection
+from product_api.cold_start import resume_garbage_collection
 from product_api.group_scopes import GroupScopes, decide
 
 logger = Logger()
