@@ -44,16 +44,10 @@ from local.aws_apis.app import AwsApis
 from local.cloudformation.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
 from local.cloudformation.spec import CloudSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
-from local.cognito.hosted import HostedUi
-from local.cognito.people import Triggers, UserDirectory, UserTokens, read_users
-from local.cognito.sign_in_api import SignInApi
+from local.cognito.people import read_users
+from local.cognito.pool import LocalUserPool
 from local.cognito.tokens import (
-    ClientDirectory,
     SigningKey,
-    TokenEndpoint,
-    aws_issuer,
-    jwks_document,
-    openid_configuration,
 )
 from local.http_server import Server
 from local.lambda_.functions import function_configs
@@ -261,27 +255,22 @@ class LocalCloud:
             concurrency=self.options.concurrency,
         )
         if pool_id is not None:
-            key = self._signing_key()
-            jwks = jwks_document([key])
-            issuer = aws_issuer(self.options.region, pool_id)
-            jwks_path = f"/{pool_id}/.well-known/jwks.json"
-            token_url = f"{self.base_url}/oauth2/token"
-            clients = ClientDirectory(self.aws_client("cognito-idp"), pool_id)
-            self._dispatcher.aws.on_cognito_change.append(clients.forget)
-            people = self._people(pool_id, issuer, key, clients)
-            token_endpoint = TokenEndpoint(
-                issuer, key, clients, people.hosted.grants, people.tokens.client_credentials_claims
+            pool = LocalUserPool.build(
+                pool_id=pool_id,
+                region=self.options.region,
+                account_id=ACCOUNT_ID,
+                key=self._signing_key(),
+                cognito=self.aws_client("cognito-idp"),
+                runner=self.runner,
             )
-            discovery = openid_configuration(issuer, self.base_url + jwks_path, token_url, self.base_url)
+            self._dispatcher.aws.on_cognito_change.append(pool.clients.forget)
             self._dispatcher.endpoints = {
-                "/oauth2/token": _logged(token_endpoint),
-                jwks_path: _document(jwks),
-                f"/{pool_id}/.well-known/openid-configuration": _document(discovery),
-                **{path: _logged(handler) for path, handler in people.hosted.endpoints().items()},
+                **{path: _logged(endpoint) for path, endpoint in pool.endpoints().items()},
+                **pool.documents(self.base_url),
             }
-            self._dispatcher.targets = people.sign_in_api.targets()
+            self._dispatcher.targets = pool.targets()
             authorizers = {
-                name: CognitoAuthorizer(issuer=issuer, jwks=jwks, header=a.header)
+                name: CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
                 for name, a in spec.api.authorizers.items()
             }
         if self.project.openapi is not None:
@@ -306,23 +295,6 @@ class LocalCloud:
         url = f"{self.base_url}/{spec.api.stage}"
         self._dispatcher.apis = [ServedApi(spec.api.logical_id, spec.api.stage, gateway, url)]
 
-    def _people(self, pool_id: str, issuer: str, key: SigningKey, clients: ClientDirectory) -> People:
-        """Sign-in for people: the sign-in API, the domain's endpoints, tokens through the trigger."""
-        assert self.runner is not None
-        directory = UserDirectory(account_id=ACCOUNT_ID, region=self.options.region, user_pool_id=pool_id)
-        tokens = UserTokens(
-            issuer=issuer,
-            key=key,
-            directory=directory,
-            triggers=Triggers(directory, self.runner),
-            region=self.options.region,
-        )
-        return People(
-            tokens=tokens,
-            sign_in_api=SignInApi(tokens=tokens, directory=directory, clients=clients),
-            hosted=HostedUi(tokens=tokens, directory=directory, clients=clients, issuer=issuer, key=key),
-        )
-
     def _signing_key(self) -> SigningKey:
         path = self.options.signing_key
         if path is None:
@@ -343,13 +315,6 @@ class LocalCloud:
         temporary.replace(path)  # readers never see a half-written file
 
 
-@dataclass(frozen=True)
-class People:
-    tokens: UserTokens
-    sign_in_api: SignInApi
-    hosted: HostedUi
-
-
 def _as_any(headers: dict[str, str]) -> Any:
     """AWSResponse keeps any mapping as its HeadersDict; its stubs ask for HTTPHeaders."""
     return headers
@@ -367,11 +332,6 @@ class _RawBody(io.BytesIO):
 
     def stream(self, **_: Any) -> Iterator[bytes]:
         yield self.read()
-
-
-def _document(document: dict[str, Any]) -> Any:
-    text = json.dumps(document)
-    return lambda _: Response(text, mimetype="application/json")
 
 
 def _logged(endpoint: Any) -> Any:

@@ -14,13 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import jwt
 from werkzeug.test import Client
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
 from local.cloudformation.provision import ACCOUNT_ID
 from local.cognito.hosted import HostedUi
-from local.cognito.people import Triggers, UserDirectory, UserTokens
+from local.cognito.people import UserTokens
+from local.cognito.pool import LocalUserPool
 from local.cognito.sign_in_api import TARGET_PREFIX, SignInApi
-from local.cognito.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+from local.cognito.tokens import SigningKey, TokenEndpoint, aws_issuer
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"
@@ -47,34 +48,23 @@ class PeopleServer:
     sign_in_api: SignInApi
     hosted: HostedUi
     token_endpoint: TokenEndpoint
+    pool: LocalUserPool
 
     @classmethod
     def over(cls, pool_id: str, runner: Any) -> PeopleServer:
-        key = SigningKey.generate()
-        issuer = aws_issuer(REGION, pool_id)
-        directory = UserDirectory(account_id=ACCOUNT_ID, region=REGION, user_pool_id=pool_id)
-        clients = ClientDirectory(cognito(), pool_id)
-        tokens = UserTokens(
-            issuer=issuer, key=key, directory=directory, triggers=Triggers(directory, runner), region=REGION
+        pool = LocalUserPool.build(
+            pool_id=pool_id,
+            region=REGION,
+            account_id=ACCOUNT_ID,
+            key=SigningKey.generate(),
+            cognito=cognito(),
+            runner=runner,
         )
-        hosted = HostedUi(tokens=tokens, directory=directory, clients=clients, issuer=issuer, key=key)
-        endpoint = TokenEndpoint(issuer, key, clients, hosted.grants, tokens.client_credentials_claims)
-        return cls(
-            pool_id,
-            key,
-            tokens,
-            SignInApi(tokens=tokens, directory=directory, clients=clients),
-            hosted,
-            endpoint,
-        )
+        return cls(pool_id, pool.key, pool.tokens, pool.sign_in_api, pool.hosted, pool.token_endpoint, pool)
 
     def app(self, request_environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(request_environ)
-        routes: dict[str, Callable[[Request], Response]] = {
-            **self.hosted.endpoints(),
-            "/oauth2/token": self.token_endpoint,
-        }
-        handler = routes.get(request.path) or self.sign_in_api
+        handler = self.pool.endpoints().get(request.path) or self.sign_in_api
         return handler(request)(request_environ, start_response)
 
     def browser(self) -> Client:
