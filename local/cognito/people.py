@@ -464,6 +464,12 @@ class UserTokens:
         with_id_token = not oauth or "openid" in session.scopes
         return self._issue(person, client, session, REFRESH, with_id_token=with_id_token, oauth=oauth)
 
+    def username_of(self, refresh_token: str) -> str | None:
+        """Whom a refresh token was issued to, if it is one of ours."""
+        with self._lock:
+            session = self._sessions.get(refresh_token)
+        return session.username if session is not None else None
+
     def revoke(self, refresh_token: str, client_id: str) -> None:
         """Revokes a refresh token of this client and the access tokens issued from it.
 

@@ -232,6 +232,10 @@ class SignInApi:
         token = parameters.get("REFRESH_TOKEN")
         if not token:
             raise ApiError("InvalidParameterException", "Missing required parameter REFRESH_TOKEN")
+        owner = self._tokens.username_of(str(token))
+        if owner is not None:  # an unknown token is refused by refresh() as Cognito words it
+            # SECRET_HASH over the username the token was issued to: Cognito's, not what was typed.
+            self._check_secret_hash(client, owner, parameters)
         try:
             tokens = self._tokens.refresh(str(token), client, oauth=False)
         except RefreshRefused as error:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +19,8 @@ from local.cloudformation.provision import Provisioned, Provisioner
 from local.cloudformation.spec import active, read_spec
 from local.cloudformation.template import TEMPLATE_PATH, translate
 from local.cognito import hosted
-from local.cognito.people import s256
+from local.cognito.people import SampleUser, s256
+from local.cognito.tokens import SigningKey
 from local.lambda_.functions import function_configs
 from local.lambda_.runner import Runner
 from local.project import project_of
@@ -104,6 +107,38 @@ def redeem(
     return server.browser().post("/oauth2/token", data=data)
 
 
+def sibling_client(server: PeopleServer, client: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """Another app client of the pool, made like the template's user client except for `changes`."""
+    kept = (
+        "AllowedOAuthFlowsUserPoolClient", "AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs",
+        "LogoutURLs", "ExplicitAuthFlows", "PreventUserExistenceErrors", "EnableTokenRevocation",
+    )  # fmt: skip
+    settings = {name: client[name] for name in kept if name in client}
+    return boto3.client("cognito-idp", region_name=REGION).create_user_pool_client(
+        UserPoolId=server.pool_id, ClientName="sibling", **{**settings, **changes}
+    )["UserPoolClient"]
+
+
+def new_person(server: PeopleServer, email: str) -> SampleUser:
+    """A confirmed person in no group, with a password that meets the pool's policy."""
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    password = f"Pass-{secrets.token_urlsafe(9)}-9a"
+    idp.admin_create_user(UserPoolId=server.pool_id, Username=email, MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=server.pool_id, Username=email, Password=password, Permanent=True)
+    return SampleUser(email, password, (), {})
+
+
+def disable(server: PeopleServer, user: SampleUser) -> None:
+    boto3.client("cognito-idp", region_name=REGION).admin_disable_user(
+        UserPoolId=server.pool_id, Username=user.username
+    )
+
+
+def clock_moved_by(seconds: float) -> SimpleNamespace:
+    """A stand-in for the time module as local/cognito/hosted.py uses it, `seconds` later than now."""
+    return SimpleNamespace(time=lambda: time.time() + seconds)
+
+
 # ---------------------------------------------------------------- /oauth2/authorize
 
 
@@ -148,6 +183,7 @@ def test_a_bad_client_or_redirect_uri_gets_cognitos_error_page_never_a_redirect_
         ({"scope": "openid product-api/export_everything"}, "invalid_scope"),
         ({"code_challenge": "abc", "code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "abc"}, "invalid_request"),
+        ({"code_challenge_method": "S256"}, "invalid_request"),
     ],
     ids=[
         "no response_type",
@@ -156,6 +192,7 @@ def test_a_bad_client_or_redirect_uri_gets_cognitos_error_page_never_a_redirect_
         "unknown scope",
         "plain PKCE",
         "no PKCE method",
+        "PKCE method without a challenge",
     ],
 )
 def test_other_mistakes_are_redirected_to_the_client_with_the_state(server, client, overrides, error):
@@ -164,6 +201,40 @@ def test_other_mistakes_are_redirected_to_the_client_with_the_state(server, clie
     assert answer.status_code == 302
     assert answer.location.startswith(client["CallbackURLs"][0] + "?")
     assert query_of(answer.location) == {"error": error, "state": "st4te"}
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth2/authorize", "/login"])
+@pytest.mark.parametrize(
+    "near_miss",
+    [
+        lambda url: url + "x",
+        lambda url: url + "/deeper",
+        lambda url: url + "?next=https://example.org/",
+        lambda url: url[:-1],
+        lambda url: url.rsplit("/", 1)[0] + "/",
+        lambda url: url[:-1] + url[-1].swapcase(),
+    ],
+    ids=["longer", "a path below", "with a query", "a prefix of it", "its parent", "another case"],
+)
+def test_a_redirect_uri_that_is_not_exactly_a_callback_url_gets_the_error_page(
+    server, client, endpoint, near_miss
+):
+    redirect_uri = near_miss(client["CallbackURLs"][0])
+
+    answer = server.browser().get(f"{endpoint}?{authorize_query(client, redirect_uri=redirect_uri)}")
+
+    assert answer.status_code == 302
+    assert answer.location.startswith("/error?")
+    assert query_of(answer.location)["error"] == "redirect_mismatch"
+
+
+def test_a_client_whose_oauth_flows_are_off_is_unauthorized_client(server, client):
+    off = sibling_client(server, client, AllowedOAuthFlowsUserPoolClient=False)
+
+    answer = server.browser().get(f"/oauth2/authorize?{authorize_query(off)}")
+
+    assert answer.location.startswith(off["CallbackURLs"][0] + "?")
+    assert query_of(answer.location) == {"error": "unauthorized_client", "state": "st4te"}
 
 
 # ---------------------------------------------------------------- /login
@@ -292,8 +363,9 @@ def test_without_openid_there_is_no_id_token_and_no_product_scope_unless_asked(s
         ({"code_verifier": None}, "invalid_request"),
         ({"redirect_uri": "http://localhost:8080/elsewhere"}, "invalid_grant"),
         ({"code": "00000000-0000-4000-8000-000000000000"}, "invalid_grant"),
+        ({"redirect_uri": ""}, "invalid_request"),
     ],
-    ids=["wrong verifier", "no verifier", "other redirect_uri", "unknown code"],
+    ids=["wrong verifier", "no verifier", "other redirect_uri", "unknown code", "no redirect_uri"],
 )
 def test_a_code_is_refused_with_cognitos_errors(server, client, change, error):
     code, verifier = code_flow(server, client, person(("product-viewers",)))
@@ -315,14 +387,47 @@ def test_a_code_is_single_use(server, client):
     assert (second.status_code, second.get_json()) == (400, {"error": "invalid_grant"})
 
 
-def test_a_code_expires_after_five_minutes(server, client, monkeypatch):
+@pytest.mark.parametrize(
+    ("seconds_later", "status"), [(5 * 60 - 5, 200), (5 * 60 + 1, 400)], ids=["within", "after"]
+)
+def test_a_code_expires_after_five_minutes(server, client, monkeypatch, seconds_later, status):
     code, verifier = code_flow(server, client, person(("product-viewers",)))
-    later = hosted.time.time() + hosted.CODE_SECONDS + 1
-    monkeypatch.setattr(hosted.time, "time", lambda: later)
+    monkeypatch.setattr(hosted, "time", clock_moved_by(seconds_later))
 
     answer = redeem(server, client, code, verifier)
 
-    assert answer.get_json() == {"error": "invalid_grant"}
+    assert answer.status_code == status
+    if status == 400:
+        assert answer.get_json() == {"error": "invalid_grant"}
+
+
+def test_token_refuses_the_code_challenge_itself_as_the_code_verifier(server, client):
+    # The challenge travels in the authorize URL: taking it as a verifier (plain PKCE) would let
+    # whoever saw the URL and the code redeem it.
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+
+    answer = redeem(server, client, code, s256(verifier))
+
+    assert (answer.status_code, answer.get_json()) == (400, {"error": "invalid_grant"})
+
+
+def test_a_code_is_spent_by_a_failed_redemption(server, client):
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+
+    wrong = redeem(server, client, code, "wrong-verifier-0123456789012345678901234567890123")
+    right = redeem(server, client, code, verifier)
+
+    assert wrong.get_json() == right.get_json() == {"error": "invalid_grant"}
+
+
+def test_token_refuses_another_callback_url_of_the_client_than_the_authorize_requests(server, client):
+    first = client["CallbackURLs"][0]
+    two_callbacks = sibling_client(server, client, CallbackURLs=[first, first + "/second"])
+    code, verifier = code_flow(server, two_callbacks, person(("product-viewers",)))
+
+    answer = redeem(server, two_callbacks, code, verifier, redirect_uri=first + "/second")
+
+    assert (answer.status_code, answer.get_json()) == (400, {"error": "invalid_grant"})
 
 
 def test_a_code_belongs_to_its_client(server, client, provisioned):
@@ -336,6 +441,32 @@ def test_a_code_belongs_to_its_client(server, client, provisioned):
     )
 
     assert answer.get_json() == {"error": "unauthorized_client"}
+
+
+def test_a_code_is_refused_to_another_code_flow_client_and_stays_its_clients(server, client):
+    code, verifier = code_flow(server, client, person(("product-viewers",)))
+    other = sibling_client(server, client)
+
+    stolen = redeem(server, other, code, verifier)
+    rightful = redeem(server, client, code, verifier)
+
+    assert (stolen.status_code, stolen.get_json()) == (400, {"error": "invalid_grant"})
+    assert rightful.status_code == 200
+
+
+def test_a_client_with_a_secret_redeems_its_code_only_with_its_secret(server, client):
+    confidential = sibling_client(server, client, GenerateSecret=True)
+    user = person(("product-viewers",))
+    code, verifier = code_flow(server, confidential, user)
+    second_code, second_verifier = code_flow(server, confidential, user)
+
+    without = redeem(server, confidential, code, verifier)
+    with_secret = redeem(
+        server, confidential, second_code, second_verifier, client_secret=confidential["ClientSecret"]
+    )
+
+    assert (without.status_code, without.get_json()) == (400, {"error": "invalid_client"})
+    assert with_secret.status_code == 200
 
 
 # ---------------------------------------------------------------- the browser's session and /logout
@@ -365,6 +496,46 @@ def test_logout_to_an_unregistered_url_is_an_error_page(server, client):
     answer = server.browser().get(f"/logout?{query}")
 
     assert answer.location.startswith("/error?")
+
+
+@pytest.mark.parametrize(
+    ("seconds_later", "goes_to"), [(60 * 60 - 5, "a code"), (60 * 60 + 1, "/login")], ids=["within", "after"]
+)
+def test_a_browser_session_lasts_an_hour(server, client, monkeypatch, seconds_later, goes_to):
+    user = person(("product-viewers",))
+    browser, query = server.browser(), authorize_query(client)
+    log_in(browser, query, user.username, user.password)
+    monkeypatch.setattr(hosted, "time", clock_moved_by(seconds_later))
+
+    again = browser.get(f"/oauth2/authorize?{query}")
+
+    assert ("code" in query_of(again.location)) == (goes_to == "a code")
+    assert again.location.startswith("/login?") == (goes_to == "/login")
+
+
+def test_logout_ends_the_session_on_the_server_not_only_in_the_browser(server, client):
+    user = person(("product-viewers",))
+    browser, query = server.browser(), authorize_query(client)
+    log_in(browser, query, user.username, user.password)
+    session = browser.get_cookie(hosted.SESSION_COOKIE).value
+    logout = {"client_id": client["ClientId"], "logout_uri": client["LogoutURLs"][0]}
+    browser.get(f"/logout?{urlencode(logout)}")
+    browser.set_cookie(hosted.SESSION_COOKIE, session)  # the cookie, replayed
+
+    again = browser.get(f"/oauth2/authorize?{query}")
+
+    assert again.location.startswith("/login?")
+
+
+def test_a_disabled_persons_browser_session_gets_no_code(server, client):
+    user = new_person(server, "session-then-disabled@example.com")
+    browser, query = server.browser(), authorize_query(client)
+    assert log_in(browser, query, user.username, user.password).status_code == 302
+    disable(server, user)
+
+    again = browser.get(f"/oauth2/authorize?{query}")
+
+    assert again.location.startswith("/login?")
 
 
 # ---------------------------------------------------------------- refresh, userInfo, revocation
@@ -469,3 +640,73 @@ def test_revocation_errors(server, client, data, status, error):
     answer = server.browser().post("/oauth2/revoke", data={"client_id": client["ClientId"], **data})
 
     assert (answer.status_code, answer.get_json()) == (status, {"error": error})
+
+
+def refresh_grant(server: PeopleServer, client: dict[str, Any], refresh_token: str) -> Any:
+    return server.browser().post(
+        "/oauth2/token",
+        data={"grant_type": "refresh_token", "client_id": client["ClientId"], "refresh_token": refresh_token},
+    )
+
+
+def test_a_disabled_person_cannot_refresh_at_the_token_endpoint(server, client):
+    user = new_person(server, "refresh-then-disabled@example.com")
+    code, verifier = code_flow(server, client, user)
+    tokens = redeem(server, client, code, verifier).get_json()
+    disable(server, user)
+
+    answer = refresh_grant(server, client, tokens["refresh_token"])
+
+    assert (answer.status_code, answer.get_json()["error"]) == (400, "invalid_grant")
+
+
+def test_a_client_without_allow_refresh_token_auth_cannot_refresh(server, client):
+    flows = [f for f in client["ExplicitAuthFlows"] if f != "ALLOW_REFRESH_TOKEN_AUTH"]
+    no_refresh = sibling_client(server, client, ExplicitAuthFlows=flows)
+    code, verifier = code_flow(server, no_refresh, person(("product-viewers",)))
+    tokens = redeem(server, no_refresh, code, verifier).get_json()
+
+    answer = refresh_grant(server, no_refresh, tokens["refresh_token"])
+
+    assert (answer.status_code, answer.get_json()) == (400, {"error": "unauthorized_client"})
+
+
+@pytest.mark.parametrize("flaw", ["signed by another key", "expired"])
+def test_user_info_refuses_a_forged_or_expired_token(server, client, flaw):
+    tokens = tokens_by_code(server, client, ("product-viewers",))
+    claims = server.claims(tokens["access_token"])
+    if flaw == "expired":
+        token = server.key.sign({**claims, "iat": claims["iat"] - 7200, "exp": claims["iat"] - 3600})
+    else:
+        forger = SigningKey.generate()
+        token = SigningKey(server.key.kid, forger.private_key).sign(claims)
+
+    answer = server.browser().get("/oauth2/userInfo", headers={"Authorization": f"Bearer {token}"})
+
+    assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_token")
+
+
+def test_user_info_refuses_the_token_of_a_person_disabled_since(server, client):
+    user = new_person(server, "info-then-disabled@example.com")
+    code, verifier = code_flow(server, client, user)
+    tokens = redeem(server, client, code, verifier).get_json()
+    disable(server, user)
+
+    answer = server.browser().get(
+        "/oauth2/userInfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+
+    assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_token")
+
+
+def test_revocation_is_refused_when_the_client_does_not_enable_it(server, client):
+    no_revocation = sibling_client(server, client, EnableTokenRevocation=False)
+    code, verifier = code_flow(server, no_revocation, person(("product-viewers",)))
+    tokens = redeem(server, no_revocation, code, verifier).get_json()
+
+    answer = server.browser().post(
+        "/oauth2/revoke", data={"client_id": no_revocation["ClientId"], "token": tokens["refresh_token"]}
+    )
+
+    assert answer.status_code == 400
+    assert refresh_grant(server, no_revocation, tokens["refresh_token"]).status_code == 200

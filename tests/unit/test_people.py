@@ -8,15 +8,20 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from local.cloudformation.resolve import Resolver
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
-from local.cognito import people
+from local.cognito import people, sign_in_api
 from local.cognito.people import read_users
 from local.lambda_.functions import function_configs
 from local.lambda_.runner import Runner
@@ -113,6 +118,11 @@ def sign_in(server: PeopleServer, client: dict[str, Any], name: str, password: s
     )
 
 
+def clock_moved_by(seconds: float) -> SimpleNamespace:
+    """The time module as local/cognito/people.py and sign_in_api.py use it, but later."""
+    return SimpleNamespace(time=lambda: time.time() + seconds, perf_counter=time.perf_counter)
+
+
 def tokens_of(server: PeopleServer, client: dict[str, Any], name: str) -> tuple[dict, dict, str]:
     status, body = sign_in(server, client, name)
     assert status == 200, body
@@ -155,6 +165,94 @@ def test_an_answer_without_group_override_details_drops_the_groups(server, clien
     assert "cognito:groups" not in access
     assert "cognito:groups" not in id_token
     assert access["scope"] == "aws.cognito.signin.user.admin fixture/a"
+
+
+# Cognito's own claims, which no trigger can change or suppress (docs/aws-behaviour.md §6).
+COGNITOS_CLAIMS = (
+    "sub", "iss", "aud", "exp", "iat", "jti", "auth_time", "token_use", "origin_jti", "event_id", "username",
+    "cognito:username", "client_id", "version", "scope", "cognito:groups", "nonce", "at_hash",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("claim", COGNITOS_CLAIMS)
+def test_a_trigger_can_neither_add_change_nor_suppress_a_claim_of_cognitos(server, client, claim):
+    access, id_token, _ = tokens_of(server, client, "plain")
+
+    for token in (access, id_token):
+        changed = people.overridden(token, {claim: "the trigger's"}, set())
+        suppressed = people.overridden(token, {}, {claim})
+
+        assert changed == suppressed == token
+
+
+@contextmanager
+def trigger_config(server: PeopleServer, config: dict[str, Any]) -> Iterator[None]:
+    """The pool's LambdaConfig replaced for the block, then put back."""
+    idp = cognito()
+    before = server.tokens._directory.lambda_config()
+    idp.update_user_pool(UserPoolId=server.pool_id, LambdaConfig=config)
+    try:
+        yield
+    finally:
+        idp.update_user_pool(UserPoolId=server.pool_id, LambdaConfig=before)
+
+
+def test_a_trigger_that_is_not_a_function_of_the_template_fails_the_sign_in(server, client):
+    elsewhere = f"arn:aws:lambda:{REGION}:123456789012:function:not-in-the-template"
+    config = {"PreTokenGenerationConfig": {"LambdaArn": elsewhere, "LambdaVersion": "V2_0"}}
+    with trigger_config(server, config):
+        status, body = sign_in(server, client, "plain")
+
+    assert (status, body["__type"]) == (400, "UnexpectedLambdaException")
+
+
+def test_a_v3_trigger_cannot_change_a_client_credentials_tokens_own_claims(server):
+    machine = new_client(
+        server.pool_id,
+        ClientName="machine",
+        GenerateSecret=True,
+        ExplicitAuthFlows=["ALLOW_REFRESH_TOKEN_AUTH"],
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthScopes=["fixture/a", "fixture/b"],
+        CallbackURLs=[],
+    )
+    arn = server.tokens._directory.lambda_config()["PreTokenGenerationConfig"]["LambdaArn"]
+    with trigger_config(server, {"PreTokenGenerationConfig": {"LambdaArn": arn, "LambdaVersion": "V3_0"}}):
+        response = server.browser().post(
+            "/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            auth=(machine["ClientId"], machine["ClientSecret"]),
+        )
+
+    token = server.claims(response.get_json()["access_token"])
+    assert token["machine"] == "yes"  # the trigger ran, and tried (tests/fixtures/functions/token_trigger.py)
+    assert (token["sub"], token["client_id"], token["token_use"]) == (
+        machine["ClientId"],
+        machine["ClientId"],
+        "access",
+    )
+
+
+def test_cognito_waits_five_seconds_for_the_trigger_whatever_its_timeout(monkeypatch):
+    waited: list[float | None] = []
+
+    class Unanswered(Future):
+        def result(self, timeout: float | None = None) -> Any:
+            waited.append(timeout)
+            raise FutureTimeout
+
+    class SilentRunner:
+        def submit(self, function: str, event: dict[str, Any]) -> Future:
+            return Unanswered()
+
+    triggers = people.Triggers(directory=None, runner=SilentRunner())  # type: ignore[arg-type]
+    event = {"triggerSource": people.SIGN_IN_API}
+
+    with pytest.raises(people.TriggerFailed) as failed:
+        triggers.run(people.PreTokenTrigger("TokenTriggerFunction", "2"), event)
+
+    assert failed.value.kind == "UnexpectedLambdaException"
+    assert waited == [5]
 
 
 @pytest.mark.parametrize(
@@ -328,6 +426,16 @@ def test_a_disabled_user_cannot_sign_in_from_the_next_sign_in(server, client):
         ),
         (["ALLOW_USER_SRP_AUTH"], "USER_SRP_AUTH", "USER_SRP_AUTH is not served by the local cloud"),
         (["ALLOW_USER_PASSWORD_AUTH"], "PASSWORD", "Member must satisfy enum value set"),
+        (
+            ["ALLOW_USER_PASSWORD_AUTH"],
+            "REFRESH_TOKEN_AUTH",
+            "REFRESH_TOKEN_AUTH flow not enabled for this client",
+        ),
+        (
+            ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            "ADMIN_USER_PASSWORD_AUTH",
+            "Initiate Auth method not supported",
+        ),
     ],
 )
 def test_the_client_must_allow_the_flow(server, flows, flow, message):
@@ -408,6 +516,117 @@ def test_a_temporary_password_gets_the_new_password_challenge_then_tokens(server
     assert reused[1]["__type"] == "NotAuthorizedException"
 
 
+def test_admin_initiate_auth_names_the_pool_and_another_is_not_found(server, client):
+    status, body = server.call(
+        "AdminInitiateAuth",
+        {
+            "UserPoolId": f"{REGION}_Other0000",
+            "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {"USERNAME": "plain", "PASSWORD": PASSWORD},
+        },
+    )
+
+    assert (status, body["__type"]) == (400, "ResourceNotFoundException")
+
+
+@pytest.mark.parametrize("status", ["UNCONFIRMED", "RESET_REQUIRED"])
+def test_a_person_not_confirmed_or_asked_to_reset_their_password_cannot_sign_in(server, client, status):
+    name = f"status-{status.lower()}"
+    if status == "UNCONFIRMED":
+        cognito().sign_up(ClientId=client["ClientId"], Username=name, Password=PASSWORD)
+    else:
+        add_person(server.pool_id, name)
+        cognito().admin_reset_user_password(UserPoolId=server.pool_id, Username=name)
+
+    answer_status, body = sign_in(server, client, name)
+
+    expected = {
+        "UNCONFIRMED": "UserNotConfirmedException",
+        "RESET_REQUIRED": "PasswordResetRequiredException",
+    }
+    assert (answer_status, body["__type"]) == (400, expected[status])
+
+
+def new_password_challenge(server: PeopleServer, client: dict[str, Any], name: str, **parameters: str) -> str:
+    """Creates `name` with a temporary password and signs in: the challenge's Session."""
+    cognito().admin_create_user(
+        UserPoolId=server.pool_id,
+        Username=name,
+        TemporaryPassword="Temporary-Pass-1",
+        MessageAction="SUPPRESS",
+    )
+    status, body = server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {"USERNAME": name, "PASSWORD": "Temporary-Pass-1", **parameters},
+        },
+    )
+    assert (status, body.get("ChallengeName")) == (200, "NEW_PASSWORD_REQUIRED"), body
+    return body["Session"]
+
+
+def respond_with_new_password(
+    server: PeopleServer, client: dict[str, Any], name: str, session: str, **responses: str
+) -> tuple[int, dict[str, Any]]:
+    return server.call(
+        "RespondToAuthChallenge",
+        {
+            "ClientId": client["ClientId"],
+            "ChallengeName": "NEW_PASSWORD_REQUIRED",
+            "Session": session,
+            "ChallengeResponses": {"USERNAME": name, "NEW_PASSWORD": "Permanent-Pass-1", **responses},
+        },
+    )
+
+
+def test_a_challenge_is_answered_only_through_the_client_that_asked(server, client):
+    session = new_password_challenge(server, client, "challenged-elsewhere")
+    other = new_client(server.pool_id)
+
+    status, body = respond_with_new_password(server, other, "challenged-elsewhere", session)
+
+    assert (status, body["__type"]) == (400, "NotAuthorizedException")
+
+
+@pytest.mark.parametrize(
+    ("seconds_later", "status"), [(3 * 60 - 5, 200), (3 * 60 + 1, 400)], ids=["within", "after"]
+)
+def test_a_challenge_session_lasts_three_minutes(server, client, monkeypatch, seconds_later, status):
+    name = f"challenged-{seconds_later}"
+    session = new_password_challenge(server, client, name)
+    monkeypatch.setattr(sign_in_api, "time", clock_moved_by(seconds_later))
+
+    answer_status, _ = respond_with_new_password(server, client, name, session)
+
+    assert answer_status == status
+
+
+def test_a_client_with_a_secret_answers_the_challenge_with_the_secret_hash(server):
+    secret_client = new_client(server.pool_id, GenerateSecret=True)
+    name = "challenged-with-secret"
+    session = new_password_challenge(
+        server, secret_client, name, SECRET_HASH=secret_hash(secret_client, name)
+    )
+
+    without = respond_with_new_password(server, secret_client, name, session)
+    with_hash = respond_with_new_password(
+        server, secret_client, name, session, SECRET_HASH=secret_hash(secret_client, name)
+    )
+
+    assert (without[0], without[1]["__type"]) == (400, "NotAuthorizedException")
+    assert with_hash[0] == 200
+
+
+def secret_hash(client: dict[str, Any], username: str) -> str:
+    digest = hmac.new(
+        client["ClientSecret"].encode(), (username + client["ClientId"]).encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
 # ---------------------------------------------------------------- refresh and revocation
 
 
@@ -465,6 +684,118 @@ def test_a_revoked_refresh_token_stops_working(server, client):
         {"__type": "NotAuthorizedException", "message": "Refresh Token has been revoked"},
     )
     assert server.tokens.is_revoked(access["origin_jti"])
+
+
+def test_a_disabled_user_cannot_refresh(server, client):
+    add_person(server.pool_id, "refreshes-then-leaves")
+    _, _, refresh_token = tokens_of(server, client, "refreshes-then-leaves")
+    cognito().admin_disable_user(UserPoolId=server.pool_id, Username="refreshes-then-leaves")
+
+    assert refresh(server, client, refresh_token) == (
+        400,
+        {"__type": "NotAuthorizedException", "message": "User is disabled."},
+    )
+
+
+def test_a_deleted_users_refresh_token_stops_working(server, client):
+    add_person(server.pool_id, "refreshes-then-deleted")
+    _, _, refresh_token = tokens_of(server, client, "refreshes-then-deleted")
+    cognito().admin_delete_user(UserPoolId=server.pool_id, Username="refreshes-then-deleted")
+
+    status, body = refresh(server, client, refresh_token)
+
+    assert (status, body["__type"]) == (400, "NotAuthorizedException")
+
+
+@pytest.mark.parametrize(
+    ("validity", "lifetime"),
+    [({"RefreshTokenValidity": 1, "TokenValidityUnits": {"RefreshToken": "days"}}, 86400), ({}, 30 * 86400)],
+    ids=["one day", "Cognito's default: 30 days"],
+)
+@pytest.mark.parametrize(("margin", "status"), [(-60, 200), (1, 400)], ids=["within", "after"])
+def test_a_refresh_token_lives_as_long_as_the_clients_refresh_token_validity(
+    server, monkeypatch, validity, lifetime, margin, status
+):
+    refreshing = new_client(server.pool_id, **validity)
+    _, _, refresh_token = tokens_of(server, refreshing, "plain")
+    monkeypatch.setattr(people, "time", clock_moved_by(lifetime + margin))
+
+    answer_status, body = refresh(server, refreshing, refresh_token)
+
+    assert answer_status == status, body
+    if status == 400:
+        assert body == {"__type": "NotAuthorizedException", "message": "Refresh Token has expired"}
+
+
+def test_another_client_cannot_revoke_a_refresh_token(server, client):
+    _, _, refresh_token = tokens_of(server, client, "plain")
+
+    server.call("RevokeToken", {"ClientId": new_client(server.pool_id)["ClientId"], "Token": refresh_token})
+
+    assert refresh(server, client, refresh_token)[0] == 200
+
+
+def signed_in_with_secret(server: PeopleServer, client: dict[str, Any], name: str) -> dict[str, Any]:
+    """The AuthenticationResult of `name`'s sign-in through a client with a secret."""
+    status, body = server.call(
+        "InitiateAuth",
+        {
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "ClientId": client["ClientId"],
+            "AuthParameters": {
+                "USERNAME": name,
+                "PASSWORD": PASSWORD,
+                "SECRET_HASH": secret_hash(client, name),
+            },
+        },
+    )
+    assert status == 200, body
+    return body["AuthenticationResult"]
+
+
+def test_a_client_with_a_secret_refreshes_with_the_secret_hash(server):
+    secret_client = new_client(server.pool_id, GenerateSecret=True)
+    refresh_token = signed_in_with_secret(server, secret_client, "plain")["RefreshToken"]
+
+    def refresh_with(parameters: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        return server.call(
+            "InitiateAuth",
+            {
+                "AuthFlow": "REFRESH_TOKEN_AUTH",
+                "ClientId": secret_client["ClientId"],
+                "AuthParameters": {"REFRESH_TOKEN": refresh_token, **parameters},
+            },
+        )
+
+    without = refresh_with({})
+    wrong = refresh_with({"SECRET_HASH": secret_hash(secret_client, "someone-else")})
+    with_hash = refresh_with({"SECRET_HASH": secret_hash(secret_client, "plain")})
+
+    for refused in (without, wrong):
+        assert (refused[0], refused[1]["__type"]) == (400, "NotAuthorizedException")
+        assert "secret hash" in refused[1]["message"]
+    assert with_hash[0] == 200, with_hash
+
+
+def test_revoke_token_needs_the_secret_of_a_client_with_one(server):
+    secret_client = new_client(server.pool_id, GenerateSecret=True)
+    result = signed_in_with_secret(server, secret_client, "plain")
+    refresh_token = result["RefreshToken"]
+
+    without = server.call("RevokeToken", {"ClientId": secret_client["ClientId"], "Token": refresh_token})
+
+    assert (without[0], without[1]["__type"]) == (400, "NotAuthorizedException")
+    assert not server.tokens.is_revoked(server.claims(result["AccessToken"])["origin_jti"])
+
+
+def test_revoke_token_is_unsupported_when_the_client_does_not_enable_it(server):
+    no_revocation = new_client(server.pool_id, EnableTokenRevocation=False)
+    _, _, refresh_token = tokens_of(server, no_revocation, "plain")
+
+    status, body = server.call("RevokeToken", {"ClientId": no_revocation["ClientId"], "Token": refresh_token})
+
+    assert (status, body["__type"]) == (400, "UnsupportedOperationException")
+    assert refresh(server, no_revocation, refresh_token)[0] == 200
 
 
 # ---------------------------------------------------------------- users from a file

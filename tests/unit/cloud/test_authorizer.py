@@ -76,6 +76,16 @@ def test_access_token_without_any_of_the_route_scopes_is_denied(
     assert_denied(authorizer, f"Bearer {token}", [DELETE])
 
 
+@pytest.mark.parametrize(
+    "scope", [READ + "s", "x" + READ, READ.split("/")[0]], ids=["longer", "prefixed", "the server"]
+)
+def test_access_token_whose_scope_only_contains_a_route_scope_as_text_is_denied(
+    authorizer: CognitoAuthorizer, signing_key: SigningKey, scope: str
+) -> None:
+    token = signing_key.sign(access_claims([scope]))
+    assert_denied(authorizer, f"Bearer {token}", [READ])
+
+
 def test_id_token_on_a_scoped_route_is_denied_even_with_the_scope_claim(
     authorizer: CognitoAuthorizer, signing_key: SigningKey
 ) -> None:

@@ -201,6 +201,25 @@ def test_missing_token_is_401_unauthorized_with_the_templates_unauthorized_heade
     assert runner.calls == []
 
 
+def test_the_token_is_read_from_the_header_the_authorizer_names(
+    spec: CloudSpec, runner: FakeRunner, signing_key: SigningKey
+) -> None:
+    # SAM's Identity.Header: the authorizer reads that header, and Authorization then means nothing.
+    renamed = {
+        name: dataclasses.replace(a, header="X-Product-Token") for name, a in spec.api.authorizers.items()
+    }
+    gateway = make_gateway(dataclasses.replace(spec.api, authorizers=renamed), runner, signing_key)
+    route = route_of(spec.api, "GET", "/products/{id}")
+    token = bearer(signing_key, route)["Authorization"]
+    path = f"/{spec.api.stage}/products/42"
+
+    in_named = gateway(make_request("GET", path, headers={"X-Product-Token": token}))
+    in_authorization = gateway(make_request("GET", path, headers={"Authorization": token}))
+
+    assert in_named.status_code == 200
+    assert in_authorization.status_code == 401
+
+
 def test_expired_token_is_401_the_incoming_token_has_expired(
     spec: CloudSpec, gateway: Gateway, signing_key: SigningKey
 ) -> None:

@@ -7,6 +7,7 @@ App clients live in moto's Cognito, as in the local cloud; requests are werkzeug
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -123,13 +124,23 @@ def test_client_credentials_in_the_body_are_accepted(
         lambda client_id, secret: basic(client_id, secret + "x"),
         lambda client_id, secret: basic("0" * 26, secret),
         lambda client_id, secret: {},
+        lambda client_id, secret: basic(client_id, secret[:-1]),
+        lambda client_id, secret: basic(client_id, ""),
     ],
-    ids=["wrong secret", "unknown client", "no credentials"],
+    ids=["wrong secret", "unknown client", "no credentials", "truncated secret", "empty secret"],
 )
 def test_bad_client_credentials_are_invalid_client(
     endpoint: TokenEndpoint, machine: tuple[str, str], credentials: Callable[[str, str], dict[str, str]]
 ) -> None:
     response = post(endpoint, {"grant_type": "client_credentials"}, credentials(*machine))
+    assert error_of(response) == "invalid_client"
+
+
+def test_a_client_with_a_secret_that_sends_only_its_id_is_invalid_client(
+    endpoint: TokenEndpoint, machine: tuple[str, str]
+) -> None:
+    client_id, _ = machine
+    response = post(endpoint, {"grant_type": "client_credentials", "client_id": client_id})
     assert error_of(response) == "invalid_client"
 
 
@@ -165,6 +176,29 @@ def test_client_without_the_client_credentials_flow_is_unauthorized_client(
     assert error_of(response) == "unauthorized_client"
 
 
+def test_client_whose_oauth_flows_are_off_is_unauthorized_client(endpoint: TokenEndpoint, pool: Pool) -> None:
+    client = pool.client(AllowedOAuthFlowsUserPoolClient=False)
+    response = post(endpoint, {"grant_type": "client_credentials"}, basic(*client))
+    assert error_of(response) == "unauthorized_client"
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"grant_type": "refresh_token", "refresh_token": "made-up"}, "invalid_grant"),
+        (
+            {"grant_type": "authorization_code", "code": "made-up", "redirect_uri": "https://x"},
+            "unauthorized_client",
+        ),
+    ],
+    ids=["refresh_token", "authorization_code"],
+)
+def test_without_peoples_grants_no_code_or_refresh_token_gets_a_token(
+    endpoint: TokenEndpoint, machine: tuple[str, str], form: dict[str, str], error: str
+) -> None:
+    assert error_of(post(endpoint, form, basic(*machine))) == error
+
+
 # ---------------------------------------------------------------- scopes
 
 
@@ -179,6 +213,16 @@ def test_scope_the_client_is_not_allowed_is_invalid_scope(
     endpoint: TokenEndpoint, machine: tuple[str, str]
 ) -> None:
     form = {"grant_type": "client_credentials", "scope": f"{READ} {DELETE}"}
+    assert error_of(post(endpoint, form, basic(*machine))) == "invalid_scope"
+
+
+@pytest.mark.parametrize(
+    "scope", [READ[:-3], READ.split("/")[0], READ + "s"], ids=["a prefix", "the server", "longer"]
+)
+def test_scope_that_only_resembles_an_allowed_scope_is_invalid_scope(
+    endpoint: TokenEndpoint, machine: tuple[str, str], scope: str
+) -> None:
+    form = {"grant_type": "client_credentials", "scope": scope}
     assert error_of(post(endpoint, form, basic(*machine))) == "invalid_scope"
 
 
@@ -243,6 +287,18 @@ def test_json_body_is_invalid_request(endpoint: TokenEndpoint, machine: tuple[st
         content_type="application/json",
         headers=basic(*machine),
     )
+    assert error_of(endpoint(request)) == "invalid_request"
+
+
+def test_multipart_body_is_invalid_request(endpoint: TokenEndpoint, machine: tuple[str, str]) -> None:
+    # The token endpoint takes application/x-www-form-urlencoded only (docs/aws-behaviour.md §4).
+    request = make_request(
+        "POST",
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "unused": (io.BytesIO(b"x"), "x.txt")},
+        headers=basic(*machine),
+    )
+    assert request.mimetype == "multipart/form-data"
     assert error_of(endpoint(request)) == "invalid_request"
 
 
