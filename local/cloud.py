@@ -138,7 +138,7 @@ class LocalCloud:
         self.project: Project = project_of(options.template)
         self.spec: CloudSpec | None = None
         self.runner: Runner | None = None
-        self.page_url: str | None = None  # the API page, served with the project's own template
+        self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
