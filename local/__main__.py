@@ -144,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def banner(cloud: Any) -> list[str]:
     spec, outputs, base = cloud.spec, cloud.outputs, cloud.base_url
-    api_url = f"{base}/{spec.api.stage}"
+    api_lines = [f"  API         {base}/{spec.api.stage}"] if spec.api else []
+    api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
+    routes, api_url, refusal = _example_api(cloud)
     lines = ["Not honoured locally (declared in the template):"]
     lines += [f"  - {note}" for note in spec.not_honoured]
     if spec.unenforceable:
@@ -157,10 +159,13 @@ def banner(cloud: Any) -> list[str]:
     )
     concurrency = f"up to {cloud.options.concurrency} execution environments per function at once"
     concurrency += f" ({', '.join(reserved)}: reserved)" if reserved else ""
+    throttled = " or ".join(
+        ([] if spec.api is None else ["500 (REST API)"]) + (["503 (HTTP API)"] if spec.http_apis else [])
+    )
     lines += [
         "",
         f"{cloud.project.name} local cloud ready in {cloud.startup_seconds:.2f} s",
-        f"  API         {api_url}",
+        *api_lines,
         f"  Token URL   {base}/oauth2/token",
         *(
             [f"  API page    {cloud.page_url}  (Authorize with a client's id and secret)"]
@@ -170,7 +175,8 @@ def banner(cloud: Any) -> list[str]:
         f"  AWS APIs    {base}  (DynamoDB, Cognito, API keys)",
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",
-        f"  Functions   {concurrency}; beyond that, 500 as API Gateway answers a throttled Lambda",
+        f"  Functions   {concurrency}; beyond that, {throttled or '-'} "
+        "as API Gateway answers a throttled Lambda",
         f"  Outputs     {cloud.options.outputs_path}",
     ]
     if cloud.seeded is not None:
@@ -181,11 +187,24 @@ def banner(cloud: Any) -> list[str]:
         "# the AWS CLI and boto3 against the local cloud (any credentials do):",
         *aws_exports(base, cloud.options.region),
         "",
-        *_examples(spec, outputs, base, api_url),
-        *_person_examples(cloud, api_url),
+        *_examples(routes, outputs, base, api_url, refusal),
+        *_person_examples(cloud, routes, api_url, refusal),
         "",
     ]
     return lines
+
+
+def _example_api(cloud: Any) -> tuple[list[Any], str, str]:
+    """The routes with a function, the URL and the missing-scope status of the API the examples call:
+    the REST API, else the first HTTP API."""
+    spec = cloud.spec
+    if spec.api is not None:
+        return [r for r in spec.api.routes if r.function], f"{cloud.base_url}/{spec.api.stage}", "401"
+    if spec.http_apis:
+        name, url = next(iter(cloud.http_api_urls.items()))
+        api = next(a for a in spec.http_apis if a.logical_id == name)
+        return [r for r in api.routes if r.function and r.resource != "$default"], url.rstrip("/"), "403"
+    return [], cloud.base_url, "401"
 
 
 def _people_lines(cloud: Any) -> list[str]:
@@ -204,7 +223,7 @@ def _people_lines(cloud: Any) -> list[str]:
     return lines
 
 
-def _person_examples(cloud: Any, api_url: str) -> list[str]:
+def _person_examples(cloud: Any, routes: list[Any], api_url: str, refusal: str) -> list[str]:
     """A person signs in through the sign-in API (as boto3's initiate_auth does) and meets their scopes."""
     outputs, base = cloud.outputs, cloud.base_url
     project = cloud.project
@@ -213,7 +232,7 @@ def _person_examples(cloud: Any, api_url: str) -> list[str]:
     if not client_id or not users or not _password_sign_in(cloud, client_id):
         return []
     granted = _group_scopes(cloud)
-    routes = [r for r in cloud.spec.api.routes if r.function and r.scopes]
+    routes = [r for r in routes if r.scopes]
 
     def scopes_of(user: dict[str, Any]) -> set[str]:
         return set().union(*(granted.get(g, set()) for g in user["Groups"]))
@@ -244,7 +263,7 @@ def _person_examples(cloud: Any, api_url: str) -> list[str]:
         route = sorted(refused, key=lambda r: (r.method != "POST", r.resource))[0]
         path = route.resource.replace("{", "").replace("}", "")
         lines += [
-            f"# their groups do not grant {' or '.join(route.scopes)}: 401",
+            f"# their groups do not grant {' or '.join(route.scopes)}: {refusal}",
             f'curl -si -X {route.method}{key_header} -H "Authorization: Bearer $PERSON" '
             f"-H 'Content-Type: application/json' -d '{{}}' {api_url}{path}",
         ]
@@ -278,7 +297,7 @@ def aws_exports(endpoint: str, region: str) -> list[str]:
     ]
 
 
-def _examples(spec: Any, outputs: dict[str, Any], base: str, api_url: str) -> list[str]:
+def _examples(routes: list[Any], outputs: dict[str, Any], base: str, api_url: str, refusal: str) -> list[str]:
     """Copy-paste curl commands, chosen from the template: the widest client, a list route, a refused call."""
     clients = {
         name: c for name, c in outputs["Clients"].items() if "client_credentials" in c["AllowedOAuthFlows"]
@@ -288,7 +307,6 @@ def _examples(spec: Any, outputs: dict[str, Any], base: str, api_url: str) -> li
     widest = max(clients, key=lambda c: len(clients[c]["AllowedScopes"]))
     narrowest = min(clients, key=lambda c: len(clients[c]["AllowedScopes"]))
     key_header = f" -H 'x-api-key: {outputs['ApiKey']}'" if "ApiKey" in outputs else ""
-    routes = [r for r in spec.api.routes if r.function]
 
     def allowed(client: str, route: Any) -> bool:
         return not route.scopes or not set(route.scopes).isdisjoint(clients[client]["AllowedScopes"])
@@ -317,7 +335,7 @@ def _examples(spec: Any, outputs: dict[str, Any], base: str, api_url: str) -> li
         route = refused[0]
         path = route.resource.replace("{", "").replace("}", "")
         lines += [
-            f"# {narrowest} lacks {' or '.join(route.scopes)}: 401",
+            f"# {narrowest} lacks {' or '.join(route.scopes)}: {refusal}",
             token("READER", narrowest),
             f'curl -si -X {route.method}{key_header} -H "Authorization: Bearer $READER" '
             f"-H 'Content-Type: application/json' -d '{{}}' {api_url}{path}",

@@ -1,7 +1,10 @@
-"""The local cloud: the template's API, user pool and table on one local port.
+"""The local cloud: the template's APIs, user pool and table on local ports.
 
-One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT, and this module only wires the
-parts together:
+One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT but the HTTP APIs, and this module
+only wires the parts together. Each HTTP API (API Gateway v2, local/apigateway/http_api.py) has a port
+of its own, PORT+1, PORT+2... in template order (each a free one with --port 0), its `$default` stage
+at the root, a named stage under `/{stage}`: no host-based routing, since `*.localhost` does not
+resolve everywhere. On PORT:
 - `/{stage}/...` and every other path that is not an AWS API call: the REST API (local/apigateway/gateway.py),
   functions in workers (local/lambda_/runner.py);
 - `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (local/cognito/tokens.py);
@@ -38,11 +41,21 @@ from local import console
 from local.api_page import PAGE_PATH, local_document, page_endpoints
 from local.apigateway.authorizers import CognitoAuthorizer
 from local.apigateway.gateway import ApiKeys, Gateway
+from local.apigateway.http_api import HttpApiGateway, IntegrationFailed, error_response
+from local.apigateway.jwt_authorizer import JwtAuthorizer
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
 from local.aws_apis.app import AwsApis
-from local.cloudformation.provision import ACCOUNT_ID, LOCAL_API_ID, Provisioned, Provisioner, outputs
-from local.cloudformation.spec import CloudSpec, active, read_spec
+from local.cloudformation.provision import (
+    ACCOUNT_ID,
+    LOCAL_API_ID,
+    Provisioned,
+    Provisioner,
+    http_api_id,
+    outputs,
+)
+from local.cloudformation.resolve import Resolver
+from local.cloudformation.spec import CloudSpec, HttpApiSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
 from local.cognito.people import read_users
 from local.cognito.pool import LocalUserPool
@@ -111,7 +124,7 @@ class _Dispatcher:
         if handler is None and _is_aws_api_call(environ):
             return self.aws(environ, start_response)
         # Anything else is API Gateway's to answer (an unknown stage: 403), by the first API.
-        handler = handler or self.apis[0].gateway
+        handler = handler or (self.apis[0].gateway if self.apis else _not_found)
         try:
             response = handler(Request(environ))
         except Exception:  # a bug in the local cloud itself: say so, and answer like AWS would
@@ -120,6 +133,41 @@ class _Dispatcher:
                 '{"message": "Internal server error"}', status=500, mimetype="application/json"
             )
         return response(environ, start_response)
+
+
+def _not_found(request: Request) -> Response:
+    """A path no endpoint serves, on a cloud without a REST API to answer it."""
+    return Response('{"message":"Not Found"}', status=404, mimetype="application/json")
+
+
+class _HttpApiApp:
+    """The WSGI application of one HTTP API's port: its gateway, and nothing else."""
+
+    def __init__(self) -> None:
+        self.gateway: Any = None  # set once the cloud is wired, before the port serves
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            response = self.gateway(Request(environ))
+        except Exception:  # a bug in the local cloud itself: say so, and answer like AWS would
+            where = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
+            console.say(f"local cloud error on {where}:", traceback.format_exc())
+            response = error_response(IntegrationFailed())
+        return response(environ, start_response)
+
+
+@dataclass
+class _HttpApiPort:
+    api: HttpApiSpec
+    app: _HttpApiApp
+    server: Server
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The API's root, as its `$default` stage serves it; a named stage is under `/{stage}`."""
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
 
 
 def _is_aws_api_call(environ: dict[str, Any]) -> bool:
@@ -142,6 +190,7 @@ class LocalCloud:
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self._http_ports: list[_HttpApiPort] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -166,6 +215,7 @@ class LocalCloud:
             raise SystemExit(f"{self.options.template}: the SAM transform refused it: {error}") from None
         self.spec = spec = read_spec(template)
         self._refuse_what_cannot_be_enforced(spec)
+        self._bind_http_apis(spec)
         self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
         provisioner = Provisioner(
@@ -177,15 +227,27 @@ class LocalCloud:
         made = provisioner.provision(template, spec, self.options.seed, users, source)
         self.seeded = made.seeded
         self._serve(template, spec, made)
-        self.outputs = outputs(template, made, base_url=self.base_url, region=self.options.region)
+        api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
+        self.outputs = outputs(
+            template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-cloud", daemon=True)
         self._thread.start()
+        for port in self._http_ports:
+            port.thread = threading.Thread(
+                target=port.server.serve_forever, name=f"http-api-{port.api.logical_id}", daemon=True
+            )
+            port.thread.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
 
     def stop(self) -> None:
         if self.runner:
             self.runner.stop()
+        for port in self._http_ports:
+            if port.thread is not None:
+                port.server.shutdown()
+            port.server.server_close()
         if self._server:
             if self._thread is not None:  # shutdown() waits for a serve_forever() that must have begun
                 self._server.shutdown()
@@ -195,6 +257,22 @@ class LocalCloud:
     def base_url(self) -> str:
         assert self._server is not None
         return f"http://{self.options.host}:{self._server.server_address[1]}"
+
+    @property
+    def http_api_urls(self) -> dict[str, str]:
+        """Each HTTP API's URL (its stage's), by logical id, in template order."""
+        return {
+            port.api.logical_id: port.url + ("/" if port.api.stage == "$default" else f"/{port.api.stage}")
+            for port in self._http_ports
+        }
+
+    def _bind_http_apis(self, spec: CloudSpec) -> None:
+        """A port for each HTTP API, PORT+1, PORT+2... (free ones with --port 0), taken before anything
+        is made, as PORT is: a busy one stops the start here."""
+        for index, api in enumerate(spec.http_apis, start=1):
+            port = self.options.port + index if self.options.port else 0
+            app = _HttpApiApp()
+            self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app)))
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of the local AWS APIs for the cloud's own calls (provisioning, seeding, look-ups).
@@ -232,7 +310,7 @@ class LocalCloud:
 
     def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
         """Never open by omission (docs/aws-behaviour.md §8)."""
-        if spec.api.stage in _RESERVED_STAGES:
+        if spec.api is not None and spec.api.stage in _RESERVED_STAGES:
             raise SystemExit(f"stage {spec.api.stage!r} would shadow an AWS API path of the local cloud")
         if spec.unenforceable and not self.options.allow_unenforced:
             lines = "\n".join(f"  - {item}" for item in spec.unenforceable)
@@ -247,6 +325,7 @@ class LocalCloud:
 
     def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
         authorizers = {}
+        pool: LocalUserPool | None = None
         pool_id = made.user_pool_id
         self.runner = Runner(
             function_configs(template, made.resolver),
@@ -269,11 +348,13 @@ class LocalCloud:
                 **pool.documents(self.base_url),
             }
             self._dispatcher.targets = pool.targets()
-            authorizers = {
-                name: CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
-                for name, a in spec.api.authorizers.items()
-            }
-        if self.project.openapi is not None:
+            if spec.api is not None:
+                authorizers = {
+                    name: CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
+                    for name, a in spec.api.authorizers.items()
+                }
+        self._serve_http_apis(spec, made, pool)
+        if self.project.openapi is not None and spec.api is not None:
             # The API's contract, named by the project, and the page to try it (local/api_page.py).
             openapi = local_document(
                 json.loads(self.project.openapi.read_text()),
@@ -283,6 +364,8 @@ class LocalCloud:
             title = f"{self.project.name} (local)"
             self._dispatcher.endpoints.update(page_endpoints(openapi, title=title))
             self.page_url = self.base_url + PAGE_PATH
+        if spec.api is None:
+            return
         gateway = Gateway(
             spec.api,
             runner=self.runner,
@@ -294,6 +377,29 @@ class LocalCloud:
         )
         url = f"{self.base_url}/{spec.api.stage}"
         self._dispatcher.apis = [ServedApi(spec.api.logical_id, spec.api.stage, gateway, url)]
+
+    def _serve_http_apis(self, spec: CloudSpec, made: Provisioned, pool: LocalUserPool | None) -> None:
+        assert self.runner is not None
+        for port in self._http_ports:
+            authorizers = {
+                name: JwtAuthorizer(
+                    issuer=(issuer := str(_resolved(made.resolver, a.issuer))),
+                    audience=[str(_resolved(made.resolver, client)) for client in a.audience],
+                    # The keys of the template's pool; an issuer outside the template has none here,
+                    # so its tokens are refused.
+                    jwks=pool.jwks if pool is not None and issuer == pool.issuer else {"keys": []},
+                    identity_source=a.identity_source,
+                )
+                for name, a in port.api.authorizers.items()
+            }
+            port.app.gateway = HttpApiGateway(
+                port.api,
+                runner=self.runner,
+                authorizers=authorizers,
+                throttling=Throttling(port.api.route_throttles) if self.options.throttling else None,
+                api_id=http_api_id(port.api.logical_id),
+                account_id=ACCOUNT_ID,
+            )
 
     def _signing_key(self) -> SigningKey:
         path = self.options.signing_key
@@ -313,6 +419,12 @@ class LocalCloud:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.outputs, indent=2) + "\n")
         temporary.replace(path)  # readers never see a half-written file
+
+
+def _resolved(resolver: Resolver, value: Any) -> Any:
+    """A template value with its intrinsics resolved; LanguageExtensions can leave a Fn::Sub as a plain
+    string with ${...} in it."""
+    return resolver.sub(value) if isinstance(value, str) else resolver.resolve(value)
 
 
 def _as_any(headers: dict[str, str]) -> Any:

@@ -8,9 +8,10 @@ Serving requests is not done here (local/cloud.py wires that).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +29,11 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"
 STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
 _BATCH = 25  # BatchWriteItem's limit
+
+
+def http_api_id(logical_id: str) -> str:
+    """An HTTP API's id, shaped like AWS's (10 lower-case letters and digits), the same at every start."""
+    return hashlib.sha256(logical_id.encode()).hexdigest()[:10]
 
 
 @dataclass
@@ -63,9 +69,19 @@ class Provisioner:
         # Every resource has a Ref; the ones created below get their real ids.
         resolver.refs.update({name: name for name in template.resources})
         api = spec.api
-        resolver.refs[api.logical_id] = LOCAL_API_ID
-        resolver.refs[api.stage_logical_id] = api.stage
-        resolver.refs[f"{api.logical_id}.Stage"] = api.stage
+        if api is not None:
+            resolver.refs[api.logical_id] = LOCAL_API_ID
+            resolver.refs[api.stage_logical_id] = api.stage
+            resolver.refs[f"{api.logical_id}.Stage"] = api.stage
+        for http_api in spec.http_apis:
+            api_id = http_api_id(http_api.logical_id)
+            resolver.refs[http_api.logical_id] = api_id
+            resolver.attributes[(http_api.logical_id, "ApiId")] = api_id
+            resolver.attributes[(http_api.logical_id, "ApiEndpoint")] = (
+                f"https://{api_id}.execute-api.{self.region}.amazonaws.com"
+            )
+            if http_api.stage_logical_id:
+                resolver.refs[http_api.stage_logical_id] = http_api.stage
         if len(spec.user_pools) > 1:
             raise SystemExit(
                 f"the local cloud serves one user pool; the template has {sorted(spec.user_pools)}"
@@ -276,8 +292,16 @@ class Provisioner:
 # ---------------------------------------------------------------- outputs
 
 
-def outputs(template: Template, made: Provisioned, *, base_url: str, region: str) -> dict[str, Any]:
-    """The template's Outputs as a deploy would give them, with AWS endpoints pointed at `base_url`.
+def outputs(
+    template: Template,
+    made: Provisioned,
+    *,
+    base_url: str,
+    region: str,
+    api_urls: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The template's Outputs as a deploy would give them, with AWS endpoints pointed at `base_url`,
+    and each HTTP API's at its own (`api_urls`: API id -> `http://127.0.0.1:PORT`).
 
     The issuer stays AWS's: it names the pool, nothing fetches it (docs/aws-behaviour.md §4).
     """
@@ -289,7 +313,7 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
         value = output["Value"]
         # LanguageExtensions can leave a Fn::Sub as a plain string with ${...} in it.
         resolved = str(resolver.sub(value) if isinstance(value, str) else resolver.resolve(value))
-        found[name] = resolved if resolved == issuer else localized(resolved, base_url, domains)
+        found[name] = resolved if resolved == issuer else localized(resolved, base_url, domains, api_urls)
     for name, value in made.api_key_values.items():
         found["ApiKey" if len(made.api_key_values) == 1 else f"{name}Value"] = value
     found["Region"] = region
@@ -309,8 +333,12 @@ def outputs(template: Template, made: Provisioned, *, base_url: str, region: str
     return found
 
 
-def localized(value: str, base_url: str, domains: list[str]) -> str:
-    """AWS endpoint URLs in an output, pointed at the local server instead."""
+def localized(
+    value: str, base_url: str, domains: list[str], api_urls: Mapping[str, str] | None = None
+) -> str:
+    """AWS endpoint URLs in an output, pointed at the local server instead (an HTTP API's at its own)."""
+    for api_id, url in (api_urls or {}).items():
+        value = re.sub(rf"https://{re.escape(api_id)}\.execute-api\.[\w-]+\.amazonaws\.com", url, value)
     hosts = [
         r"[\w-]+\.execute-api\.[\w-]+\.amazonaws\.com",
         r"cognito-idp\.[\w-]+\.amazonaws\.com",

@@ -2,8 +2,10 @@
 
 Everything the local cloud serves comes from here: routes, methods and their functions from the
 RestApi's OpenAPI body; the authorizer and each method's scopes from `security`; gateway responses;
-CORS preflight mock integrations; functions; tables; the user pool, its resource servers and clients.
-Nothing about routes or scopes is written anywhere else.
+CORS preflight mock integrations; the HTTP APIs (API Gateway v2) from their own OpenAPI bodies, where
+the SAM translator writes routes, JWT authorizers, scopes and CORS (it emits no Route or Authorizer
+resources), with their stage's name and route settings; functions; tables; the user pool, its resource
+servers and clients. Nothing about routes or scopes is written anywhere else.
 """
 
 from __future__ import annotations
@@ -37,9 +39,16 @@ class MockIntegration:
 DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
 
 
+# An HTTP API's integration timeout when the template sets none: API Gateway's 30 s (the SAM docs' 5 s
+# is unsettled; SAM writes nothing when unset): docs/aws-behaviour.md, HTTP API section.
+HTTP_API_INTEGRATION_TIMEOUT_MS = 30_000
+DEFAULT_ROUTE = "$default"  # an HTTP API's catch-all route key (and resource)
+DEFAULT_STAGE = "$default"  # an HTTP API's stage served at the root of its URL
+
+
 @dataclass(frozen=True)
 class Route:
-    resource: str  # the template path, e.g. /products/{id}
+    resource: str  # the template path, e.g. /products/{id}; `$default` for an HTTP API's default route
     method: str  # GET, POST... or ANY
     function: str | None  # logical id of the proxy function
     mock: MockIntegration | None
@@ -49,6 +58,11 @@ class Route:
     timeout_seconds: float = DEFAULT_INTEGRATION_TIMEOUT_MS / 1000
     # What the template asks of this route that the local cloud cannot enforce (None: everything is).
     unenforced: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The route key as an HTTP API names it: `GET /products/{id}`, `ANY /{proxy+}`, `$default`."""
+        return self.resource if self.resource == DEFAULT_ROUTE else f"{self.method} {self.resource}"
 
 
 @dataclass(frozen=True)
@@ -94,8 +108,46 @@ class ApiSpec:
 
 
 @dataclass(frozen=True)
+class JwtAuthorizerSpec:
+    """An HTTP API's JWT authorizer; issuer and audience as the template writes them (intrinsics kept,
+    resolved once the pool and its clients exist)."""
+
+    name: str
+    identity_source: str  # `$request.header.Authorization` or `$request.querystring.access_token`
+    issuer: Any
+    audience: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class CorsSpec:
+    """An HTTP API's CorsConfiguration (`x-amazon-apigateway-cors`), answered by the gateway itself."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class HttpApiSpec:
+    """An HTTP API (API Gateway v2) and its one stage, as SAM's `AWS::Serverless::HttpApi` makes it."""
+
+    logical_id: str
+    stage: str  # `$default` (served at the root) or a stage name (served under /{stage})
+    stage_logical_id: str | None
+    routes: tuple[Route, ...]
+    authorizers: dict[str, JwtAuthorizerSpec]
+    cors: CorsSpec | None
+    # (route resource, method) -> limits from the stage's RouteSettings; ("/*", "*"): DefaultRouteSettings.
+    route_throttles: dict[tuple[str, str], Throttle] = field(default_factory=dict)
+    stage_variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CloudSpec:
-    api: ApiSpec
+    api: ApiSpec | None  # the REST API; None when the template has only HTTP APIs
     functions: dict[str, dict[str, Any]]  # logical id -> AWS::Lambda::Function Properties
     tables: dict[str, dict[str, Any]]
     user_pools: dict[str, dict[str, Any]]
@@ -109,6 +161,7 @@ class CloudSpec:
     unenforceable: list[str] = field(default_factory=list)
     # Every other app client (people's: code flow, sign-in API).
     user_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    http_apis: tuple[HttpApiSpec, ...] = ()  # in template order: each is served on its own port
 
 
 def active(template: Template) -> Template:
@@ -131,7 +184,8 @@ def active(template: Template) -> Template:
 
 def read_spec(template: Template) -> CloudSpec:
     template = active(template)
-    api = _read_api(template)
+    api = _read_api(template) if template.of_type("AWS::ApiGateway::RestApi") else None
+    http_apis = _read_http_apis(template)
     clients = _properties(template, "AWS::Cognito::UserPoolClient")
     return CloudSpec(
         api=api,
@@ -143,16 +197,18 @@ def read_spec(template: Template) -> CloudSpec:
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
         not_honoured=not_honoured(template),
-        unenforceable=unenforceable(template, api),
+        unenforceable=unenforceable(template, api, http_apis),
         user_clients={
             n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
         },
+        http_apis=http_apis,
     )
 
 
 def proxy_routes(template: Template) -> list[Route]:
-    """The methods that invoke a function (everything but the CORS preflight mocks)."""
-    return [route for route in read_spec(template).api.routes if route.function]
+    """The REST API's methods that invoke a function (everything but the CORS preflight mocks)."""
+    api = read_spec(template).api
+    return [route for route in api.routes if route.function] if api else []
 
 
 def _properties(template: Template, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -315,34 +371,201 @@ def _strip_prefix(parameters: dict[str, str], prefix: str) -> dict[str, str]:
     return {k.removeprefix(prefix): v for k, v in parameters.items() if k.startswith(prefix)}
 
 
+# ---------------------------------------------------------------- the HTTP APIs
+
+
+def _read_http_apis(template: Template) -> tuple[HttpApiSpec, ...]:
+    """Every HTTP API defined by an OpenAPI body (what SAM emits); WebSocket APIs and APIs built from
+    Route resources are not served (named by `unenforceable`)."""
+    stages = template.of_type("AWS::ApiGatewayV2::Stage")
+    apis = []
+    for name, resource in template.of_type("AWS::ApiGatewayV2::Api").items():
+        props = resource.get("Properties", {})
+        body = props.get("Body")
+        if not isinstance(body, dict) or props.get("ProtocolType") == "WEBSOCKET":
+            continue
+        own = ((k, s["Properties"]) for k, s in stages.items() if _of_api(s, name))
+        stage_id, stage = next(own, (None, {}))
+        apis.append(_read_http_api(template, name, body, props, stage_id, stage))
+    return tuple(apis)
+
+
+def _of_api(stage: dict[str, Any], api: str) -> bool:
+    return stage["Properties"].get("ApiId") == {"Ref": api}
+
+
+def _read_http_api(
+    template: Template,
+    name: str,
+    body: dict[str, Any],
+    props: dict[str, Any],
+    stage_id: str | None,
+    stage: dict[str, Any],
+) -> HttpApiSpec:
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    authorizers = {}
+    others = {}
+    for scheme_name, scheme in schemes.items():
+        config = scheme.get("x-amazon-apigateway-authorizer", {})
+        if config.get("type") == "jwt":
+            jwt_config = config.get("jwtConfiguration", {})
+            source = config.get("identitySource", "$request.header.Authorization")
+            audience = jwt_config.get("audience", jwt_config.get("Audience", []))
+            authorizers[scheme_name] = JwtAuthorizerSpec(
+                name=scheme_name,
+                # For JWT, one identity source only (a list of one, when written as a list).
+                identity_source=source[0] if isinstance(source, list) else source,
+                issuer=jwt_config.get("issuer", jwt_config.get("Issuer")),
+                audience=tuple(audience if isinstance(audience, list) else [audience]),
+            )
+        else:
+            others[scheme_name] = f"a Lambda authorizer ({config.get('type', '?')})"
+    others["AWS_IAM"] = "IAM authorization (SigV4)"
+    routes = []
+    for path, operations in body.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS and method != ANY_METHOD:
+                continue
+            default_route = path in (DEFAULT_ROUTE, f"/{DEFAULT_ROUTE}") or operation.get("isDefaultRoute")
+            security = operation.get("security", body.get("security", []))
+            routes.append(
+                _http_route(
+                    DEFAULT_ROUTE if default_route else path,
+                    "ANY" if method == ANY_METHOD or default_route else method.upper(),
+                    operation.get("x-amazon-apigateway-integration", {}),
+                    security,
+                    authorizers,
+                    others,
+                )
+            )
+    cors = body.get("x-amazon-apigateway-cors") or _lower_keys(props.get("CorsConfiguration"))
+    resolver = Resolver(parameters=template.parameters, conditions=template.conditions)
+    return HttpApiSpec(
+        logical_id=name,
+        stage=str(stage.get("StageName", DEFAULT_STAGE)),
+        stage_logical_id=stage_id,
+        routes=tuple(routes),
+        authorizers=authorizers,
+        cors=_cors(resolver.resolve(cors)) if isinstance(cors, dict) else None,
+        route_throttles=_route_throttles(stage),
+        stage_variables={k: str(v) for k, v in (stage.get("StageVariables") or {}).items()},
+    )
+
+
+def _http_route(
+    resource: str,
+    method: str,
+    integration: dict[str, Any],
+    security: list[dict[str, list[str]]],
+    authorizers: dict[str, JwtAuthorizerSpec],
+    others: dict[str, str],
+) -> Route:
+    authorizer, unenforced = None, []
+    scopes: tuple[str, ...] = ()
+    for requirement in security:
+        for name, requirement_scopes in requirement.items():
+            if name in authorizers:
+                authorizer, scopes = name, tuple(requirement_scopes)
+            elif name in others:
+                unenforced.append(f"{others[name]} {name}")
+            # NONE: served open, as on AWS (SAM's `Authorizer: NONE`).
+    kind = integration.get("type")
+    if kind != "aws_proxy":
+        unenforced.append(f"integration type {kind!r} (only Lambda proxy is served)")
+    elif str(integration.get("payloadFormatVersion", "2.0")) != "2.0":
+        unenforced.append("payload format 1.0 (the local cloud sends 2.0 events)")
+    return Route(
+        resource=resource,
+        method=method,
+        function=_function_of(integration) if kind == "aws_proxy" else None,
+        mock=None,
+        authorizer=authorizer,
+        scopes=scopes,
+        api_key=False,
+        timeout_seconds=int(integration.get("timeoutInMillis", HTTP_API_INTEGRATION_TIMEOUT_MS)) / 1000,
+        unenforced="; ".join(unenforced) or None,
+    )
+
+
+def _lower_keys(config: Any) -> Any:
+    """CloudFormation's CorsConfiguration (AllowOrigins...) in the body's spelling (allowOrigins...)."""
+    if not isinstance(config, dict):
+        return None
+    return {k[:1].lower() + k[1:]: v for k, v in config.items()}
+
+
+def _cors(config: dict[str, Any]) -> CorsSpec:
+    def strings(key: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in config.get(key) or ())
+
+    max_age = config.get("maxAge")
+    return CorsSpec(
+        allow_origins=strings("allowOrigins"),
+        allow_headers=strings("allowHeaders"),
+        allow_methods=strings("allowMethods"),
+        expose_headers=strings("exposeHeaders"),
+        max_age=int(max_age) if max_age is not None else None,
+        allow_credentials=bool(config.get("allowCredentials", False)),
+    )
+
+
+def _route_throttles(stage: dict[str, Any]) -> dict[tuple[str, str], Throttle]:
+    """The stage's DefaultRouteSettings and RouteSettings with throttling, keyed as `Throttling` looks
+    them up: (resource, method) of the route key, ("/*", "*") for the default."""
+    throttles = {}
+    settings = [("/*", "*", stage.get("DefaultRouteSettings") or {})]
+    for route_key, setting in (stage.get("RouteSettings") or {}).items():
+        method, _, resource = route_key.partition(" ")
+        settings.append((resource or route_key, method if resource else "ANY", setting))
+    for resource, method, setting in settings:
+        if "ThrottlingRateLimit" in setting or "ThrottlingBurstLimit" in setting:
+            throttles[(resource, method)] = Throttle(
+                rate=float(setting.get("ThrottlingRateLimit", 10_000)),
+                burst=int(setting.get("ThrottlingBurstLimit", 5_000)),
+            )
+    return throttles
+
+
 # ---------------------------------------------------------------- what we cannot enforce
 
 
 _UNSERVED_API_KINDS = {
-    "AWS::ApiGatewayV2::Api": "HTTP or WebSocket API",
     "AWS::AppSync::GraphQLApi": "AppSync GraphQL API",
     "AWS::Lambda::Url": "Lambda function URL",
 }
 
 
-def unenforceable(template: Template, api: ApiSpec) -> list[str]:
+def unenforceable(
+    template: Template, api: ApiSpec | None, http_apis: tuple[HttpApiSpec, ...] = ()
+) -> list[str]:
     """What the template declares that the local cloud would otherwise serve open, or not at all.
 
     Each line names it; start-up stops on any of them unless they are explicitly allowed.
     """
-    found = [
-        f"{route.method} {route.resource}: {route.unenforced}" for route in api.routes if route.unenforced
-    ]
-    # A resource policy is the RestApi's Policy, or (from SAM's Auth.ResourcePolicy) in its OpenAPI body.
-    policy = template.resources[api.logical_id].get("Properties", {}).get("Policy") or openapi_body(
-        template
-    ).get("x-amazon-apigateway-policy")
-    if policy:
-        found.append(f"{api.logical_id}: its resource policy")
+    found = []
+    if api is not None:
+        found += [f"{r.method} {r.resource}: {r.unenforced}" for r in api.routes if r.unenforced]
+        # A resource policy is the RestApi's Policy, or (from SAM's Auth.ResourcePolicy) in its OpenAPI body.
+        policy = template.resources[api.logical_id].get("Properties", {}).get("Policy") or openapi_body(
+            template
+        ).get("x-amazon-apigateway-policy")
+        if policy:
+            found.append(f"{api.logical_id}: its resource policy")
+    for http_api in http_apis:
+        found += [f"{http_api.logical_id} {r.key}: {r.unenforced}" for r in http_api.routes if r.unenforced]
+    served = {http_api.logical_id for http_api in http_apis}
     for name, resource in template.resources.items():
         if resource["Type"] in _UNSERVED_API_KINDS:
             found.append(f"{name}: {_UNSERVED_API_KINDS[resource['Type']]} (not served)")
+        elif resource["Type"] == "AWS::ApiGatewayV2::Api" and name not in served:
+            found.append(f"{name}: {_v2_kind(resource.get('Properties', {}))} (not served)")
     return found
+
+
+def _v2_kind(props: dict[str, Any]) -> str:
+    if props.get("ProtocolType") == "WEBSOCKET":
+        return "WebSocket API"
+    return "HTTP API without an OpenAPI Body (only the Body SAM writes is read)"
 
 
 # ---------------------------------------------------------------- what we cannot honour

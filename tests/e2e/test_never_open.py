@@ -1,6 +1,6 @@
 """The local cloud never serves open what it cannot enforce (docs/aws-behaviour.md §8).
 
-Fixture templates declare a Lambda authorizer, IAM authorization and an HTTP API: start-up stops and
+Fixture templates declare a Lambda authorizer, IAM authorization and a WebSocket API: start-up stops and
 names each, unless --allow-unenforced is given, and then every such request is marked in the console.
 """
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
     [
         ("lambda_authorizer.yaml", "GET /hello/{name}: a Lambda authorizer (token) TokenCheck"),
         ("iam_authorizer.yaml", "GET /hello/{name}: IAM authorization (SigV4)"),
-        ("http_api.yaml", "HttpApi: HTTP or WebSocket API (not served)"),
+        ("websocket_api.yaml", "Socket: WebSocket API (not served)"),
     ],
 )
 def test_start_up_stops_on_what_cannot_be_enforced_and_names_it(

@@ -167,7 +167,7 @@ def test_binary_media_types_are_decoded_from_their_tilde_one_form() -> None:
     [
         ("lambda_authorizer.yaml", "GET /hello/{name}: a Lambda authorizer (token) TokenCheck"),
         ("iam_authorizer.yaml", "GET /hello/{name}: IAM authorization (SigV4) AWS_IAM"),
-        ("http_api.yaml", "HttpApi: HTTP or WebSocket API (not served)"),
+        ("websocket_api.yaml", "Socket: WebSocket API (not served)"),
     ],
 )
 def test_unenforceable_names_what_would_be_served_open(fixture: str, expected: str) -> None:
