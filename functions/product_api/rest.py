@@ -111,13 +111,18 @@ class ProductApp:
         return self._active.context
 
 
+# As the template's preflight allows them; a browser on another origin reads Idempotent-Replayed only
+# if it is exposed. The HTTP API's gateway ignores these and sends its CorsConfiguration's instead,
+# so the template exposes the same there (a contract test keeps the two equal).
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Api-Key", "Idempotency-Key")
+CORS_EXPOSE_HEADERS = ("Idempotent-Replayed",)
+
+
 def create_app(settings: Settings) -> ProductApp:
     cors = CORSConfig(
         allow_origin=settings.cors_allow_origin,
-        # As the template's preflight allows them; a browser on another origin reads
-        # Idempotent-Replayed only if it is exposed.
-        allow_headers=["Authorization", "Content-Type", "X-Api-Key", "Idempotency-Key"],
-        expose_headers=["Idempotent-Replayed"],
+        allow_headers=list(CORS_ALLOW_HEADERS),
+        expose_headers=list(CORS_EXPOSE_HEADERS),
         max_age=600,
     )
     return ProductApp(lambda resolver: _configure(resolver, settings), cors)
