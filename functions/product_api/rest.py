@@ -26,6 +26,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
+from product_api import cors as cors_headers
 from product_api.caller import Caller
 from product_api.cold_start import resume_garbage_collection
 from product_api.errors import (
@@ -111,18 +112,11 @@ class ProductApp:
         return self._active.context
 
 
-# As the template's preflight allows them; a browser on another origin reads Idempotent-Replayed only
-# if it is exposed. The HTTP API's gateway ignores these and sends its CorsConfiguration's instead,
-# so the template exposes the same there (a contract test keeps the two equal).
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Api-Key", "Idempotency-Key")
-CORS_EXPOSE_HEADERS = ("Idempotent-Replayed",)
-
-
 def create_app(settings: Settings) -> ProductApp:
     cors = CORSConfig(
         allow_origin=settings.cors_allow_origin,
-        allow_headers=list(CORS_ALLOW_HEADERS),
-        expose_headers=list(CORS_EXPOSE_HEADERS),
+        allow_headers=list(cors_headers.ALLOW_HEADERS),
+        expose_headers=list(cors_headers.EXPOSE_HEADERS),
         max_age=600,
     )
     return ProductApp(lambda resolver: _configure(resolver, settings), cors)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from local.cloudformation.template import Template, openapi_body
-from product_api.rest import CORS_EXPOSE_HEADERS
+from product_api.cors import EXPOSE_HEADERS
 from tests.unit.template.support import broken, http_api, mentions, references
 
 REST_ONLY_HEADERS = {"x-api-key"}  # API keys exist on REST APIs only
@@ -43,7 +43,7 @@ def cors_problems(template: Template) -> list[str]:
         problems.append(f"allowMethods {cors.get('allowMethods')} are not REST's")
     if str(cors.get("maxAge")) != rest.get("Access-Control-Max-Age"):
         problems.append(f"maxAge {cors.get('maxAge')} is not REST's {rest.get('Access-Control-Max-Age')}")
-    exposed = _names(CORS_EXPOSE_HEADERS)
+    exposed = _names(EXPOSE_HEADERS)
     if _names(cors.get("exposeHeaders", [])) != exposed:
         problems.append(f"exposeHeaders {cors.get('exposeHeaders')} are not the functions' {sorted(exposed)}")
     return problems
