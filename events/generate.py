@@ -7,12 +7,14 @@ Run it from the repository root after changing routes, scopes, clients or functi
 and commit what it writes: tests/unit/test_events.py fails while the committed files differ.
 
 Routes, functions, scopes, clients and groups come from the translated template
-(local/cloudformation/template.py), and every API event is built by the project's one event builder
-(local/apigateway/events.py), with the claims of a Cognito token rendered as the authorizer passes them
-(every value a string, exp/iat as Java dates): a client_credentials access token on scoped routes, a
-person's ID token on routes without scopes. The pre token generation trigger gets Cognito's V2 event,
-built by local/cognito/events.py as the local cloud, the tests and the benchmark build it. Times and ids
-are fixed so the output does not change between runs.
+(local/cloudformation/template.py), and every API event is built by the project's event builders
+(local/apigateway/events.py), with the claims of a Cognito token rendered as each API's authorizer
+passes them (every value a string; exp/iat as Java dates on REST, epoch seconds on the HTTP API): a
+client_credentials access token on scoped routes, a person's ID token on routes without scopes. Every
+route has a REST (payload format 1.0) event; a few have an HTTP API (2.0) twin, named `*_http.json`.
+The pre token generation trigger gets Cognito's V2 event, built by local/cognito/events.py as the
+local cloud, the tests and the benchmark build it. Times and ids are fixed so the output does not
+change between runs.
 What each file gives is documented in events/README.md, and the test checks it.
 """
 
@@ -34,7 +36,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.events import authorizer_claims, http_api_event, rest_event
 from local.cloudformation.spec import proxy_routes
 from local.cloudformation.template import Template, translate
 from local.cognito.events import event_attributes, pre_token_generation_event
@@ -47,6 +49,7 @@ USER_POOL_ID = f"{REGION}_EXAMPLE"
 ISSUER = f"https://cognito-idp.{REGION}.amazonaws.com/{USER_POOL_ID}"
 ACCOUNT_ID = "123456789012"
 API_ID = "a1b2c3d4e5"
+HTTP_API_ID = "f6g7h8i9j0"
 SOURCE_IP = "203.0.113.10"  # TEST-NET-3, a documentation address
 
 # One product that get/update/delete name; seed_item.json stores it (tests seed it too).
@@ -315,6 +318,54 @@ def make_event(
     return event
 
 
+def make_http_event(
+    route: Route,
+    token_claims: dict[str, Any],
+    *,
+    name: str,
+    product_id: str = PRODUCT_ID,
+    body: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The HTTP API's payload format 2.0 event for the same request, on its $default stage. The route's
+    scopes on the HTTP API are its REST scopes (a contract test keeps them equal)."""
+    params = dict.fromkeys(re.findall(r"\{(\w+)\}", route.resource), product_id)
+    path = route.resource.format(**params)
+    now = ISSUED_AT + REQUEST_DELAY
+    domain = f"{HTTP_API_ID}.execute-api.{REGION}.amazonaws.com"
+    text = json.dumps(body) if body is not None else None
+    headers = [
+        ("Accept", "application/json"),
+        ("Authorization", f"Bearer {example_jwt(token_claims)}"),
+        ("Content-Length", str(len(text.encode())) if text else "0"),
+        *([("Content-Type", "application/json")] if text is not None else []),
+        ("Host", domain),
+        ("User-Agent", "python-requests/2.32.3"),
+        ("X-Amzn-Trace-Id", f"Root=1-{now:08x}-{uuid.uuid5(uuid.NAMESPACE_URL, name).hex[:24]}"),
+        ("X-Forwarded-For", SOURCE_IP),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Proto", "https"),
+    ]
+    # A stable request id of the HTTP API's form: 16 characters ending in "=".
+    request_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"request:{name}")
+    request_id = base64.urlsafe_b64encode(request_uuid.bytes[:11]).decode()
+    return http_api_event(
+        method=route.method,
+        route_key=f"{route.method} {route.resource}",
+        path=path,
+        path_parameters=params,
+        headers=headers,
+        body=text,
+        token_claims=token_claims,
+        route_scopes=route.scopes,
+        source_ip=SOURCE_IP,
+        api_id=HTTP_API_ID,
+        account_id=ACCOUNT_ID,
+        domain_name=domain,
+        request_id=request_id,
+        now=now,
+    )
+
+
 def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
     """file name -> (function logical id, event): one per route, the failure cases, the trigger's."""
     routes = {r.name: r for r in routes_of(template)}
@@ -343,6 +394,19 @@ def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
     add("get_product_missing", get, machine(client_with(clients, get)), product_id=MISSING_PRODUCT_ID)
     stale = {**UPDATE_BODY, "version": SEEDED_VERSION - 1}
     add("update_product_stale_version", update, machine(client_with(clients, update)), body=stale)
+
+    # The HTTP API's twins of a read, a create, and GET /me with each kind of token: the JWT
+    # authorizer passes the access token there (no scopes, no token_use check), the handler refuses it.
+    def add_http(name: str, route: Route, claims: dict[str, Any], **kwargs: Any) -> None:
+        event = make_http_event(route, claims, name=f"{name}_http", **kwargs)
+        out[f"{name}_http.json"] = (route.function, event)
+
+    me = routes["get_me"]
+    add_http("get_product", get, machine(client_with(clients, get)))
+    add_http("create_product", create, machine(client_with(clients, create)), body=CREATE_BODY)
+    add_http("get_me", me, id_token_claims(person, user_client))
+    me_scopes = ["openid", "email", *group_scopes(template)[person.groups[0]]]
+    add_http("get_me_access_token", me, person_access_token_claims(person, user_client, me_scopes))
 
     # The trigger: a sign-in through the API (which cannot ask for scopes), and a hosted sign-in
     # asking for openid and every product scope, of which the person's groups grant only some.

@@ -123,18 +123,29 @@ def _invalid(description: str) -> dict[str, Any]:
     return _body("Problem", description)
 
 
-# Every operation: what the gateway and the shared handler code may answer.
+# Every operation: what the gateways and the shared handler code may answer. Where the two APIs differ
+# (docs/aws-behaviour.md, HTTP API section), the description says which answers what.
 COMMON_RESPONSES = {
     "401": _error(
-        "No token, or one the Cognito authorizer refuses: bad, foreign, expired, or without a scope"
+        "REST API: no token, or one the Cognito authorizer refuses: bad, foreign, expired, or without "
+        "a scope. HTTP API: no token, or one the JWT authorizer refuses: bad, expired, or from an app "
+        'client outside its audience ({"message":"Unauthorized"} with a www-authenticate header)'
     ),
     "403": _error(
-        "The API key is missing or wrong (RequireApiKey=true); or the claims lack the route's scope "
-        "(the handler's own check, reached only if the gateway configuration drifts)"
+        "HTTP API: a valid token holding none of the route's scopes, an ID token on a scoped route "
+        'included ({"message":"Forbidden"}). REST API: the API key is missing or wrong '
+        "(RequireApiKey=true). Either: the claims lack the route's scope (the handler's own check, "
+        "reached only if the gateway configuration drifts)"
     ),
-    "429": _error("Throttled by the stage, a usage plan, or WAF's rate limit"),
-    "500": _error("An unexpected error in the function (logged with the request id)"),
-    "502": _error("The function crashed, timed out or answered malformed"),
+    "429": _error("Throttled by the stage, a usage plan (REST), or WAF's rate limit (REST)"),
+    "500": _error(
+        "An unexpected error in the function (logged with the request id); on the HTTP API also a "
+        'function that crashed or answered malformed ({"message":"Internal Server Error"})'
+    ),
+    "502": _error("REST API: the function crashed, timed out or answered malformed"),
+    "503": _error(
+        'HTTP API: the function timed out (30 s) or was throttled ({"message":"Service Unavailable"})'
+    ),
 }
 
 # ---------------------------------------------------------------- operations, one per route
@@ -196,8 +207,15 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         },
     },
     ("GET", "/me"): {
-        "summary": "Who is calling: the person an ID token names (an access token here is 401)",
-        "responses": {"200": _body("Caller", "The caller, from their ID token's claims")},
+        "summary": "Who is calling: the person an ID token names (an access token: 401 on REST, 403 on HTTP)",
+        "responses": {
+            "200": _body("Caller", "The caller, from their ID token's claims"),
+            "403": _error(
+                "An access token: the HTTP API's JWT authorizer passes it (the route has no scopes) and "
+                "the function refuses it; REST's authorizer answers 401 first. REST API: the API key is "
+                "missing or wrong (RequireApiKey=true)"
+            ),
+        },
     },
     ("DELETE", "/products/{id}"): {
         "summary": "Delete a product",
@@ -261,8 +279,11 @@ def document(template: Template | None = None) -> dict[str, Any]:
             "title": "product-api",
             "version": version,
             "description": (
-                "Products behind an Amazon Cognito user pool authorizer: every operation with scopes needs "
-                "an access token holding one of them; one without scopes (GET /me) takes an ID token. "
+                "Products behind Amazon Cognito: every operation with scopes needs an access token holding "
+                "one of them; one without scopes (GET /me) takes an ID token. The stack serves the same "
+                "operations twice: on a REST API (ApiUrl, a Cognito user pool authorizer) and on an HTTP "
+                "API (HttpApiUrl, a JWT authorizer on the same pool). They differ in a few answers: a "
+                "missing scope is 401 on REST and 403 on the HTTP API; see each response's description. "
                 "Generated from template.yaml and the code by scripts/openapi.py; do not edit."
             ),
         },
@@ -275,7 +296,15 @@ def document(template: Template | None = None) -> dict[str, Any]:
                     "region": {"default": "us-east-1"},
                     "stage": {"default": spec.api.stage},
                 },
-            }
+            },
+            {
+                "url": "https://{httpApiId}.execute-api.{region}.amazonaws.com",
+                "description": "The stack's HttpApiUrl output: the HTTP API, its $default stage at the root",
+                "variables": {
+                    "httpApiId": {"default": "fedcba4321", "description": "the HTTP API's id"},
+                    "region": {"default": "us-east-1"},
+                },
+            },
         ],
         "paths": paths,
         "components": {

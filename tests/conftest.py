@@ -1,5 +1,6 @@
 """Fixtures shared by the unit tests: the translated template, a moto table made from its key
-schema, functions run with their own environment from the template, and one event builder."""
+schema, functions run with their own environment from the template, and an event builder for each
+API (REST's payload format 1.0, the HTTP API's 2.0)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.events import authorizer_claims, http_api_event, rest_event
 from local.apigateway.routes import RouteTable
 from local.cloudformation.resolve import Resolver
 from local.cloudformation.spec import read_spec
@@ -23,6 +24,7 @@ from local.cloudformation.template import Template, translate
 from local.cognito.tokens import client_credentials_claims, user_access_token_claims
 from local.lambda_.functions import function_config
 from tests.offline_aws import offline_aws
+from tests.unit.template.support import http_routes
 
 REGION = "us-east-1"
 TABLE_NAME = "products"
@@ -102,6 +104,44 @@ def make_rest_event(template: Template) -> Callable[..., dict[str, Any]]:
             ],
             body=body,
             claims=authorizer_claims(claims if claims is not None else machine_claims(scopes)),
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_http_event(template: Template) -> Callable[..., dict[str, Any]]:
+    """make_http_event(method, path, ...): the HTTP API's payload 2.0 event for what make_rest_event
+    makes, the same arguments in; `jwt.scopes` follows the route's scopes in the HTTP API."""
+    routes = http_routes(template)
+
+    def make(
+        method: str,
+        path: str,
+        *,
+        scopes: Iterable[str] = (),
+        claims: Mapping[str, Any] | None = None,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        resource, params = _route_of(template, method, path)
+        if body is not None and not isinstance(body, str):
+            body = json.dumps(body)
+        return http_api_event(
+            method=method,
+            route_key=f"{method} {resource}",
+            path=path,
+            path_parameters=params,
+            query=list((query or {}).items()),
+            headers=[
+                ("Content-Type", "application/json"),
+                ("User-Agent", "pytest"),
+                *(headers or {}).items(),
+            ],
+            body=body,
+            token_claims=claims if claims is not None else machine_claims(scopes),
+            route_scopes=routes[(method, resource)].scopes,
         )
 
     return make

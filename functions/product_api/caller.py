@@ -1,13 +1,16 @@
-"""Who called: a typed caller built once from the Cognito authorizer's claims.
+"""Who called: a typed caller built once from the authorizer's claims, in either payload format.
 
-API Gateway passes `requestContext.authorizer.claims` with every value a string: `scope` is
-space-separated, `auth_time` is epoch seconds, and `cognito:groups` is a plain name, or for several
-groups either "a,b" or "[a b]" (AWS's rendering is not settled, so both are read). Nothing else
-reads raw claims.
+Both APIs pass the verified token's claims with every value a string, `scope` space-separated and
+`auth_time` epoch seconds. The REST API's Cognito authorizer puts them in
+`requestContext.authorizer.claims`; the HTTP API's JWT authorizer in
+`requestContext.authorizer.jwt.claims`. `cognito:groups` is a plain name, or for several groups "a,b"
+or "[a b]" (the HTTP API's rendering; REST's is not settled), or a JSON array: all are read. Nothing
+else reads raw claims.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,11 @@ def parse_groups(value: Any) -> frozenset[str]:
     if isinstance(value, list | tuple):
         return frozenset(str(v) for v in value if str(v))
     text = str(value).strip()
+    if text.startswith('["'):
+        try:
+            return parse_groups(json.loads(text))
+        except ValueError:
+            pass  # "[a b]" whose first group starts with a quote: read below
     if text.startswith("[") and text.endswith("]"):
         parts = text[1:-1].replace(",", " ").split()
     else:
@@ -36,6 +44,20 @@ class Caller:
     groups: frozenset[str]
     email: str | None = None  # ID tokens only
     auth_time: int | None = None  # when the person (or client) authenticated, epoch seconds
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Caller:
+        """The caller of a proxy event: REST's payload format 1.0 or the HTTP API's 2.0."""
+        authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+        if "jwt" in authorizer:
+            jwt = authorizer["jwt"] or {}
+            claims = dict(jwt.get("claims") or {})
+            # `jwt.scopes` is null on a route without scopes even when the token has some: the
+            # `scope` claim says the same on every route, so it is read first, as on REST.
+            if "scope" not in claims and jwt.get("scopes"):
+                claims["scope"] = " ".join(jwt["scopes"])
+            return cls.from_claims(claims)
+        return cls.from_claims(authorizer.get("claims") or {})
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Caller:

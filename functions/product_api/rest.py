@@ -1,7 +1,9 @@
-"""The HTTP edge every handler shares: the Powertools resolver, the caller check, and errors as HTTP.
+"""The HTTP edge every handler shares: the Powertools resolvers, the caller check, and errors as HTTP.
 
-Domain errors are mapped to status codes here, once. Every error body is JSON with a `message`
-that says what is wrong.
+Each function serves both APIs: the REST API sends payload format 1.0, the HTTP API 2.0. A
+`ProductApp` holds one Powertools resolver per format, configured alike and given the same routes,
+and answers each event with the resolver of its format. Domain errors are mapped to status codes
+here, once. Every error body is JSON with a `message` that says what is wrong.
 """
 
 from __future__ import annotations
@@ -9,13 +11,22 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent, APIGatewayProxyEventV2
 
+from product_api import cors as cors_headers
 from product_api.caller import Caller
 from product_api.cold_start import resume_garbage_collection
 from product_api.errors import (
@@ -45,26 +56,81 @@ def json_response(status: int, body: dict[str, Any] | None = None, **headers: st
     )
 
 
-def create_app(settings: Settings) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(
-        cors=CORSConfig(
-            allow_origin=settings.cors_allow_origin,
-            # As the template's preflight allows them; a browser on another origin reads
-            # Idempotent-Replayed only if it is exposed.
-            allow_headers=["Authorization", "Content-Type", "X-Api-Key", "Idempotency-Key"],
-            expose_headers=["Idempotent-Replayed"],
-            max_age=600,
-        ),
-    )
+Resolver = APIGatewayRestResolver | APIGatewayHttpResolver
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
-    def require_scope(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+
+def is_http_api_event(event: dict[str, Any]) -> bool:
+    """Payload format 2.0, which HTTP APIs send (REST APIs send 1.0, which has no `version`)."""
+    return event.get("version") == "2.0"
+
+
+class ProductApp:
+    """The same routes on a resolver for each payload format; an event is answered by its format's."""
+
+    def __init__(self, configure: Callable[[Resolver], None], cors: CORSConfig) -> None:
+        self.rest = APIGatewayRestResolver(cors=cors)
+        self.http = APIGatewayHttpResolver(cors=cors)
+        for resolver in (self.rest, self.http):
+            configure(resolver)
+        self._active: Resolver = self.rest
+
+    def _route(self, method: str, rule: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.rest.route(rule, method)(handler)
+            self.http.route(rule, method)(handler)
+            return handler
+
+        return register
+
+    def get(self, rule: str) -> Callable[[Handler], Handler]:
+        return self._route("GET", rule)
+
+    def post(self, rule: str) -> Callable[[Handler], Handler]:
+        return self._route("POST", rule)
+
+    def put(self, rule: str) -> Callable[[Handler], Handler]:
+        return self._route("PUT", rule)
+
+    def delete(self, rule: str) -> Callable[[Handler], Handler]:
+        return self._route("DELETE", rule)
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._active = self.http if is_http_api_event(event) else self.rest
+        return self._active.resolve(event, context)
+
+    @property
+    def current_event(self) -> APIGatewayProxyEvent | APIGatewayProxyEventV2:
+        return self._active.current_event
+
+    @property
+    def lambda_context(self) -> Any:
+        return self._active.lambda_context
+
+    @property
+    def context(self) -> dict[str, Any]:
+        return self._active.context
+
+
+def create_app(settings: Settings) -> ProductApp:
+    cors = CORSConfig(
+        allow_origin=settings.cors_allow_origin,
+        allow_headers=list(cors_headers.ALLOW_HEADERS),
+        expose_headers=list(cors_headers.EXPOSE_HEADERS),
+        max_age=600,
+    )
+    return ProductApp(lambda resolver: _configure(resolver, settings), cors)
+
+
+def _configure(app: Resolver, settings: Settings) -> None:
+    """The middlewares and error handlers, the same on both resolvers."""
+
+    def require_scope(app: Resolver, next_middleware: NextMiddleware) -> Response:
         # Defence in depth: the gateway checks the token first, but a template that drifts must not
-        # open a route. AWS's rule, again: a scoped route takes an access token holding one of its
-        # scopes; a route without scopes takes an ID token. Reading the raw claims here is the one
-        # place that does.
-        context = app.current_event.raw_event.get("requestContext") or {}
-        claims = (context.get("authorizer") or {}).get("claims") or {}
-        caller = Caller.from_claims(claims)
+        # open a route. AWS's rule for the Cognito authorizer, on both APIs: a scoped route takes an
+        # access token holding one of its scopes; a route without scopes takes an ID token (the
+        # HTTP API's JWT authorizer would let an access token through there).
+        caller = Caller.from_event(app.current_event.raw_event)
         expected = "id" if settings.takes_id_token else "access"
         if caller.token_use != expected:
             logger.warning(
@@ -83,7 +149,7 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
         app.append_context(caller=caller)
         return next_middleware(app)
 
-    def check_path_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    def check_path_parameters(app: Resolver, next_middleware: NextMiddleware) -> Response:
         # The one check of a product id. Made on the parameters as the gateway passed them: Powertools
         # matches the path again with a pattern ending in `$`, which lets "<id>\n" through as "<id>",
         # and a path its narrower pattern does not match ("€") goes to its not-found route, which
@@ -134,20 +200,27 @@ def create_app(settings: Settings) -> APIGatewayRestResolver:
         logger.exception("unexpected error")
         return json_response(500, {"message": "internal server error", "request_id": request_id})
 
-    return app
 
-
-def bootstrap(settings: Settings | None = None) -> tuple[APIGatewayRestResolver, ProductStore]:
+def bootstrap(settings: Settings | None = None) -> tuple[ProductApp, ProductStore]:
     """What a handler module needs, made once per cold start."""
     settings = settings or Settings.from_env(os.environ)
     return create_app(settings), ProductStore(settings.table_name)
 
 
-def current_caller(app: APIGatewayRestResolver) -> Caller:
+def current_caller(app: ProductApp) -> Caller:
     return app.context["caller"]
 
 
-def first_bad_path_parameter(app: APIGatewayRestResolver) -> str | None:
+def request_path(app: ProductApp) -> str:
+    """The path the caller used, stage (or base path) included: REST's `requestContext.path`, the HTTP
+    API's `rawPath` (no stage on its $default stage)."""
+    event = app.current_event
+    if isinstance(event, APIGatewayProxyEventV2):
+        return event.raw_path
+    return event.request_context.path
+
+
+def first_bad_path_parameter(app: Resolver | ProductApp) -> str | None:
     """The first path parameter, as the gateway passed it, that is not a product id (the API's only kind)."""
     parameters = app.current_event.path_parameters or {}
     return next(
@@ -159,7 +232,7 @@ def problem_body(summary: str, error: InvalidRequest) -> dict[str, Any]:
     return {"message": summary, "errors": [{"field": error.field, "message": error.message}]}
 
 
-def body_of(app: APIGatewayRestResolver) -> str:
+def body_of(app: ProductApp) -> str:
     """The request body as text: present, declared as JSON, and UTF-8 (JSON's only encoding)."""
     event = app.current_event
     if not event.body:
@@ -179,7 +252,7 @@ def body_of(app: APIGatewayRestResolver) -> str:
 NO_APPLICATION_METRICS = "No application metrics to publish"
 
 
-def lambda_handler_for(app: APIGatewayRestResolver):
+def lambda_handler_for(app: ProductApp):
     """The Lambda entry point: correlation id, cold-start metric and tracing around the resolver.
 
     Called last in a handler module, once the handler is built: garbage collection, paused by the
@@ -190,6 +263,7 @@ def lambda_handler_for(app: APIGatewayRestResolver):
     def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
 
+    # requestContext.requestId in both payload formats (API_GATEWAY_HTTP is the same path).
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

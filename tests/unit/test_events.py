@@ -112,14 +112,33 @@ def test_the_trigger_table_documents_both_kinds_of_sign_in():
     assert sources == {"TokenGeneration_Authentication", "TokenGeneration_HostedAuth"}
 
 
+def is_http_api_event(event: dict[str, Any]) -> bool:
+    return event.get("version") == "2.0"
+
+
+def test_some_events_come_from_the_http_api():
+    assert any(is_http_api_event(load(row.file)) for row in DOCUMENTED)
+
+
 @pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.file)
 def test_event_carries_the_claims_of_its_token_in_the_authorizer_shape(row):
-    claims = load(row.file)["requestContext"]["authorizer"]["claims"]
+    event = load(row.file)
+    authorizer = event["requestContext"]["authorizer"]
+    claims = authorizer["jwt"]["claims"] if is_http_api_event(event) else authorizer["claims"]
 
     assert all(isinstance(value, str) for value in claims.values())
     assert claims["iss"] == generate.ISSUER
-    assert JAVA_DATE.match(claims["exp"])
-    assert JAVA_DATE.match(claims["iat"])
+    if is_http_api_event(event):  # the JWT authorizer: epoch seconds; scopes listed on scoped routes only
+        assert claims["exp"].isdigit()
+        assert claims["iat"].isdigit()
+        routes = generate.routes_of(translate())
+        (route,) = [r for r in routes if f"{r.method} {r.resource}" == event["routeKey"]]
+        expected = claims.get("scope", "").split() if route.scopes else None
+        assert authorizer["jwt"]["scopes"] == expected
+        assert "cognito:groups" not in claims or re.fullmatch(r"\[[^\]]*\]", claims["cognito:groups"])
+    else:
+        assert JAVA_DATE.match(claims["exp"])
+        assert JAVA_DATE.match(claims["iat"])
     assert claims["auth_time"].isdigit()
     if claims["token_use"] == "id":  # a person's ID token: the client is the audience, no scope
         assert claims["cognito:username"] == claims["sub"]
@@ -158,8 +177,11 @@ def test_event_file_gives_the_documented_status(row, seeded_product, call_functi
     # What the gateway needs from a proxy integration, or the caller gets a 502.
     assert isinstance(response.get("body"), str | None)
     assert isinstance(response.get("isBase64Encoded", False), bool)
-    if row.status == 201:
-        assert response_headers(response)["location"].startswith("/v1/products/")
+    if row.status == 201:  # the path the caller used: the REST stage's, or the HTTP API's $default root
+        event = load(row.file)
+        path = event["rawPath"] if is_http_api_event(event) else event["requestContext"]["path"]
+        assert path == ("/products" if is_http_api_event(event) else "/v1/products")
+        assert response_headers(response)["location"].startswith(f"{path}/")
 
 
 @pytest.mark.parametrize("row", TRIGGERS, ids=lambda r: r.file)

@@ -1,6 +1,9 @@
 """Every route's handler, through lambda_handler, against a moto table made from the template.
 
-Which function serves a route, and which scope it needs, come from the transformed template.
+Which function serves a route, and which scope it needs, come from the transformed template. Each
+test runs on both event shapes: the REST API's payload format 1.0 and the HTTP API's 2.0, since one
+function serves both APIs. The expectations are the same, except where the event says otherwise (the
+path the caller used).
 """
 
 from __future__ import annotations
@@ -37,9 +40,11 @@ class Reply:
 class Api:
     """Calls a route's function as the gateway would, by default with a token holding its scopes."""
 
-    def __init__(self, template, call_function, make_rest_event) -> None:
+    def __init__(self, template, call_function, make_event) -> None:
         self._call = call_function
-        self._event = make_rest_event
+        self._event = make_event
+        self.last_event: dict[str, Any] = {}
+        self.last_response: dict[str, Any] = {}
         self.routes = {(r.method, r.resource): (r.function, list(r.scopes)) for r in proxy_routes(template)}
 
     def route_of(self, method: str, path: str) -> tuple[str, list[str]]:
@@ -74,7 +79,8 @@ class Api:
         )
         if edit:
             edit(event)
-        response = self._call(function, event)
+        self.last_event = event
+        response = self.last_response = self._call(function, event)
         assert set(response) >= {"statusCode", "body", "isBase64Encoded"}
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         headers |= response.get("headers") or {}
@@ -108,9 +114,42 @@ def product_body(**overrides: Any) -> dict[str, Any]:
     return {"name": "Kettle", "description": "1.7 l, steel", "price": "39.90", "currency": "EUR"} | overrides
 
 
-@pytest.fixture
-def api(template, call_function, make_rest_event) -> Api:
-    return Api(template, call_function, make_rest_event)
+@pytest.fixture(params=["rest", "http"], ids=["rest-v1", "http-v2"])
+def api(request, template, call_function, make_rest_event, make_http_event) -> Api:
+    """The routes through REST's events, then through the HTTP API's."""
+    return Api(template, call_function, {"rest": make_rest_event, "http": make_http_event}[request.param])
+
+
+def path_used(event: dict[str, Any]) -> str:
+    """The path the caller sent, stage included: REST's requestContext.path, the HTTP API's rawPath."""
+    return event["rawPath"] if event.get("version") == "2.0" else event["requestContext"]["path"]
+
+
+# ---------------------------------------------------------------- both payload formats
+
+
+def test_each_payload_format_is_answered_in_its_own(api):
+    reply = api.request("GET", "/products", headers={"Origin": "https://shop.example.com"})
+
+    assert reply.status == 200
+    if api.last_event.get("version") == "2.0":
+        # Format 2.0's answer: cookies apart, no multiValueHeaders (the HTTP API would refuse them).
+        assert "multiValueHeaders" not in api.last_response
+        assert api.last_response["cookies"] == []
+    else:
+        assert "cookies" not in api.last_response
+        assert api.last_response["multiValueHeaders"]
+
+
+def test_a_route_without_the_jwt_scopes_list_still_reads_the_scope_claim(api):
+    # On the HTTP API `jwt.scopes` is null on a route without scopes; the caller is read from the
+    # `scope` claim, so a null list changes nothing on a scoped route either.
+    def null_scopes(event):
+        authorizer = event["requestContext"]["authorizer"]
+        if "jwt" in authorizer:
+            authorizer["jwt"]["scopes"] = None
+
+    assert api.request("GET", "/products", edit=null_scopes).status == 200
 
 
 # ---------------------------------------------------------------- create
@@ -122,7 +161,8 @@ def test_create_product_returns_201_with_location_and_the_callers_identity(api):
     assert reply.status == 201
     product = reply.body
     assert re.fullmatch(r"[0-9a-f-]{36}", product["id"])
-    assert reply.headers["Location"] == f"/v1/products/{product['id']}"
+    # The path the caller used: /v1/products/{id} on REST's stage, /products/{id} on the $default stage.
+    assert reply.headers["Location"] == f"{path_used(api.last_event)}/{product['id']}"
     assert product["price"] == "19.90"
     assert product["version"] == 1
     assert product["created_by"] == product["updated_by"] == CLIENT_ID
@@ -803,11 +843,14 @@ def _content_type(value: str | None):
     """An event edit: the Content-Type header replaced by `value`, or removed."""
 
     def edit(event):
-        for headers in (event["headers"], event["multiValueHeaders"]):
-            headers.pop("Content-Type")
+        # Payload 1.0 keeps the name as sent and has multiValueHeaders; 2.0 lower-cases it.
+        for headers in (event["headers"], event.get("multiValueHeaders") or {}):
+            for name in [n for n in headers if n.lower() == "content-type"]:
+                del headers[name]
         if value:
             event["headers"]["content-type"] = value
-            event["multiValueHeaders"]["content-type"] = [value]
+            if "multiValueHeaders" in event:
+                event["multiValueHeaders"]["content-type"] = [value]
 
     return edit
 

@@ -1,7 +1,10 @@
 """GET /me through its lambda_handler: a person's ID token in, the caller as the handler sees them out.
 
-The route has no scopes, so the Cognito authorizer takes an ID token there and refuses access tokens
-(401). The handler refuses them too (403), in case the gateway's configuration drifts.
+The route has no scopes. On the REST API the Cognito authorizer takes an ID token there and refuses
+access tokens (401); the handler refuses them too (403), in case the gateway's configuration drifts.
+On the HTTP API the JWT authorizer checks no `token_use`, so it passes an access token of a client in
+its audience to the function: the handler's 403 is what the caller gets there (the documented
+difference). Every test runs on both event shapes.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from product_api.settings import Settings, SettingsError
 from tests.conftest import machine_claims
 
 
-@pytest.fixture
-def me(template, call_function, make_rest_event):
+@pytest.fixture(params=["rest", "http"], ids=["rest-v1", "http-v2"])
+def me(request, template, call_function, make_rest_event, make_http_event):
     (route,) = [r for r in proxy_routes(template) if (r.method, r.resource) == ("GET", "/me")]
+    make_event = {"rest": make_rest_event, "http": make_http_event}[request.param]
 
     def get(claims: dict[str, Any]) -> tuple[int, Any]:
-        response = call_function(route.function, make_rest_event("GET", "/me", claims=claims))
+        response = call_function(route.function, make_event("GET", "/me", claims=claims))
         return response["statusCode"], json.loads(response["body"])
 
     return get
@@ -55,7 +59,7 @@ def test_me_with_an_id_token_returns_the_person(me, template, person):
 def test_me_lists_every_group_of_a_person_in_several(me, template):
     person = Person(username="u-2", email="grace@example.com", groups=("product-viewers", "product-admins"))
     claims = id_token_claims(person, user_client_of(template))
-    claims["cognito:groups"] = "[product-viewers product-admins]"  # the authorizer's other rendering
+    claims["cognito:groups"] = "[product-viewers product-admins]"  # as the HTTP API renders them
 
     status, body = me(claims)
 

@@ -52,3 +52,15 @@ def test_check_mode_reports_a_drifted_file(tmp_path, monkeypatch, capsys):
 
     assert openapi.main(["--check"]) == 1
     assert "make openapi" in capsys.readouterr().out
+
+
+def test_each_api_of_the_stack_has_a_server():
+    # A client of either API finds its base URL: one server per API URL output of the template.
+    outputs = {name for name in translate().outputs if name.endswith("ApiUrl")}
+    named = [
+        {output for output in outputs if re.search(rf"\b{output}\b", server["description"])}
+        for server in COMMITTED["servers"]
+    ]
+
+    assert outputs == {"ApiUrl", "HttpApiUrl"}
+    assert sorted(map(sorted, named)) == [["ApiUrl"], ["HttpApiUrl"]]

@@ -13,7 +13,14 @@ from product_api import logic
 from product_api.idempotency import IdempotentCreates, Replayed, idempotency_key
 from product_api.models import ProductInput
 from product_api.observability import metrics, tracer
-from product_api.rest import body_of, bootstrap, current_caller, json_response, lambda_handler_for
+from product_api.rest import (
+    body_of,
+    bootstrap,
+    current_caller,
+    json_response,
+    lambda_handler_for,
+    request_path,
+)
 from product_api.settings import Settings
 
 settings = Settings.from_env(os.environ)
@@ -39,8 +46,7 @@ def create_product() -> Response:
         product = creates.run(
             create, caller=caller.principal, key=key, product=data, lambda_context=app.lambda_context
         )
-    # requestContext.path is the path the caller used, stage (or base path) included.
-    location = f"{app.current_event.request_context.path.rstrip('/')}/{product['id']}"
+    location = f"{request_path(app).rstrip('/')}/{product['id']}"
     replayed = {"Idempotent-Replayed": "true"} if isinstance(product, Replayed) else {}
     return json_response(201, product, Location=location, **replayed)
 

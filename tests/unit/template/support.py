@@ -90,6 +90,67 @@ def operation(template: Template, route: Route) -> dict[str, Any] | None:
     return openapi_body(template)["paths"].get(route.path, {}).get(route.method.lower())
 
 
+# ---------------------------------------------------------------- the HTTP API
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One operation of the HTTP API's OpenAPI body, as the SAM translator wrote it."""
+
+    method: str  # upper case
+    path: str
+    function: str | None  # the logical id its integration invokes
+    authorizers: tuple[str, ...]  # the names in its `security`
+    scopes: tuple[str, ...]  # those of its JWT authorizer's requirement
+    payload_format: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def http_api(template: Template) -> tuple[str, dict[str, Any]]:
+    """The one AWS::ApiGatewayV2::Api: its logical id and its OpenAPI body."""
+    name, api = template.the_one("AWS::ApiGatewayV2::Api")
+    return name, api["Properties"]["Body"]
+
+
+def jwt_schemes(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The body's JWT authorizers: name -> x-amazon-apigateway-authorizer."""
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    return {
+        name: scheme["x-amazon-apigateway-authorizer"]
+        for name, scheme in schemes.items()
+        if scheme.get("x-amazon-apigateway-authorizer", {}).get("type") == "jwt"
+    }
+
+
+def http_routes(template: Template) -> dict[tuple[str, str], HttpRoute]:
+    """Every operation of the HTTP API by (METHOD, path)."""
+    _, body = http_api(template)
+    jwt = jwt_schemes(body)
+    functions = set(template.of_type("AWS::Lambda::Function"))
+    routes = {}
+    for path, methods in body.get("paths", {}).items():
+        for method, op in methods.items():
+            if method not in HTTP_METHODS:
+                continue
+            integration = op.get("x-amazon-apigateway-integration", {})
+            targets = sorted(references(integration.get("uri")) & functions)
+            security = op.get("security") or []
+            scopes = [s for req in security for name, granted in req.items() if name in jwt for s in granted]
+            route = HttpRoute(
+                method=method.upper(),
+                path=path,
+                function=targets[0] if len(targets) == 1 else None,
+                authorizers=tuple(name for requirement in security for name in requirement),
+                scopes=tuple(scopes),
+                payload_format=integration.get("payloadFormatVersion"),
+            )
+            routes[(route.method, route.path)] = route
+    return routes
+
+
 def cognito_schemes(template: Template) -> set[str]:
     schemes = openapi_body(template).get("components", {}).get("securitySchemes", {})
     return {n for n, s in schemes.items() if s.get("x-amazon-apigateway-authtype") == "cognito_user_pools"}

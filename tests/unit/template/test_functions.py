@@ -66,7 +66,8 @@ def powertools_pin() -> str:
 
 
 def integration_problems(template: Template, source: dict[str, Any]) -> list[str]:
-    """Each method invokes its route's function; each permission names a function of the stack."""
+    """Each REST method invokes its route's function; each permission names a function of the stack and
+    one of its APIs (test_http_api_routes.py checks the HTTP API's integrations)."""
     functions = set(template.of_type("AWS::Lambda::Function"))
     by_route = {(r.method, r.path): r.function for r in source_routes(source)}
     problems = []
@@ -92,9 +93,9 @@ def integration_problems(template: Template, source: dict[str, Any]) -> list[str
             or props.get("Action") != "lambda:InvokeFunction"
         ):
             problems.append(f"{name}: not an API Gateway invoke permission")
-        api, _ = template.the_one("AWS::ApiGateway::RestApi")
-        if api not in references(props.get("SourceArn")):
-            problems.append(f"{name}: SourceArn is not limited to {api}")
+        apis = {*template.of_type("AWS::ApiGateway::RestApi"), *template.of_type("AWS::ApiGatewayV2::Api")}
+        if len(references(props.get("SourceArn")) & apis) != 1:
+            problems.append(f"{name}: SourceArn is not limited to one of the stack's APIs {sorted(apis)}")
         permitted |= target
     for function in sorted(set(by_route.values()) - permitted):
         problems.append(f"{function}: API Gateway has no permission to invoke it")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from local.cloudformation.template import Template
-from tests.unit.template.support import broken, references
+from tests.unit.template.support import broken, references, text_of
 
 # Output -> the resource its value must be built from.
 REQUIRED_OUTPUTS = {
     "ApiUrl": "ProductApi",
+    "HttpApiUrl": "ProductsHttpApi",
     "TokenUrl": "UserPoolDomain",
     "Issuer": "UserPool",
     "JwksUrl": "UserPool",
@@ -44,3 +47,17 @@ def test_check_catches_missing_output():
         del source["Outputs"]["JwksUrl"]
 
     assert output_problems(broken(drop)) == ["no output JwksUrl"]
+
+
+def test_check_catches_missing_http_api_url():
+    def drop(source):
+        del source["Outputs"]["HttpApiUrl"]
+
+    assert output_problems(broken(drop)) == ["no output HttpApiUrl"]
+
+
+def test_http_api_url_is_the_root_of_its_default_stage(transformed):
+    # The $default stage has no path segment: clients append products, not a stage.
+    url = text_of(transformed.outputs["HttpApiUrl"]["Value"])
+
+    assert re.fullmatch(r"https://\$\{ProductsHttpApi\}\.execute-api\.[^/]+/", url), url
