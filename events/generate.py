@@ -36,7 +36,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.apigateway.events import authorizer_claims, http_api_event, rest_event
+from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.events_v2 import http_api_event
 from local.cloudformation.spec import proxy_routes
 from local.cloudformation.template import Template, translate
 from local.cognito.events import event_attributes, pre_token_generation_event

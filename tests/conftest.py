@@ -16,7 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.apigateway.events import authorizer_claims, http_api_event, rest_event
+from local.apigateway.events import authorizer_claims, rest_event
+from local.apigateway.events_v2 import http_api_event
 from local.apigateway.routes import RouteTable
 from local.cloudformation.resolve import Resolver
 from local.cloudformation.spec import read_spec

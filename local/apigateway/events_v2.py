@@ -9,13 +9,16 @@ arrays as `[a b]`; `jwt.scopes` null on a route without scopes.
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from local.apigateway.events import request_time
+from local.apigateway.jwt_authorizer import token_scopes
 
 # Bodies of these media types reach the function as text; every other one (form posts and a missing
 # Content-Type included) as base64: HTTP APIs have no BinaryMediaTypes.
@@ -27,6 +30,17 @@ def is_text(content_type: str | None) -> bool:
         return False
     media_type = content_type.split(";")[0].strip().lower()
     return media_type.startswith("text/") or media_type in TEXT_MEDIA_TYPES
+
+
+def request_id() -> str:
+    """An `apigw-requestid` (and the event's requestId): 16 characters ending in '='."""
+    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
+
+
+def jwt_scopes(token_claims: Mapping[str, Any], route_scopes: Sequence[str]) -> list[str] | None:
+    """`requestContext.authorizer.jwt.scopes`: null on a route without scopes, even when the token has
+    some; else every scope of the token, not only the route's."""
+    return token_scopes(token_claims) if route_scopes else None
 
 
 def jwt_claims(claims: Mapping[str, Any]) -> dict[str, str]:
@@ -135,3 +149,53 @@ def http_event(
         event["body"] = body
     event["isBase64Encoded"] = is_base64_encoded
     return event
+
+
+def http_api_event(
+    *,
+    method: str,
+    route_key: str,
+    path: str,
+    stage: str = "$default",
+    path_parameters: Mapping[str, str] | None = None,
+    query: Iterable[tuple[str, str]] = (),
+    raw_query_string: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    body: str | bytes | None = None,
+    token_claims: Mapping[str, Any] | None = None,
+    route_scopes: Sequence[str] = (),
+    **context: Any,
+) -> dict[str, Any]:
+    """`http_event` for a request described as a client sends it, for tests and sample events.
+
+    `path` is the path after the stage, as sent; `query` holds decoded pairs (`raw_query_string`, the
+    query as sent, is made from them unless given); a `bytes` body is passed
+    as text or base64 by its content type, as the HTTP API decides; `token_claims` (None: a route
+    without authorizer) and the route's scopes give the authorizer's part. Anything else (`now`,
+    `request_id`, `api_id`...) is passed to `http_event`.
+    """
+    headers = list(headers)
+    is_base64_encoded = False
+    if isinstance(body, bytes):
+        content_type = next((v for n, v in headers if n.lower() == "content-type"), None)
+        is_base64_encoded = not is_text(content_type)
+        body = base64.b64encode(body).decode() if is_base64_encoded else body.decode("utf-8", "replace")
+    query = list(query)
+    context.setdefault("request_id", request_id())
+    return http_event(
+        method=method,
+        route_key=route_key,
+        raw_path=unquote(path if stage == "$default" else f"/{stage}{path}"),
+        # surrogatepass: tests send lone surrogates, which no HTTP client could encode.
+        raw_query=raw_query_string
+        if raw_query_string is not None
+        else urlencode(query, quote_via=quote, errors="surrogatepass"),
+        stage=stage,
+        path_parameters={name: unquote(value) for name, value in (path_parameters or {}).items()},
+        headers=headers,
+        body=body,
+        is_base64_encoded=is_base64_encoded,
+        claims=token_claims,
+        scopes=jwt_scopes(token_claims, route_scopes) if token_claims is not None else None,
+        **context,
+    )

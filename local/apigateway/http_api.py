@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import fnmatch
 import json
-import secrets
 import time
 from collections.abc import Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -27,8 +26,8 @@ from werkzeug.wrappers import Request, Response
 from local import console
 from local.apigateway import errors
 from local.apigateway.authorizers import Authorization, Authorizer, Denied
-from local.apigateway.events_v2 import http_event, is_text
-from local.apigateway.jwt_authorizer import ScopeMissing, TokenRefused, token_scopes
+from local.apigateway.events_v2 import http_event, is_text, jwt_scopes, request_id
+from local.apigateway.jwt_authorizer import ScopeMissing, TokenRefused
 from local.apigateway.proxy import Malformed
 from local.apigateway.proxy_v2 import http_api_response
 from local.apigateway.throttle import Throttling
@@ -263,7 +262,7 @@ class HttpApiGateway:
             is_base64_encoded=is_base64,
             claims=claims,
             # Null on a route without scopes; else every scope of the token, not only the route's.
-            scopes=token_scopes(claims) if claims is not None and route.scopes else None,
+            scopes=jwt_scopes(claims, route.scopes) if claims is not None else None,
             stage_variables=self.api.stage_variables,
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,
@@ -281,11 +280,6 @@ def error_response(error: HttpApiError) -> Response:
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
-
-
-def request_id() -> str:
-    """An `apigw-requestid` (and the event's requestId): 16 characters ending in '='."""
-    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
 
 
 # ---------------------------------------------------------------- routes

@@ -4,7 +4,8 @@ Cognito authorizer (payload format 1.0) and the HTTP API's JWT authorizer (2.0).
 import pytest
 
 from local.apigateway.events import authorizer_claims as rest_claims
-from local.apigateway.events import http_api_event, rest_event
+from local.apigateway.events import rest_event
+from local.apigateway.events_v2 import http_api_event
 from product_api.caller import Caller, parse_groups
 
 

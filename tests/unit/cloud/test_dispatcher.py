@@ -71,15 +71,18 @@ def test_the_stage_path_reaches_the_gateway_whatever_its_aws_headers() -> None:
 
 
 def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch, tmp_path) -> None:
-    from local.cloud import LocalCloud, Options
+    from local.cloud import LocalCloud, Options, _Dispatcher
     from local.http_server import Server
 
-    seen: list[tuple[int, bool]] = []
+    seen: list[tuple[str, bool]] = []
     serve_forever = Server.serve_forever
 
     def recording(server: Server, *args, **kwargs) -> None:
-        dispatcher = server.app
-        seen.append((len(dispatcher.apis), "/oauth2/token" in dispatcher.endpoints))
+        app = server.app
+        if isinstance(app, _Dispatcher):  # the main port: its APIs and the pool's endpoints
+            seen.append(("main", len(app.apis) == 1 and "/oauth2/token" in app.endpoints))
+        else:  # an HTTP API's own port: its gateway
+            seen.append(("http api", getattr(app, "gateway", None) is not None))
         serve_forever(server, *args, **kwargs)
 
     monkeypatch.setattr(Server, "serve_forever", recording)
@@ -89,4 +92,4 @@ def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch
         cloud.start()
     finally:
         cloud.stop()
-    assert seen == [(1, True)]
+    assert seen == [("main", True), ("http api", True)]

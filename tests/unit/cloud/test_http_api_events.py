@@ -1,4 +1,4 @@
-"""The HTTP API's payload format 2.0 event (local/apigateway/events.py `http_api_event`), rule by rule
+"""The HTTP API's payload format 2.0 event (local/apigateway/events_v2.py `http_api_event`), rule by rule
 as docs/aws-behaviour.md's HTTP API section states them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from local.apigateway.events import http_api_claims, http_api_event, jwt_scopes
+from local.apigateway.events_v2 import http_api_event, jwt_claims, jwt_scopes
 
 ACCESS_TOKEN = {
     "sub": "c-1",
@@ -26,7 +26,7 @@ def event(**overrides):
 
 
 def test_claims_are_strings_numbers_in_decimal_arrays_in_brackets_nulls_left_out():
-    claims = http_api_claims(
+    claims = jwt_claims(
         {"exp": 1787996002, "email_verified": True, "cognito:groups": ["a", "b"], "x": None, "o": {"k": 1}}
     )
 
@@ -53,7 +53,7 @@ def test_the_authorizer_context_holds_the_rendered_claims_and_scopes():
     authorizer = sent["requestContext"]["authorizer"]
 
     assert authorizer == {
-        "jwt": {"claims": http_api_claims(ACCESS_TOKEN), "scopes": jwt_scopes(ACCESS_TOKEN, ["x"])}
+        "jwt": {"claims": jwt_claims(ACCESS_TOKEN), "scopes": jwt_scopes(ACCESS_TOKEN, ["x"])}
     }
     assert authorizer["jwt"]["claims"]["exp"] == "1787996002"
 
