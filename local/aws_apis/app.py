@@ -22,6 +22,8 @@ from typing import Any
 import moto.core.responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from local.aws_apis import dynamodb_json
+
 _COGNITO = "AWSCognitoIdentityProviderService"
 _READS = ("Describe", "List", "Get", "AdminGet", "AdminList")
 _REMEMBERED_HOSTS = 1000  # a host names a service and a region: any client can make up more
@@ -66,6 +68,8 @@ class AwsApis:
         self.on_cognito_change: list[Callable[[], None]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if dynamodb_json.serves(environ):
+            return dynamodb_json.answer(environ, start_response)
         response = self._moto(environ, start_response)
         if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
             for listener in self.on_cognito_change:
