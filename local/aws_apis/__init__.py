@@ -6,7 +6,8 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - app.py: moto's dispatcher with the per-request work done once (service by host, method names);
 - cognito_ids.py: pool ids, client ids and secrets in Cognito's formats;
 - ordered_scan.py: Scan pages at a constant cost;
-- dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are.
+- dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are;
+- dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ names of moto's response classes, which moto otherwise lists with `inspect` on e
 DynamoDB answer that is already its own wire JSON, as items are, is written as it is
 (local/aws_apis/dynamodb_results.py), not walked attribute by attribute by moto's serializer. moto's
 Flask apps run out of debug mode: in it, Flask makes a new class for every request's form data.
+DynamoDB calls in boto3's shape skip the Flask app altogether (local/aws_apis/dynamodb_json.py).
 
 Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
 once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
