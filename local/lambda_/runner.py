@@ -438,7 +438,10 @@ class Runner:
     def submit(
         self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Future[Invocation]:
-        """The call, running; throttled at once (a done future) when the function has no environment."""
+        """The call, running; throttled at once (a done future) when the function has no environment.
+
+        A warm call's reply is read when its result is first asked for: ask for it (with a timeout).
+        """
         environments = self.functions[function]
         slot = environments.take()
         if slot is None:
