@@ -7,6 +7,7 @@ One builder per format for the local cloud, the tests and the sample events, so 
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -43,6 +44,11 @@ def authorizer_claims(token_claims: Mapping[str, Any]) -> dict[str, str]:
         else:
             claims[name] = str(value)
     return claims
+
+
+@functools.lru_cache(maxsize=1024)  # a route's id is the same at every request (a SHA-1 each otherwise)
+def _resource_id(method: str, resource: str) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {resource}").hex[:6]
 
 
 def _single_and_multi(
@@ -95,7 +101,7 @@ def rest_event(
         "pathParameters": dict(path_parameters) if path_parameters else None,
         "stageVariables": None,
         "requestContext": {
-            "resourceId": uuid.uuid5(uuid.NAMESPACE_URL, f"{method} {resource}").hex[:6],
+            "resourceId": _resource_id(method, resource),
             "resourcePath": resource,
             "httpMethod": method,
             "extendedRequestId": uuid.uuid4().hex[:16] + "=",

@@ -7,7 +7,8 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - cognito_ids.py: pool ids, client ids and secrets in Cognito's formats;
 - ordered_scan.py: Scan pages at a constant cost;
 - dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are;
-- cognito_users.py: a pool's people, read from moto's Cognito models.
+- cognito_users.py: a pool's people, read from moto's Cognito models;
+- dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ names of moto's response classes, which moto otherwise lists with `inspect` on e
 DynamoDB answer that is already its own wire JSON, as items are, is written as it is
 (local/aws_apis/dynamodb_results.py), not walked attribute by attribute by moto's serializer. moto's
 Flask apps run out of debug mode: in it, Flask makes a new class for every request's form data.
+DynamoDB calls in boto3's shape skip the Flask app altogether (local/aws_apis/dynamodb_json.py).
 
 Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
 once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
@@ -21,6 +22,8 @@ from typing import Any
 
 import moto.core.responses
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from local.aws_apis import dynamodb_json
 
 _COGNITO = "AWSCognitoIdentityProviderService"
 _READS = ("Describe", "List", "Get", "AdminGet", "AdminList")
@@ -66,6 +69,8 @@ class AwsApis:
         self.on_cognito_change: list[Callable[[], None]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if dynamodb_json.serves(environ):
+            return dynamodb_json.answer(environ, start_response)
         response = self._moto(environ, start_response)
         if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
             for listener in self.on_cognito_change:

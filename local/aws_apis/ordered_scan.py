@@ -39,6 +39,9 @@ class _KeyIndex:
         for item in _all(table):
             self.keys[_sort_key(item.hash_key, item.range_key)] = (item.hash_key, item.range_key)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> None:
+        """None: a copy of the table (moto copies them to undo a failed transaction) makes its own."""
+
     def add(self, hash_key: DynamoType, range_key: DynamoType | None) -> None:
         with self.lock:
             self.keys[_sort_key(hash_key, range_key)] = (hash_key, range_key)

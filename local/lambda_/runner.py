@@ -12,20 +12,23 @@ the function's Timeout kills its environment; the next call that needs one cold-
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import math
 import os
-import queue
+import select
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from local.lambda_.functions import FunctionConfig
 from local.lambda_.outcome import (
@@ -48,6 +51,7 @@ _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 DEFAULT_CONCURRENCY = 10
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
 _COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
+_READ_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -78,7 +82,9 @@ Call = Callable[[dict[str, Any], str | None, str | None], Invocation]
 
 
 class _Process:
-    """One running worker and the threads that read its two output pipes."""
+    """One running worker. Its pipes are read by the thread running its call, never by a thread of
+    their own: a warm call then crosses no thread (docs/performance.md), and calls to one
+    environment come one at a time, so only one thread reads them at once."""
 
     def __init__(self, config: FunctionConfig, environment: dict[str, str]):
         self.popen = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
@@ -88,55 +94,80 @@ class _Process:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
-        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.initialized = threading.Event()  # the handler is imported (or failed to be)
+        stdin, stdout, stderr = self.popen.stdin, self.popen.stdout, self.popen.stderr
+        assert stdin is not None
+        assert stdout is not None
+        assert stderr is not None
+        self._stdin = stdin
+        self._replies_fd = stdout.fileno()
+        self._logs_fd = stderr.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._replies_fd, select.POLLIN)
+        self._poll.register(self._logs_fd, select.POLLIN)
+        self._open = {self._replies_fd, self._logs_fd}  # the pipes not yet at their end
+        self._partial = {self._replies_fd: b"", self._logs_fd: b""}
+        self._replies: deque[dict[str, Any] | None] = deque()  # None: the worker is gone
         self._logs: list[str] = []
-        self._logs_lock = threading.Lock()
-        self._log_end = threading.Condition(self._logs_lock)
         self._ended: set[str] = set()
-        self._log_reader = threading.Thread(target=self._read_logs, daemon=True)
-        self._log_reader.start()
-        threading.Thread(target=self._read_replies, daemon=True).start()
+        self.initialized = False  # the handler is imported (or failed to be), or the worker is gone
 
-    def _read_replies(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            reply = json.loads(line)
-            if reply.get("initialized"):
-                self.initialized.set()
+    def wait_initialized(self, seconds: float) -> None:
+        """Until the worker says its handler is imported (its first line), it exits, or `seconds` pass."""
+        with contextlib.suppress(TimeoutError):
+            self.reply(time.monotonic() + seconds)
+            self.initialized = True
+
+    def read(self, deadline: float) -> bool:
+        """Read what the worker has written, waiting for it up to `deadline` (monotonic); False when
+        nothing came in time (or the worker is gone and everything is read)."""
+        if not self._open:
+            return False
+        timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        ready = self._poll.poll(timeout_ms)
+        for fd, _ in ready:
+            chunk = os.read(fd, _READ_BYTES)
+            if not chunk:
+                self._poll.unregister(fd)
+                self._open.discard(fd)
+                if fd == self._replies_fd:
+                    self._replies.append(None)
+            self._take_lines(fd, chunk)
+        return bool(ready)
+
+    def _take_lines(self, fd: int, chunk: bytes) -> None:
+        data = self._partial[fd] + chunk
+        *lines, self._partial[fd] = data.split(b"\n")
+        if fd == self._replies_fd:
+            self._replies.extend(json.loads(line) for line in lines)
+            return
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace")
+            if line.startswith(LOG_MARKER):
+                self._ended.add(line[len(LOG_MARKER) :].strip())
             else:
-                self.replies.put(reply)
-        self.initialized.set()
-        self.replies.put(None)  # the worker is gone
-
-    def _read_logs(self) -> None:
-        stream: IO[str] | None = self.popen.stderr
-        assert stream is not None
-        for line in stream:
-            with self._log_end:
-                if line.startswith(LOG_MARKER):
-                    self._ended.add(line[len(LOG_MARKER) :].strip())
-                    self._log_end.notify_all()
-                else:
-                    self._logs.append(line.rstrip("\n"))
-        with self._log_end:
-            self._log_end.notify_all()
+                self._logs.append(line)
 
     def send(self, request: dict[str, Any]) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(json.dumps(request) + "\n")
-        self.popen.stdin.flush()
+        self._stdin.write(json.dumps(request).encode() + b"\n")
+        self._stdin.flush()
+
+    def reply(self, deadline: float) -> dict[str, Any] | None:
+        """The worker's next reply; None when it is gone; TimeoutError when none came by `deadline`."""
+        while not self._replies:
+            if self._replies_fd not in self._open:
+                return None
+            if not self.read(deadline) and time.monotonic() >= deadline:
+                raise TimeoutError
+        return self._replies.popleft()
 
     def take_logs(self, request_id: str, wait_seconds: float = 1.0) -> list[str]:
         """This invocation's log lines: everything up to its end marker (or up to the worker's exit)."""
-        with self._log_end:
-            self._log_end.wait_for(
-                lambda: request_id in self._ended or not self._log_reader.is_alive(), timeout=wait_seconds
-            )
-            self._ended.discard(request_id)
-            lines, self._logs = self._logs, []
+        deadline = time.monotonic() + wait_seconds
+        while request_id not in self._ended and self._logs_fd in self._open and self.read(deadline):
+            pass
+        self._ended.discard(request_id)
+        lines, self._logs = self._logs, []
         return lines
 
     @property
@@ -176,14 +207,19 @@ class Environments:
 
     def reserve(self) -> Call | None:
         """An environment for one call (an idle one, or a new one), or None: the call is throttled."""
+        slot = self.take()
+        return None if slot is None else functools.partial(self.run, slot.process)
+
+    def take(self) -> _Slot | None:
+        """A place for one call, with the idle environment it runs on (None: one is to start), or None:
+        every environment the limit allows is busy. `run` or `begin` must follow, and frees it."""
         with self._lock:
             if self._busy >= self.limit:
                 return None
             self._busy += 1
             while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
                 self._all.discard(self._idle.pop())
-            process = self._idle.pop() if self._idle else None
-        return functools.partial(self._run, process)
+            return _Slot(self._idle.pop() if self._idle else None)  # the most recently used
 
     def invoke(
         self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
@@ -200,38 +236,41 @@ class Environments:
         for process in processes:
             process.kill()
 
-    def _run(
+    def run(
         self,
         process: _Process | None,
         event: dict[str, Any],
         request_id: str | None = None,
         trace_id: str | None = None,
     ) -> Invocation:
-        request_id = request_id or str(uuid.uuid4())
-        cold = process is None
+        """The whole call, in this thread: a cold start if it needs one, until its outcome and logs."""
+        return self.begin(process, event, request_id, trace_id).finish()
+
+    def begin(
+        self,
+        process: _Process | None,
+        event: dict[str, Any],
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> _Running:
+        """The call sent to its environment (started first if `process` is None)."""
         try:
+            cold = process is None
             if process is None:
                 process = self._start()
-            started = time.perf_counter()
-            outcome = self._call(process, event, request_id, trace_id or new_trace_id())
-            duration_ms = (time.perf_counter() - started) * 1000
-            logs = process.take_logs(request_id)
-            if not isinstance(outcome, Result | FunctionError | ResponseTooLarge) or not process.alive:
-                process.kill()  # this environment is done: the next call that needs one starts anew
-            return Invocation(
-                function=self.config.logical_id,
-                outcome=outcome,
-                logs=logs,
-                duration_ms=duration_ms,
-                cold_start=cold,
-            )
-        finally:
-            with self._lock:
-                self._busy -= 1
-                if process is not None and process.alive and process in self._all:
-                    self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
-                elif process is not None:
-                    self._all.discard(process)
+            return _Running(self, process, event, request_id or str(uuid.uuid4()), trace_id, cold)
+        except BaseException:
+            self.release(process)
+            raise
+
+    def release(self, process: _Process | None) -> None:
+        """The call's place freed; its environment kept for the next call if it is still alive."""
+        with self._lock:
+            self._busy -= 1
+            if process is not None and process.alive and process in self._all:
+                self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
+            elif process is not None:
+                self._all.discard(process)
 
     def _start(self) -> _Process:
         """A new environment, once its handler is imported or its init has run out of time.
@@ -243,33 +282,124 @@ class Environments:
             process = _Process(self.config, self.environment)
             with self._lock:
                 self._all.add(process)
-            process.initialized.wait(INIT_TIMEOUT_SECONDS)
+            process.wait_initialized(INIT_TIMEOUT_SECONDS)
         return process
 
-    def _call(self, process: _Process, event: dict[str, Any], request_id: str, trace_id: str) -> Outcome:
-        timeout = self.config.timeout_seconds
+
+@dataclass(frozen=True)
+class _Slot:
+    process: _Process | None  # None: the call starts an environment of its own
+
+
+class _Running:
+    """One call, sent to its environment: `wait` for its end, then `finish` it exactly once."""
+
+    def __init__(
+        self,
+        environments: Environments,
+        process: _Process,
+        event: dict[str, Any],
+        request_id: str,
+        trace_id: str | None,
+        cold: bool,
+    ):
+        self._environments = environments
+        self._process = process
+        self._request_id = request_id
+        self._cold = cold
+        self._timeout = environments.config.timeout_seconds
+        self._started = time.perf_counter()
+        self._deadline = time.monotonic() + self._timeout
+        self._outcome: Outcome | None = None
+        self._duration_ms = 0.0
         # Lambda limits init on its own (10 s) and starts the function's Timeout after it
         # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
-        if not process.initialized.is_set():
+        if not process.initialized:
             process.kill()
-            return InitFailed("TimeoutError", f"init did not finish within Lambda's {INIT_TIMEOUT_SECONDS} s")
+            self._outcome = InitFailed(
+                "TimeoutError", f"init did not finish within Lambda's {INIT_TIMEOUT_SECONDS} s"
+            )
+            return
         try:
             process.send(
                 {
                     "event": event,
                     "requestId": request_id,
-                    "invokedFunctionArn": self.config.arn,
-                    "deadlineMs": time.time() * 1000 + timeout * 1000,
-                    "traceId": trace_id,
+                    "invokedFunctionArn": environments.config.arn,
+                    "deadlineMs": time.time() * 1000 + self._timeout * 1000,
+                    "traceId": trace_id or new_trace_id(),
                 }
             )
-            reply = process.replies.get(timeout=timeout)
-        except queue.Empty:
-            process.kill()
-            return TimedOut(timeout)
-        except (BrokenPipeError, OSError):
-            return EnvironmentExited()
-        return EnvironmentExited() if reply is None else outcome_of_reply(reply)
+        except OSError:  # the worker is gone (a broken pipe)
+            self._outcome = EnvironmentExited()
+
+    def wait(self, until: float) -> bool:
+        """Whether the call has ended by `until` (monotonic): its reply came, or its Timeout ran out
+        (which kills its environment). Its reply is read by the thread that waits."""
+        if self._outcome is None:
+            try:
+                reply = self._process.reply(min(until, self._deadline))
+            except TimeoutError:
+                if time.monotonic() < self._deadline:
+                    return False
+                self._process.kill()
+                self._outcome = TimedOut(self._timeout)
+            except ValueError:  # not JSON: nothing more can be understood of this environment
+                self._process.kill()
+                self._outcome = EnvironmentExited()
+            else:
+                self._outcome = EnvironmentExited() if reply is None else outcome_of_reply(reply)
+            self._duration_ms = (time.perf_counter() - self._started) * 1000
+        return True
+
+    def finish(self) -> Invocation:
+        """Its Invocation, once it has ended (waiting as long as the function may run); its
+        environment freed, or stopped when the outcome leaves it unusable."""
+        process = self._process
+        try:
+            self.wait(self._deadline)
+            outcome = self._outcome
+            assert outcome is not None
+            logs = process.take_logs(self._request_id)
+            if not isinstance(outcome, Result | FunctionError | ResponseTooLarge) or not process.alive:
+                process.kill()  # this environment is done: the next call that needs one starts anew
+            return Invocation(
+                function=self._environments.config.logical_id,
+                outcome=outcome,
+                logs=logs,
+                duration_ms=self._duration_ms,
+                cold_start=self._cold,
+            )
+        finally:
+            self._environments.release(process)
+
+
+class _RunByCaller(Future[Invocation]):
+    """A call to a warm environment whose reply is read by the thread that waits for its result, so
+    the call crosses no thread. If that thread stops waiting first (API Gateway's integration
+    timeout), a thread of the runner's waits on for the function, which runs on as in Lambda."""
+
+    def __init__(self, running: _Running, threads: ThreadPoolExecutor):
+        super().__init__()
+        self.set_running_or_notify_cancel()  # it is: the event has been sent
+        self._running = running
+        self._threads = threads
+        self._claimed = threading.Lock()  # held by the one thread that reads the reply
+
+    def result(self, timeout: float | None = None) -> Invocation:
+        until = math.inf if timeout is None else time.monotonic() + timeout
+        if self._claimed.acquire(blocking=False):
+            if self._running.wait(until):
+                self._finish()
+            else:
+                self._threads.submit(self._finish)
+        return super().result(None if timeout is None else max(0.0, until - time.monotonic()))
+
+    def _finish(self) -> None:
+        try:
+            self.set_result(self._running.finish())
+        except BaseException as error:
+            self.set_exception(error)
 
 
 class Runner:
@@ -294,9 +424,9 @@ class Runner:
             )
             for name, config in configs.items()
         }
-        # Calls run on threads of their own, so a caller can stop waiting (API Gateway's integration
-        # timeout) while the function runs on to its own timeout, as in Lambda. A call holds an
-        # environment for as long as it runs, so the limits bound the threads needed.
+        # Cold starts, and calls whose caller stopped waiting (API Gateway's integration timeout) while
+        # the function runs on to its own timeout, as in Lambda, wait on threads of their own. A call
+        # holds an environment for as long as it runs, so the limits bound the threads needed.
         most = sum(environments.limit for environments in self.functions.values())
         self._threads = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="invoke")
 
@@ -308,14 +438,19 @@ class Runner:
     def submit(
         self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Future[Invocation]:
-        """The call, running; throttled at once (a done future) when the function has no environment."""
+        """The call, running; throttled at once (a done future) when the function has no environment.
+
+        A warm call's reply is read when its result is first asked for: ask for it (with a timeout).
+        """
         environments = self.functions[function]
-        call = environments.reserve()
-        if call is None:
+        slot = environments.take()
+        if slot is None:
             throttled: Future[Invocation] = Future()
             throttled.set_result(environments.throttled())
             return throttled
-        return self._threads.submit(call, event, request_id, trace_id)
+        if slot.process is None:  # a cold start, which takes turns with others: on a thread of its own
+            return self._threads.submit(environments.run, None, event, request_id, trace_id)
+        return _RunByCaller(environments.begin(slot.process, event, request_id, trace_id), self._threads)
 
     def stop(self) -> None:
         for environments in self.functions.values():

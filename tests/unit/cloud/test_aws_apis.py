@@ -191,3 +191,11 @@ def test_the_moto_internals_the_local_aws_apis_replace_are_still_there() -> None
     assert {"scan", "put_item", "delete_item"} <= set(vars(Table))
     assert hasattr(cognito_models, "CognitoIdpUserPoolClient")
     assert hasattr(DomainDispatcherApplication, "get_backend_for_host")
+    # local/aws_apis/dynamodb_json.py: the handler's own set-up and action, the recorder's switch
+    from moto.moto_api import recorder
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    assert callable(DynamoHandler.setup_class)
+    assert callable(DynamoHandler.call_action)
+    assert isinstance(recorder._user_enabled, bool)
+    assert BackendRequest.from_wsgi_server is True

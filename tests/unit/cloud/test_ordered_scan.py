@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
@@ -168,6 +169,27 @@ def test_a_table_whose_items_were_replaced_is_indexed_anew(dynamodb: Any) -> Non
     table.items = copy.deepcopy(table.items)  # as moto's restore from a backup does
     fill(dynamodb, table, 5, random.Random(6))
     walk(table, 6)
+
+
+def test_a_failed_transaction_is_undone_and_the_table_still_scans_in_order(dynamodb: Any) -> None:
+    table = make_table(dynamodb, "undone", "S")
+    fill(dynamodb, table, 12, random.Random(7))
+    walk(table, 5)  # the table has its index now, which moto's undo copies with the table
+    failing = [
+        {"Put": {"TableName": "undone", "Item": {"pk": {"S": "added"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": "undone",
+                "Key": {"pk": {"S": "absent"}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+    ]
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        dynamodb.transact_write_items(TransactItems=failing)
+    table = dynamodb_backends[ACCOUNT][REGION].get_table("undone")
+    pages = walk(table, 5)
+    assert "added" not in [item.hash_key.value for page in pages for item in page]
 
 
 def test_start_keys_it_cannot_place_and_index_scans_are_left_to_moto(

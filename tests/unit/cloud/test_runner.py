@@ -150,3 +150,36 @@ def test_a_handler_that_raises_timeout_error_is_a_function_error_not_a_timeout(r
         runner.stop()
     assert invocation.outcome == FunctionError("TimeoutError", "the upstream did not answer")
     assert invocation.error == "TimeoutError: the upstream did not answer"  # not "Task timed out ..."
+
+
+def test_a_warm_call_is_read_by_the_thread_that_waits_for_it(
+    runner_for, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, gate = runner_for(), Gate(tmp_path)
+    gate.open()
+    assert runner.submit(FUNCTION, gate.event).result(timeout=20).cold_start  # on a thread of the pool
+    handed_on: list[object] = []
+    monkeypatch.setattr(runner._threads, "submit", lambda *call: handed_on.append(call))
+    warm = [runner.submit(FUNCTION, gate.event).result(timeout=20) for _ in range(3)]
+    assert [(w.error, w.cold_start) for w in warm] == [(None, False)] * 3
+    assert handed_on == []
+
+
+def test_a_caller_that_stops_waiting_leaves_the_call_running_to_its_end(runner_for, tmp_path: Path) -> None:
+    runner, gate = runner_for(), Gate(tmp_path)
+    gate.open()
+    first = runner.invoke(FUNCTION, gate.event)
+    gate.release.unlink()
+    call = runner.submit(FUNCTION, gate.event)
+    gate.wait_until_running(2)
+    with pytest.raises(TimeoutError):
+        call.result(timeout=0.2)  # as API Gateway stops at its integration timeout
+    assert not call.done()
+    ended: list[Invocation] = []
+    call.add_done_callback(lambda done: ended.append(done.result()))
+    gate.open()
+    assert call.result(timeout=20).payload == first.payload  # the same environment answered
+    assert ended == [call.result()]
+    assert ended[0].error is None
+    again = runner.invoke(FUNCTION, gate.event)
+    assert (again.cold_start, again.payload) == (False, first.payload)  # and it is free again
