@@ -33,8 +33,9 @@ def is_text(content_type: str | None) -> bool:
 
 
 def request_id() -> str:
-    """An `apigw-requestid` (and the event's requestId): 16 characters ending in '='."""
-    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
+    """An `apigw-requestid` (and the event's requestId): 16 characters ending in '=', in base64's URL
+    alphabet, as AWS's (`LV7fzho-PHcEJPw=`)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode()[:15] + "="
 
 
 def jwt_scopes(token_claims: Mapping[str, Any], route_scopes: Sequence[str]) -> list[str] | None:
