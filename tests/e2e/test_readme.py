@@ -145,7 +145,9 @@ def test_local_blocks_run_as_written_against_make_local(scratch: Path, local_clo
         if missing:
             skipped.append(f"{block}: needs {', '.join(missing)}")
             continue
-        body = block.body.replace("127.0.0.1:3000", f"127.0.0.1:{local_cloud}")
+        # The docs' cloud is on 3000 and its HTTP API on the next port, 3001.
+        body = block.body.replace("127.0.0.1:3001", f"127.0.0.1:{local_cloud + 1}")
+        body = body.replace("127.0.0.1:3000", f"127.0.0.1:{local_cloud}")
         script += [f"echo '>>> {block}' >&2", body]
     ran = subprocess.run(
         ["bash", "-c", "\n".join(script)],
