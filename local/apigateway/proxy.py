@@ -78,16 +78,17 @@ def _merged_headers(payload: dict[str, Any]) -> dict[str, list[str]]:
     multi = payload.get("multiValueHeaders") or {}
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise Malformed("headers and multiValueHeaders must be objects")
-    merged = {k: [_scalar(v)] for k, v in single.items()}
+    merged = {k: [header_text(v)] for k, v in single.items()}
     for name, values in multi.items():
         if not isinstance(values, list):
             raise Malformed(f"multiValueHeaders[{name!r}] must be a list")
         # AWS: a header in both keeps only the multiValueHeaders values.
-        merged[name] = [_scalar(v) for v in values]
+        merged[name] = [header_text(v) for v in values]
     return merged
 
 
-def _scalar(value: Any) -> str:
+def header_text(value: Any) -> str:
+    """A header value a proxy response may give: a string, number or boolean, as its text."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str | int | float):

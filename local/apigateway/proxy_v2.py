@@ -18,7 +18,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from local.apigateway.proxy import Malformed
+from local.apigateway.proxy import Malformed, header_text
 
 # What an answer with a statusCode but no content type gets (seen once on AWS; unsettled).
 DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -46,7 +46,7 @@ def http_api_response(payload: Any) -> Response:
             data = base64.b64decode(body, validate=True)
         except binascii.Error:
             raise Malformed("isBase64Encoded is true but the body is not base64") from None
-    pairs = [(str(name), _scalar(value)) for name, value in headers.items()]
+    pairs = [(str(name), header_text(value)) for name, value in headers.items()]
     if not any(name.lower() == "content-type" for name, _ in pairs):
         pairs.append(("content-type", DEFAULT_CONTENT_TYPE))
     pairs += [("set-cookie", cookie) for cookie in cookies]
@@ -59,11 +59,3 @@ def _response(status: int, headers: list[tuple[str, str]], data: bytes) -> Respo
     for name, value in headers:
         response.headers.add(name, value)
     return response
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    raise Malformed(f"header values must be scalars, got {type(value).__name__}")
