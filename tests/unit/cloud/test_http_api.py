@@ -28,7 +28,7 @@ from local.lambda_.runner import Invocation
 from tests.unit.cloud.support import ISSUER, make_request
 
 FIXTURE = ROOT / "tests" / "fixtures" / "http_api_only.yaml"
-REQUEST_ID = re.compile(r"^[A-Za-z0-9+/]{15}=$")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{15}=$")
 ORIGIN = "https://app.example.com"
 MACHINE = "machine0client"
 
