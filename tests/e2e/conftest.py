@@ -35,7 +35,6 @@ from tests.e2e.sign_in import create_person, delete_person, user_client
 from tests.e2e.support import (
     API_KINDS,
     DEPLOYED,
-    HTTP,
     REST,
     STACK_NAME,
     Api,
@@ -101,12 +100,6 @@ def api(stack: Stack, request: pytest.FixtureRequest) -> Api:
 def rest_api(stack: Stack) -> Api:
     """The REST API alone: for what only it has (API keys, gateway responses, the API page...)."""
     return Api(stack, REST)
-
-
-@pytest.fixture(scope="session")
-def http_api(stack: Stack) -> Api:
-    """The HTTP API alone: for what only it checks (the JWT authorizer's audience)."""
-    return Api(stack, HTTP)
 
 
 # ---------------------------------------------------------------- people

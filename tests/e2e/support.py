@@ -219,6 +219,9 @@ class ApiKind:
     bearer_challenge: bool
     # §2: API keys are REST's (RequireApiKey=true); §9: HTTP APIs have none.
     takes_api_key: bool
+    # §1: REST's Cognito authorizer names a pool and takes a token of any of its app clients; §9.1:
+    # the JWT authorizer takes only the clients of its audience.
+    checks_audience: bool
 
 
 def _handlers_wrong_token_use() -> Answer:
@@ -236,6 +239,7 @@ REST = ApiKind(
     request_id_header="x-amzn-RequestId",
     bearer_challenge=False,
     takes_api_key=True,
+    checks_audience=False,
 )
 HTTP = ApiKind(
     name="http",
@@ -246,6 +250,7 @@ HTTP = ApiKind(
     request_id_header="apigw-requestid",
     bearer_challenge=True,
     takes_api_key=False,
+    checks_audience=True,
 )
 API_KINDS = (REST, HTTP)
 
