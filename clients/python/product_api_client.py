@@ -4,8 +4,10 @@ Cognito bills every token that the `client_credentials` grant issues, and each t
 round trip before the call that needed it. So this client asks for a token once, keeps it until
 shortly before it expires (Authlib's OAuth2Session renews it then, `leeway` seconds early), and asks
 for a new one early only when the API answers 401 (the token was revoked, or the pool's keys
-changed): once per call, then the 401 is the caller's to handle. Cognito also answers 401 when the
-token lacks the route's scope; that retry cannot help, so use a client whose scopes cover the route.
+changed): once per call, then the 401 is the caller's to handle. The REST API also answers 401 when
+the token lacks the route's scope; that retry cannot help, so use a client whose scopes cover the
+route. (The HTTP API says 403 for that, which is never retried: give `Settings` its `HttpApiUrl` as
+`api_url` to call it; it takes no API key.)
 
 Settings come from a deployed stack (CloudFormation outputs, the client secret from Cognito) or
 from the local cloud's `.local/outputs.json`:

@@ -16,6 +16,10 @@ DescribeUserPoolClient):
 Tests that need the local cloud (its signing key, its console, a second cloud) are skipped there, with
 the reason.
 Routes, scopes and clients come from template.yaml, transformed by the SAM translator.
+
+The route tests (those taking the `api` fixture) run twice, against the REST API (`ApiUrl`) and the
+HTTP API (`HttpApiUrl`): the same expectations where AWS behaves the same, and where it does not, the
+difference as `api.kind` names it (tests/e2e/support.py, `ApiKind`).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from local.cognito.tokens import SigningKey
 from tests.e2e.sign_in import create_person, delete_person, user_client
 from tests.e2e.support import (
+    API_KINDS,
     DEPLOYED,
+    REST,
     STACK_NAME,
     Api,
     Person,
@@ -83,9 +89,17 @@ def token_for(stack: Stack) -> Callable[..., str]:
     return fetch
 
 
+@pytest.fixture(scope="session", params=API_KINDS, ids=[kind.name for kind in API_KINDS])
+def api(stack: Stack, request: pytest.FixtureRequest) -> Api:
+    """The route tests run against both APIs of the stack, the REST API and the HTTP API, with the same
+    expectations but where AWS answers differently (`api.kind`, docs/aws-behaviour.md §9)."""
+    return Api(stack, request.param)
+
+
 @pytest.fixture(scope="session")
-def api(stack: Stack) -> Api:
-    return Api(stack)
+def rest_api(stack: Stack) -> Api:
+    """The REST API alone: for what only it has (API keys, gateway responses, the API page...)."""
+    return Api(stack, REST)
 
 
 # ---------------------------------------------------------------- people

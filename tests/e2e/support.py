@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.cloudformation.spec import Route, read_spec
+from local.cloudformation.spec import HttpApiSpec, Route, read_spec
 from local.cloudformation.template import ROOT, translate
 from local.cognito.tokens import SigningKey, user_id_token_claims
 from tests.harness import LocalCloud, local_aws_client, machine_clients
@@ -45,6 +45,7 @@ class Stack:
     """What the tests need from the target, local or deployed."""
 
     api_url: str
+    http_api_url: str  # the HTTP API's `$default` stage, without the trailing slash
     token_url: str
     issuer: str
     jwks_url: str
@@ -86,6 +87,7 @@ def local_stack(cloud: LocalCloud, signing_key: SigningKey | None = None) -> Sta
     outputs = cloud.outputs
     return Stack(
         api_url=outputs["ApiUrl"],
+        http_api_url=outputs["HttpApiUrl"].rstrip("/"),
         token_url=outputs["TokenUrl"],
         issuer=outputs["Issuer"],
         jwks_url=outputs["JwksUrl"],
@@ -156,6 +158,7 @@ def deployed_stack(stack_name: str) -> Stack:
         ]
     return Stack(
         api_url=outputs["ApiUrl"],
+        http_api_url=outputs["HttpApiUrl"].rstrip("/"),
         token_url=outputs["TokenUrl"],
         issuer=outputs["Issuer"],
         jwks_url=outputs["JwksUrl"],
@@ -170,7 +173,8 @@ def deployed_stack(stack_name: str) -> Stack:
 
 
 def template_routes(parameters: dict[str, str] | None = None) -> list[Route]:
-    """The API's routes with a function behind them, from the transformed template."""
+    """The REST API's routes with a function behind them, from the transformed template. The HTTP API
+    has the same ones (`Api.route` finds each there; tests/unit/template/test_http_api_routes.py)."""
     return [r for r in read_spec(translate(parameters or {})).api.routes if r.function]
 
 
@@ -178,12 +182,104 @@ def template_clients() -> list[str]:
     return sorted(read_spec(translate()).clients)
 
 
-class Api:
-    """HTTP calls to the API stage, with the API key when the stack requires one."""
+# ---------------------------------------------------------------- the two APIs
 
-    def __init__(self, stack: Stack):
+
+@dataclass(frozen=True)
+class Answer:
+    """A status and the `{"message": ...}` body the tests expect."""
+
+    status: int
+    message: str
+
+
+UNAUTHORIZED = Answer(401, "Unauthorized")  # both APIs: no, a broken or a foreign token
+
+
+@dataclass(frozen=True)
+class ApiKind:
+    """One of the stack's two APIs in front of the same functions, and what AWS answers on it where the
+    two differ: each difference named once, with the docs/aws-behaviour.md section it comes from."""
+
+    name: str
+    # A valid token holding none of the route's scopes, an ID token on a scoped route included
+    # (§2: REST's Cognito authorizer says 401; §9.2: the JWT authorizer 403).
+    missing_scope: Answer
+    # §2: REST names the expiry; §9.2: the JWT authorizer's 401 is the plain one.
+    expired: Answer
+    # An access token on a route without scopes (GET /me). §1: REST's authorizer refuses it; §9.1:
+    # the JWT authorizer checks no `token_use`, so the function's own check answers (the handler's
+    # 403 of functions/product_api/errors.py, WrongTokenUse).
+    access_token_on_unscoped_route: Answer
+    # §2: an undefined route is REST's 403 (Missing Authentication Token); §9.2: 404 Not Found.
+    unknown_route_status: int
+    # §2: every REST answer carries `x-amzn-RequestId`; §9.2: HTTP API answers `apigw-requestid`.
+    request_id_header: str
+    # §9.2: the JWT authorizer's 401s carry `www-authenticate: Bearer ...`; REST's (§2) do not.
+    bearer_challenge: bool
+    # §2: API keys are REST's (RequireApiKey=true); §9: HTTP APIs have none.
+    takes_api_key: bool
+    # §1: REST's Cognito authorizer names a pool and takes a token of any of its app clients; §9.1:
+    # the JWT authorizer takes only the clients of its audience.
+    checks_audience: bool
+
+
+def _handlers_wrong_token_use() -> Answer:
+    from product_api.errors import WrongTokenUse
+
+    return Answer(403, str(WrongTokenUse("id")))
+
+
+REST = ApiKind(
+    name="rest",
+    missing_scope=UNAUTHORIZED,
+    expired=Answer(401, "The incoming token has expired"),
+    access_token_on_unscoped_route=UNAUTHORIZED,
+    unknown_route_status=403,
+    request_id_header="x-amzn-RequestId",
+    bearer_challenge=False,
+    takes_api_key=True,
+    checks_audience=False,
+)
+HTTP = ApiKind(
+    name="http",
+    missing_scope=Answer(403, "Forbidden"),
+    expired=UNAUTHORIZED,
+    access_token_on_unscoped_route=_handlers_wrong_token_use(),
+    unknown_route_status=404,
+    request_id_header="apigw-requestid",
+    bearer_challenge=True,
+    takes_api_key=False,
+    checks_audience=True,
+)
+API_KINDS = (REST, HTTP)
+
+
+class Api:
+    """HTTP calls to one of the stack's APIs: the REST API's stage (with the API key when the stack
+    requires one) or the HTTP API's `$default` stage."""
+
+    def __init__(self, stack: Stack, kind: ApiKind):
         self.stack = stack
+        self.kind = kind
+        self.url = stack.api_url if kind is REST else stack.http_api_url  # ApiUrl, HttpApiUrl
+        self.api_key = stack.api_key if kind.takes_api_key else None
         self.http = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"Api({self.kind.name}, {self.url})"
+
+    def with_own_session(self) -> Api:
+        """The same API over a session of its own (requests.Session is not made for sharing between
+        threads)."""
+        return Api(self.stack, self.kind)
+
+    def route(self, method: str, resource: str) -> Route:
+        """This API's route, from the transformed template."""
+        spec = read_spec(translate(self.stack.parameters))
+        assert spec.api is not None
+        routes = spec.api.routes if self.kind is REST else _only(spec.http_apis).routes
+        return next(r for r in routes if (r.method, r.resource) == (method, resource))
 
     def call(
         self,
@@ -195,13 +291,30 @@ class Api:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        all_headers = {"x-api-key": self.stack.api_key} if self.stack.api_key else {}
+        all_headers = {"x-api-key": self.api_key} if self.api_key else {}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token}"
         if authorization is not None:
             all_headers["Authorization"] = authorization
         all_headers.update(headers or {})
-        return self.http.request(method, self.stack.api_url + path, headers=all_headers, timeout=30, **kwargs)
+        return self.http.request(method, self.url + path, headers=all_headers, timeout=30, **kwargs)
+
+
+def _only(http_apis: tuple[HttpApiSpec, ...]) -> HttpApiSpec:
+    (http_api,) = http_apis  # the template's one HTTP API, whose URL is the HttpApiUrl output
+    return http_api
+
+
+def answer_of(response: requests.Response) -> Answer | tuple[int, str]:
+    """The response as an Answer when its body is `{"message": ...}` alone; else its status and text,
+    which equal no Answer and show in a failed assertion."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and list(body) == ["message"]:
+        return Answer(response.status_code, body["message"])
+    return response.status_code, response.text
 
 
 def concrete_path(resource: str, product_id: str | None = None) -> str:

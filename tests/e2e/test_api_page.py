@@ -152,7 +152,7 @@ def test_a_token_from_the_page_calls_its_scopes_and_is_refused_outside_them(
 
 
 def test_the_sample_body_the_page_offers_creates_a_product(
-    page: Any, contract: dict[str, Any], stack: Stack, api: Api, token_for: Callable[..., str]
+    page: Any, contract: dict[str, Any], stack: Stack, rest_api: Api, token_for: Callable[..., str]
 ):
     widest = stack.clients[widest_client(stack.clients)]
     _authorize(page, widest)
@@ -165,5 +165,5 @@ def test_the_sample_body_the_page_offers_creates_a_product(
     body = json.loads(created.find_element(By.CSS_SELECTOR, ".response-col_description pre").text)
     sample_name = contract["components"]["schemas"]["ProductInput"]["properties"]["name"]["examples"][0]
     assert body["name"] == sample_name
-    stored = api.call("GET", f"/products/{body['id']}", token=token_for(widest.logical_id))
+    stored = rest_api.call("GET", f"/products/{body['id']}", token=token_for(widest.logical_id))
     assert stored.json()["name"] == sample_name

@@ -86,7 +86,7 @@ def _tcp_states(port: int) -> Counter[str]:
 
 
 @LOCAL_ONLY
-def test_the_functions_boto3_clients_keep_their_connections(api: Api, stack: Stack, admin: str) -> None:
+def test_the_functions_boto3_clients_keep_their_connections(rest_api: Api, stack: Stack, admin: str) -> None:
     """Each GET is a GetItem by the function: with keep-alive, one connection per environment serves them all.
 
     The local cloud closing a connection leaves its end in TIME_WAIT, so that count grows by one for
@@ -96,12 +96,12 @@ def test_the_functions_boto3_clients_keep_their_connections(api: Api, stack: Sta
         pytest.skip("reads the TCP table of Linux's /proc")
     port = urlsplit(stack.api_url).port
     assert port is not None
-    created = api.call("POST", "/products", token=admin, json=new_product())
+    created = rest_api.call("POST", "/products", token=admin, json=new_product())
     assert created.status_code == 201, created.text
     path = f"/products/{created.json()['id']}"
-    assert api.call("GET", path, token=admin).status_code == 200  # the function's environment is warm
+    assert rest_api.call("GET", path, token=admin).status_code == 200  # the function's environment is warm
     before = _tcp_states(port)
     for _ in range(20):
-        assert api.call("GET", path, token=admin).status_code == 200
+        assert rest_api.call("GET", path, token=admin).status_code == 200
     after = _tcp_states(port)
     assert after["TIME_WAIT"] - before["TIME_WAIT"] < 5, json.dumps({"before": before, "after": after})

@@ -88,21 +88,23 @@ def test_an_unknown_stage_is_403_forbidden(stack: Stack) -> None:
     assert response.headers["x-amzn-ErrorType"] == "ForbiddenException"
 
 
-def test_a_trailing_slash_reaches_the_resource(api: Api, stack: Stack, token_for) -> None:
+def test_a_trailing_slash_reaches_the_resource(rest_api: Api, stack: Stack, token_for) -> None:
     reader = token_for(narrowest_client(stack.clients))
-    response = api.call("GET", "/products/", token=reader)
+    response = rest_api.call("GET", "/products/", token=reader)
     assert response.status_code == 200, response.text
     assert "items" in response.json()
 
 
-def test_a_request_body_over_10_mb_is_413(api: Api) -> None:
-    response = api.call("POST", "/products", data=b"x" * (TEN_MB + 1), headers={"Content-Type": "text/plain"})
+def test_a_request_body_over_10_mb_is_413(rest_api: Api) -> None:
+    response = rest_api.call(
+        "POST", "/products", data=b"x" * (TEN_MB + 1), headers={"Content-Type": "text/plain"}
+    )
     assert (response.status_code, response.json()) == (413, {"message": "Request Too Long"})
 
 
 @pytest.mark.parametrize("path", ["/products", "/no-such-route", "/products/"])
-def test_every_response_carries_the_request_id_and_apigw_id(api: Api, path: str) -> None:
-    response = api.call("GET", path)
+def test_every_response_carries_the_request_id_and_apigw_id(rest_api: Api, path: str) -> None:
+    response = rest_api.call("GET", path)
     assert re.fullmatch(r"[0-9a-f-]{36}", response.headers["x-amzn-RequestId"])
     assert re.fullmatch(r"[A-Za-z0-9+/]{15}=", response.headers["x-amz-apigw-id"])
 
@@ -270,9 +272,9 @@ def test_no_throttle_turns_throttling_off_and_says_so(tmp_path: Path) -> None:
     ids=["SigV4 Authorization", "X-Amz-Target"],
 )
 def test_requests_on_the_stage_path_go_through_the_gateway_whatever_their_headers(
-    api: Api, headers: dict[str, str]
+    rest_api: Api, headers: dict[str, str]
 ) -> None:
-    response = api.call("POST", "/products", headers=headers, data="{}")
+    response = rest_api.call("POST", "/products", headers=headers, data="{}")
     assert (response.status_code, response.json()) == (401, {"message": "Unauthorized"})
     assert "x-amz-apigw-id" in response.headers
 

@@ -26,11 +26,11 @@ def admin(stack: Stack, token_for: Callable[..., str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def product(api: Api, admin: str) -> Iterator[dict[str, Any]]:
-    created = api.call("POST", "/products", token=admin, json=new_product())
+def product(rest_api: Api, admin: str) -> Iterator[dict[str, Any]]:
+    created = rest_api.call("POST", "/products", token=admin, json=new_product())
     assert created.status_code == 201, created.text
     yield created.json()
-    api.call("DELETE", f"/products/{created.json()['id']}", token=admin)
+    rest_api.call("DELETE", f"/products/{created.json()['id']}", token=admin)
 
 
 def _field(response: requests.Response) -> str:
@@ -39,11 +39,11 @@ def _field(response: requests.Response) -> str:
     return problem["field"]
 
 
-def _names_stored(api: Api, admin: str) -> set[str]:
+def _names_stored(rest_api: Api, admin: str) -> set[str]:
     names: set[str] = set()
     params: dict[str, Any] = {"limit": 100}
     while True:
-        page = api.call("GET", "/products", token=admin, params=params)
+        page = rest_api.call("GET", "/products", token=admin, params=params)
         assert page.status_code == 200, page.text
         names |= {p["name"] for p in page.json()["items"]}
         if not page.json()["next_token"]:
@@ -51,9 +51,9 @@ def _names_stored(api: Api, admin: str) -> set[str]:
         params["next_token"] = page.json()["next_token"]
 
 
-def _send(api: Api, method: str, path: str, admin: str, body: str | bytes, content_type: str | None):
+def _send(rest_api: Api, method: str, path: str, admin: str, body: str | bytes, content_type: str | None):
     headers = {"Content-Type": content_type} if content_type else {}
-    return api.call(method, path, token=admin, data=body, headers=headers)
+    return rest_api.call(method, path, token=admin, data=body, headers=headers)
 
 
 def _body_path(method: str, product: dict[str, Any]) -> str:
@@ -67,31 +67,33 @@ def _with_version(method: str, product: dict[str, Any], fields: str) -> str:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_a_deeply_nested_body_is_400(api: Api, admin: str, product: dict[str, Any], method: str) -> None:
-    response = _send(api, method, _body_path(method, product), admin, DEEPLY_NESTED, "application/json")
+def test_a_deeply_nested_body_is_400(rest_api: Api, admin: str, product: dict[str, Any], method: str) -> None:
+    response = _send(rest_api, method, _body_path(method, product), admin, DEEPLY_NESTED, "application/json")
 
     assert response.status_code == 400, response.text
     assert _field(response) == "body"
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_a_body_that_is_not_utf8_is_400(api: Api, admin: str, product: dict[str, Any], method: str) -> None:
+def test_a_body_that_is_not_utf8_is_400(
+    rest_api: Api, admin: str, product: dict[str, Any], method: str
+) -> None:
     name = f"not utf-8 {uuid.uuid4().hex[:8]}"
     text = _with_version(method, product, f'"name": "{name}", "price": "1.00", "currency": "EUR"')
     body = b"\xff\xfe" + text.encode("latin-1")
 
-    response = _send(api, method, _body_path(method, product), admin, body, "application/json")
+    response = _send(rest_api, method, _body_path(method, product), admin, body, "application/json")
 
     assert response.status_code == 400, response.text
     assert _field(response) == "body"
-    assert name not in _names_stored(api, admin)
+    assert name not in _names_stored(rest_api, admin)
 
 
 @pytest.mark.parametrize("key", [{"id": None}, {"id": [1]}, {"id": {"S": 1}}, {"id": {"N": "1"}}, ["id"]])
-def test_a_crafted_next_token_is_400(api: Api, admin: str, key: Any) -> None:
+def test_a_crafted_next_token_is_400(rest_api: Api, admin: str, key: Any) -> None:
     token = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
 
-    response = api.call("GET", "/products", token=admin, params={"next_token": token})
+    response = rest_api.call("GET", "/products", token=admin, params={"next_token": token})
 
     assert response.status_code == 400, response.text
     assert _field(response) == "next_token"
@@ -99,60 +101,62 @@ def test_a_crafted_next_token_is_400(api: Api, admin: str, key: Any) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
 @pytest.mark.parametrize("raw_id", ["%E2%82%AC", "%00", "%0A", "%F0%9F%92%A5", "%FF"])
-def test_an_id_outside_the_id_format_is_400(api: Api, admin: str, method: str, raw_id: str) -> None:
+def test_an_id_outside_the_id_format_is_400(rest_api: Api, admin: str, method: str, raw_id: str) -> None:
     body = {**new_product(), "version": 1} if method == "PUT" else None
 
-    response = api.call(method, f"/products/{raw_id}", token=admin, json=body)
+    response = rest_api.call(method, f"/products/{raw_id}", token=admin, json=body)
 
     assert response.status_code == 400, response.text
     assert _field(response) == "id"
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_a_lone_surrogate_is_400_at_once(api: Api, admin: str, product: dict[str, Any], method: str) -> None:
+def test_a_lone_surrogate_is_400_at_once(
+    rest_api: Api, admin: str, product: dict[str, Any], method: str
+) -> None:
     # Before: the database client failed to encode it and was retried until the function timed out (502).
     text = _with_version(method, product, r'"name": "a\ud800b", "price": "1.00", "currency": "EUR"')
 
-    response = _send(api, method, _body_path(method, product), admin, text, "application/json")
+    response = _send(rest_api, method, _body_path(method, product), admin, text, "application/json")
 
     assert response.status_code == 400, response.text
     assert _field(response) == "name"
 
 
-def test_duplicate_keys_are_400_and_store_nothing(api: Api, admin: str) -> None:
+def test_duplicate_keys_are_400_and_store_nothing(rest_api: Api, admin: str) -> None:
     marker = uuid.uuid4().hex[:8]
     text = f'{{"name": "first {marker}", "name": "last {marker}", "price": "1.00", "currency": "EUR"}}'
 
-    response = _send(api, "POST", "/products", admin, text, "application/json")
+    response = _send(rest_api, "POST", "/products", admin, text, "application/json")
 
     assert response.status_code == 400, response.text
     assert _field(response) == "name"
-    assert not {f"first {marker}", f"last {marker}"} & _names_stored(api, admin)
+    assert not {f"first {marker}", f"last {marker}"} & _names_stored(rest_api, admin)
 
 
 @pytest.mark.parametrize("name", ["bell\u0007", "esc\u001b[31m", "nul\u0000", "line\nbreak"])
-def test_control_characters_in_a_name_are_400_and_store_nothing(api: Api, admin: str, name: str) -> None:
+def test_control_characters_in_a_name_are_400_and_store_nothing(rest_api: Api, admin: str, name: str) -> None:
     name = f"{name} {uuid.uuid4().hex[:8]}"
 
-    response = api.call("POST", "/products", token=admin, json=new_product(name=name))
+    response = rest_api.call("POST", "/products", token=admin, json=new_product(name=name))
 
     assert response.status_code == 400, response.text
     assert _field(response) == "name"
-    assert name not in _names_stored(api, admin)
+    assert name not in _names_stored(rest_api, admin)
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_a_body_not_sent_as_json_is_415_and_stores_nothing(
-    api: Api, admin: str, product: dict[str, Any], method: str, content_type: str | None
+    rest_api: Api, admin: str, product: dict[str, Any], method: str, content_type: str | None
 ) -> None:
     name = f"plain {uuid.uuid4().hex[:8]}"
     text = json.dumps(
         {**new_product(name=name), **({"version": product["version"]} if method == "PUT" else {})}
     )
 
-    response = _send(api, method, _body_path(method, product), admin, text.encode(), content_type)
+    response = _send(rest_api, method, _body_path(method, product), admin, text.encode(), content_type)
 
     assert response.status_code == 415, response.text
     assert _field(response) == "Content-Type"
-    assert name not in _names_stored(api, admin)
+    assert name not in _names_stored(rest_api, admin)

@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST /products, through the gateway: a retry is answered, not repeated."""
+"""Idempotency-Key on POST /products, through either API's gateway: a retry is answered, not repeated."""
 
 from __future__ import annotations
 

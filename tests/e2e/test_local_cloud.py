@@ -86,6 +86,17 @@ def test_api_key_without_token_is_still_401(keyed_cloud: tuple[LocalCloud, float
     assert response.status_code == 401
 
 
+def test_the_http_api_takes_no_api_key_a_token_alone_reaches_the_seeded_product(
+    keyed_cloud: tuple[LocalCloud, float],
+) -> None:
+    """RequireApiKey=true keys the REST API only: HTTP APIs have no API keys (docs/aws-behaviour.md §9)."""
+    cloud = keyed_cloud[0]
+    url = f"{cloud.outputs['HttpApiUrl'].rstrip('/')}/products/{_seeded_id()}"
+    response = requests.get(url, headers={"Authorization": f"Bearer {_token(cloud)}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "Espresso cup"
+
+
 def test_ctrl_c_stops_workers_and_exits_cleanly(tmp_path: Path) -> None:
     cloud = start_local_cloud(tmp_path)
     token = _token(cloud)

@@ -1,4 +1,4 @@
-"""No lost writes under concurrency: conditional writes let one of many racing updates win, and
+"""No lost writes under concurrency, on both APIs: conditional writes let one of many racing updates win, and
 concurrent creates each store their own product."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_of_20_concurrent_updates_at_one_version_exactly_one_wins(api: Api, admi
 
     # One session per thread: requests.Session is not made for sharing between threads.
     def put(body: dict[str, Any]) -> tuple[int, Any]:
-        response = Api(api.stack).call("PUT", f"/products/{product['id']}", token=admin, json=body)
+        response = api.with_own_session().call("PUT", f"/products/{product['id']}", token=admin, json=body)
         return response.status_code, response.json()
 
     with ThreadPoolExecutor(max_workers=RACING_UPDATES) as pool:
@@ -63,7 +63,7 @@ def test_50_concurrent_creates_give_50_products_each_listed_once(api: Api, admin
     bodies = [new_product(name=f"batch {batch} #{i}") for i in range(CONCURRENT_CREATES)]
 
     def post(body: dict[str, Any]) -> dict[str, Any]:
-        response = Api(api.stack).call("POST", "/products", token=admin, json=body)
+        response = api.with_own_session().call("POST", "/products", token=admin, json=body)
         assert response.status_code == 201, response.text
         return response.json()
 

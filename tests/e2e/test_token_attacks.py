@@ -1,5 +1,7 @@
-"""The token attack battery: forged and broken tokens, on every route. Each is refused with 401 by the
-gateway's Cognito authorizer, and no function runs (counted from the local cloud's console).
+"""The token attack battery: forged and broken tokens, on every route of both APIs. Each is refused with
+401 `{"message":"Unauthorized"}` by the gateway's authorizer, the REST API's Cognito authorizer
+(docs/aws-behaviour.md §2) or the HTTP API's JWT authorizer (§9.2, whose 401s also carry
+`www-authenticate: Bearer ...`), and no function runs (counted from the local cloud's console).
 
 The forgeries start from a real access token of the widest client and the pool's published key:
 alg none, HMAC keyed with the public key, keys the token brings along, tampered or widened claims,
@@ -26,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from tests.e2e.console_log import ConsoleLog
-from tests.e2e.support import DEPLOYED, Api, Stack, concrete_path, template_routes
+from tests.e2e.support import DEPLOYED, UNAUTHORIZED, Api, Stack, answer_of, concrete_path, template_routes
 from tests.harness import narrowest_client, widest_client
 
 ROUTES = template_routes()
@@ -234,9 +236,14 @@ def test_every_forged_or_broken_token_is_refused_on_every_route_and_no_function_
             response = api.call(
                 route.method, concrete_path(route.resource), authorization=authorization, json=body
             )
-            refused[(name, route.method, route.resource)] = (response.status_code, response.json())
+            challenge = response.headers.get("www-authenticate")
+            refused[(name, route.method, route.resource)] = (answer_of(response), challenge)
 
-    wrong = {k: v for k, v in refused.items() if v[0] != 401 or "message" not in v[1]}
+    wrong = {
+        k: v
+        for k, v in refused.items()
+        if v[0] != UNAUTHORIZED or (api.kind.bearer_challenge and not (v[1] or "").startswith("Bearer"))
+    }
     assert not wrong, wrong
     if console is None:
         assert DEPLOYED
@@ -244,4 +251,7 @@ def test_every_forged_or_broken_token_is_refused_on_every_route_and_no_function_
     served = console.served(len(refused))
     assert len(served) == len(refused) == len(ATTACKS) * len(ROUTES)
     assert [s for s in served if s.function is not None] == []
-    print(f"\n{len(ATTACKS)} tokens x {len(ROUTES)} routes: {len(served)} requests, all 401, 0 invocations")
+    print(
+        f"\n{api.kind.name} API: {len(ATTACKS)} tokens x {len(ROUTES)} routes: "
+        f"{len(served)} requests, all 401, 0 invocations"
+    )
