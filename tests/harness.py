@@ -37,9 +37,17 @@ class LocalCloudDidNotStart(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port whose next one is free too: the cloud's HTTP APIs take PORT+1, PORT+2..."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two free ports side by side on 127.0.0.1")
 
 
 def local_aws_client(service: str, endpoint_url: str, region: str) -> Any:
