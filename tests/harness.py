@@ -44,7 +44,7 @@ def free_port() -> int:
             port = first.getsockname()[1]
             try:
                 second.bind(("127.0.0.1", port + 1))
-            except OSError:
+            except (OSError, OverflowError):  # taken, or past the last port
                 continue
             return port
     raise RuntimeError("no two free ports side by side on 127.0.0.1")
