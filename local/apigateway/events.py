@@ -26,7 +26,12 @@ def java_date(epoch_seconds: int | float) -> str:
 
 def request_time(epoch_seconds: float) -> str:
     """`20/Nov/2026:10:19:40 +0000`: requestContext.requestTime."""
-    t = datetime.fromtimestamp(int(epoch_seconds), tz=UTC)
+    return _request_time(int(epoch_seconds))
+
+
+@functools.lru_cache(maxsize=4)  # requests within a second share it
+def _request_time(epoch_seconds: int) -> str:
+    t = datetime.fromtimestamp(epoch_seconds, tz=UTC)
     return f"{t.day:02d}/{_MONTHS[t.month - 1]}/{t.year}:{t:%H:%M:%S} +0000"
 
 

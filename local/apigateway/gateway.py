@@ -48,6 +48,7 @@ from local.lambda_.outcome import Result, Throttled
 from local.lambda_.runner import Invocation, Runner, new_trace_id
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (docs/aws-behaviour.md §2)
+_REMEMBERED_CLAIMS = 4096  # as many as the authorizer remembers verified tokens
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,9 @@ class Gateway:
         self._throttling = throttling
         self._api_id = api_id
         self._account_id = account_id
+        # A remembered token's claims, as the event passes them, by the claims the authorizer keeps
+        # for it: rendering them (dates, booleans) at every request cost about 0.03 ms of CPU.
+        self._event_claims: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
 
     def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -175,7 +179,7 @@ class Gateway:
         api_key = self._check_api_key(route, request)
         if route.function is None:
             raise IntegrationFailure  # served unenforced, but there is nothing local to integrate with
-        body = request.get_data()
+        body = _body(request)
         if len(body) > MAX_REQUEST_BYTES:  # a chunked body has no Content-Length to refuse it by
             raise RequestTooLarge
         trace_id = new_trace_id()
@@ -268,9 +272,7 @@ class Gateway:
             headers=[*headers, *((k, v) for k, v in added if k.lower() not in sent)],
             body=body,
             is_base64_encoded=is_base64,
-            claims=authorizer_claims(authorization.claims)
-            if authorization and authorization.claims
-            else None,
+            claims=self._claims(authorization.claims) if authorization and authorization.claims else None,
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,
             account_id=self._account_id,
@@ -279,6 +281,17 @@ class Gateway:
             api_key=api_key[0] if api_key else None,
             api_key_id=api_key[1].id if api_key else None,
         )
+
+    def _claims(self, claims: dict[str, Any]) -> dict[str, str]:
+        """The claims as the event passes them, rendered once for the dict the authorizer keeps (held
+        here, so its id is not reused while remembered)."""
+        remembered = self._event_claims.get(id(claims))
+        if remembered is None or remembered[0] is not claims:
+            remembered = (claims, authorizer_claims(claims))
+            if len(self._event_claims) >= _REMEMBERED_CLAIMS:
+                self._event_claims.clear()
+            self._event_claims[id(claims)] = remembered
+        return remembered[1]
 
     # ------------------------------------------------------------ errors, answered once
 
@@ -305,6 +318,15 @@ def _late_logs(future: Any) -> None:
         f"{invocation.function} ended after the integration timeout ({invocation.duration_ms:.0f} ms)",
         *invocation.logs,
     )
+
+
+def _body(request: Request) -> bytes:
+    """The request body. In HTTP/1.1 a request with neither Content-Length nor Transfer-Encoding has
+    none: werkzeug's stream, set up to read it anyway, is skipped."""
+    environ = request.environ
+    if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
+        return b""
+    return request.get_data()
 
 
 def _raw_path(request: Request) -> str:

@@ -3,7 +3,8 @@
 moto serves the AWS APIs as AWS defines them; what the local cloud changes in it lives here and
 nowhere else, each written against the moto release below (pinned in pyproject.toml, and checked by
 tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has been looked at):
-- app.py: moto's dispatcher with the per-request work done once (service by host, method names);
+- app.py: moto's dispatcher with the per-request work done once (service by host, method names), and
+  request ids drawn in one call;
 - cognito_ids.py: pool ids, client ids and secrets in Cognito's formats;
 - ordered_scan.py: Scan pages at a constant cost;
 - dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are;

@@ -169,6 +169,31 @@ def test_cognito_calls_that_may_change_a_client_are_announced(target: str, chang
     assert app._may_change_cognito(target) is changes
 
 
+def test_request_ids_are_motos_own_drawn_at_once() -> None:
+    """What moto's responses call for a request id is replaced, and gives what moto's gives: 52 letters
+    and digits in the `x-amzn-requestid` header, from moto's random, so seeding moto repeats them."""
+    from moto.core import responses
+    from moto.moto_api._internal import mock_random
+    from moto.utilities.aws_headers import gen_amzn_requestid_long as motos_own
+
+    app.AwsApis()
+    assert responses.gen_amzn_requestid_long is app._request_id
+    headers: dict[str, str] = {}
+    request_id = responses.gen_amzn_requestid_long(headers)
+    assert headers == {"x-amzn-requestid": request_id}
+    assert len(request_id) == len(motos_own()) == 52
+    assert request_id.isascii()
+    assert request_id.isalnum()
+    try:
+        mock_random.seed(7)
+        first = app._request_id()
+        mock_random.seed(7)
+        assert app._request_id() == first
+    finally:
+        mock_random.seed()  # random again for whatever runs next
+    assert len({app._request_id() for _ in range(100)}) == 100
+
+
 def test_moto_is_the_release_the_local_aws_apis_were_written_against() -> None:
     """An upgrade of moto fails here first: look at each module of local/aws_apis/ against it, then
     move the pin (pyproject.toml and local/aws_apis/__init__.py) together."""
@@ -187,6 +212,7 @@ def test_the_moto_internals_the_local_aws_apis_replace_are_still_there() -> None
     from moto.dynamodb.models.table import Table
 
     assert callable(responses.method_names_from_class)
+    assert callable(responses.gen_amzn_requestid_long)
     assert callable(DynamoResult.execute_result)
     assert {"scan", "put_item", "delete_item"} <= set(vars(Table))
     assert hasattr(cognito_models, "CognitoIdpUserPoolClient")
