@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request, Response
 
 from local import console
+from local.apigateway import integration
 from local.apigateway.authorizers import Authorization, Authorizer, Denied, Expired
 from local.apigateway.errors import (
     ExpiredToken,
@@ -209,14 +209,9 @@ class Gateway:
         return value, key
 
     def _integrate(self, route: Route, event: dict[str, Any], exchange: _Exchange, trace_id: str) -> Response:
-        assert route.function is not None
-        future = self._runner.submit(route.function, event, exchange.request_id, trace_id)
-        try:
-            invocation = future.result(timeout=route.timeout_seconds)
-        except FutureTimeout:
-            # The function runs on to its own timeout, as in Lambda; its logs follow when it ends.
-            future.add_done_callback(_late_logs)
-            raise IntegrationTimeout from None
+        invocation = integration.invoke(self._runner, route, event, exchange.request_id, trace_id)
+        if invocation is None:  # past the integration timeout: the function runs on
+            raise IntegrationTimeout
         exchange.invocation = invocation
         outcome = invocation.outcome
         if isinstance(outcome, Throttled):
@@ -310,14 +305,6 @@ class Gateway:
         }
         headers["x-amzn-ErrorType"] = error.error_type
         return Response(body, status=status, headers=headers, mimetype="application/json")
-
-
-def _late_logs(future: Any) -> None:
-    invocation: Invocation = future.result()
-    console.say(
-        f"{invocation.function} ended after the integration timeout ({invocation.duration_ms:.0f} ms)",
-        *invocation.logs,
-    )
 
 
 def _body(request: Request) -> bytes:

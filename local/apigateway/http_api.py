@@ -16,7 +16,6 @@ import fnmatch
 import json
 import time
 from collections.abc import Mapping
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -24,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.apigateway import errors
+from local.apigateway import errors, integration
 from local.apigateway.authorizers import Authorization, Authorizer, Denied
 from local.apigateway.events_v2 import http_event, is_text, jwt_scopes, request_id
 from local.apigateway.jwt_authorizer import ScopeMissing, TokenRefused
@@ -196,14 +195,9 @@ class HttpApiGateway:
             raise Unauthorized({"www-authenticate": "Bearer"}) from None
 
     def _integrate(self, route: Route, event: dict[str, Any], exchange: _Exchange, trace_id: str) -> Response:
-        assert route.function is not None
-        future = self._runner.submit(route.function, event, exchange.request_id, trace_id)
-        try:
-            invocation = future.result(timeout=route.timeout_seconds)
-        except FutureTimeout:
-            # The function runs on to its own timeout, as in Lambda; its logs follow when it ends.
-            future.add_done_callback(_late_logs)
-            raise ServiceUnavailable from None
+        invocation = integration.invoke(self._runner, route, event, exchange.request_id, trace_id)
+        if invocation is None:  # past the integration timeout: the function runs on
+            raise ServiceUnavailable
         exchange.invocation = invocation
         outcome = invocation.outcome
         if isinstance(outcome, Throttled):
@@ -409,14 +403,6 @@ def _preflight(cors: CorsSpec, request: Request) -> Response:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _late_logs(future: Any) -> None:
-    invocation: Invocation = future.result()
-    console.say(
-        f"{invocation.function} ended after the integration timeout ({invocation.duration_ms:.0f} ms)",
-        *invocation.logs,
-    )
 
 
 def _raw_path(request: Request) -> str:
