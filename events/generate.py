@@ -38,7 +38,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from local.apigateway.events import authorizer_claims, rest_event
 from local.apigateway.events_v2 import http_api_event
-from local.cloudformation.spec import proxy_routes
+from local.cloudformation.spec import proxy_routes, read_spec
 from local.cloudformation.template import Template, translate
 from local.cognito.events import event_attributes, pre_token_generation_event
 from local.cognito.tokens import user_access_token_claims, user_id_token_claims
@@ -321,14 +321,15 @@ def make_event(
 
 def make_http_event(
     route: Route,
+    route_scopes: tuple[str, ...],
     token_claims: dict[str, Any],
     *,
     name: str,
     product_id: str = PRODUCT_ID,
     body: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The HTTP API's payload format 2.0 event for the same request, on its $default stage. The route's
-    scopes on the HTTP API are its REST scopes (a contract test keeps them equal)."""
+    """The HTTP API's payload format 2.0 event for the same request, on its $default stage, with the
+    HTTP API route's own scopes."""
     params = dict.fromkeys(re.findall(r"\{(\w+)\}", route.resource), product_id)
     path = route.resource.format(**params)
     now = ISSUED_AT + REQUEST_DELAY
@@ -357,7 +358,7 @@ def make_http_event(
         headers=headers,
         body=text,
         token_claims=token_claims,
-        route_scopes=route.scopes,
+        route_scopes=route_scopes,
         source_ip=SOURCE_IP,
         api_id=HTTP_API_ID,
         account_id=ACCOUNT_ID,
@@ -398,8 +399,12 @@ def events(template: Template) -> dict[str, tuple[str, dict[str, Any]]]:
 
     # The HTTP API's twins of a read, a create, and GET /me with each kind of token: the JWT
     # authorizer passes the access token there (no scopes, no token_use check), the handler refuses it.
+    (http_api,) = read_spec(template).http_apis
+    http_scopes = {(r.method, r.resource): r.scopes for r in http_api.routes}
+
     def add_http(name: str, route: Route, claims: dict[str, Any], **kwargs: Any) -> None:
-        event = make_http_event(route, claims, name=f"{name}_http", **kwargs)
+        scopes = http_scopes[(route.method, route.resource)]
+        event = make_http_event(route, scopes, claims, name=f"{name}_http", **kwargs)
         out[f"{name}_http.json"] = (route.function, event)
 
     me = routes["get_me"]

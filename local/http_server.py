@@ -19,9 +19,10 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import h11
+from werkzeug.wrappers import Request
 
 from local import console
 
@@ -40,6 +41,18 @@ _INTERNAL_ERROR = (
 )
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def raw_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoding kept (API Gateway matches and passes it so)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    return urlsplit(raw).path if raw else request.path
+
+
+def raw_target(request: Request) -> str:
+    """The request target as sent, for the console: path and query, encoding kept."""
+    raw = request.environ.get("RAW_URI") or request.full_path
+    return raw.rstrip("?")
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -25,7 +25,6 @@ from local.cloudformation.template import Template, translate
 from local.cognito.tokens import client_credentials_claims, user_access_token_claims
 from local.lambda_.functions import function_config
 from tests.offline_aws import offline_aws
-from tests.unit.template.support import http_routes
 
 REGION = "us-east-1"
 TABLE_NAME = "products"
@@ -114,7 +113,8 @@ def make_rest_event(template: Template) -> Callable[..., dict[str, Any]]:
 def make_http_event(template: Template) -> Callable[..., dict[str, Any]]:
     """make_http_event(method, path, ...): the HTTP API's payload 2.0 event for what make_rest_event
     makes, the same arguments in; `jwt.scopes` follows the route's scopes in the HTTP API."""
-    routes = http_routes(template)
+    (http_api,) = read_spec(template).http_apis
+    route_scopes_of = {(route.method, route.resource): route.scopes for route in http_api.routes}
 
     def make(
         method: str,
@@ -142,7 +142,7 @@ def make_http_event(template: Template) -> Callable[..., dict[str, Any]]:
             ],
             body=body,
             token_claims=claims if claims is not None else machine_claims(scopes),
-            route_scopes=routes[(method, resource)].scopes,
+            route_scopes=route_scopes_of[(method, resource)],
         )
 
     return make

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -43,7 +42,7 @@ from local.apigateway.proxy import Malformed, is_binary, proxy_response
 from local.apigateway.routes import RouteTable
 from local.apigateway.throttle import Throttling
 from local.cloudformation.spec import ApiSpec, Quota, Route, Throttle
-from local.http_server import RAW_HEADERS
+from local.http_server import RAW_HEADERS, raw_path, raw_target
 from local.lambda_.outcome import Result, Throttled
 from local.lambda_.runner import Invocation, Runner, new_trace_id
 
@@ -142,7 +141,7 @@ class Gateway:
         response.headers["x-amz-apigw-id"] = _apigw_id()
         console.request_line(
             request.method,
-            _raw_target(request),
+            raw_target(request),
             response.status_code,
             exchange.invocation,
             (time.perf_counter() - started) * 1000,
@@ -154,13 +153,13 @@ class Gateway:
 
     def _handle(self, exchange: _Exchange) -> Response:
         request = exchange.request
-        raw_path = _raw_path(request)
+        sent_path = raw_path(request)
         prefix = f"/{self.api.stage}"
-        if raw_path != prefix and not raw_path.startswith(prefix + "/"):
+        if sent_path != prefix and not sent_path.startswith(prefix + "/"):
             raise UnknownStage
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             raise RequestTooLarge
-        path = raw_path[len(prefix) :] or "/"
+        path = sent_path[len(prefix) :] or "/"
         matched = self._routes.match(path, request.method)
         if matched is None:
             header = request.headers.get("Authorization")
@@ -314,17 +313,6 @@ def _body(request: Request) -> bytes:
     if "CONTENT_LENGTH" not in environ and "HTTP_TRANSFER_ENCODING" not in environ:
         return b""
     return request.get_data()
-
-
-def _raw_path(request: Request) -> str:
-    """The path as the client sent it, percent-encoding kept (API Gateway matches and passes it so)."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    return urlsplit(raw).path if raw else request.path
-
-
-def _raw_target(request: Request) -> str:
-    raw = request.environ.get("RAW_URI") or request.full_path
-    return raw.rstrip("?")
 
 
 def _apigw_id() -> str:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
@@ -31,7 +31,7 @@ from local.apigateway.proxy import Malformed
 from local.apigateway.proxy_v2 import http_api_response
 from local.apigateway.throttle import Throttling
 from local.cloudformation.spec import DEFAULT_ROUTE, DEFAULT_STAGE, CorsSpec, HttpApiSpec, Route
-from local.http_server import RAW_HEADERS
+from local.http_server import RAW_HEADERS, raw_path, raw_target
 from local.lambda_.outcome import Result, Throttled
 from local.lambda_.runner import Invocation, Runner, new_trace_id
 
@@ -131,7 +131,7 @@ class HttpApiGateway:
         response.headers["apigw-requestid"] = exchange.request_id
         console.request_line(
             request.method,
-            _raw_target(request),
+            raw_target(request),
             response.status_code,
             exchange.invocation,
             (time.perf_counter() - started) * 1000,
@@ -145,8 +145,8 @@ class HttpApiGateway:
         request = exchange.request
         if (request.content_length or 0) > MAX_REQUEST_BYTES:
             raise RequestTooLarge
-        raw_path = _raw_path(request)
-        in_stage = self._path_in_stage(raw_path)
+        sent_path = raw_path(request)
+        in_stage = self._path_in_stage(sent_path)
         matched = self._routes.match(in_stage, request.method)
         if matched is None:
             if self.api.cors is not None and _is_preflight(request):
@@ -169,7 +169,7 @@ class HttpApiGateway:
             raise RequestTooLarge
         trace_id = new_trace_id()
         event = self._event(
-            route, unquote(raw_path), path_parameters, exchange, body, authorization, trace_id
+            route, unquote(sent_path), path_parameters, exchange, body, authorization, trace_id
         )
         return self._integrate(route, event, exchange, trace_id)
 
@@ -403,13 +403,3 @@ def _preflight(cors: CorsSpec, request: Request) -> Response:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _raw_path(request: Request) -> str:
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    return urlsplit(raw).path if raw else request.path
-
-
-def _raw_target(request: Request) -> str:
-    raw = request.environ.get("RAW_URI") or request.full_path
-    return raw.rstrip("?")
