@@ -60,9 +60,8 @@ from local.cloudformation.spec import CloudSpec, HttpApiSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
 from local.cognito.people import read_users
 from local.cognito.pool import LocalUserPool
-from local.cognito.tokens import (
-    SigningKey,
-)
+from local.cognito.public_host import PublicHost
+from local.cognito.tokens import SigningKey, openid_configuration
 from local.http_server import Server
 from local.lambda_.functions import function_configs
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
@@ -192,6 +191,7 @@ class LocalCloud:
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._http_ports: list[_HttpApiPort] = []
+        self._public_host: PublicHost | None = None  # AWS's Cognito host, for the functions' own code
 
     # ------------------------------------------------------------ lifecycle
 
@@ -251,6 +251,8 @@ class LocalCloud:
     def stop(self) -> None:
         if self.runner:
             self.runner.stop()
+        if self._public_host:
+            self._public_host.stop()
         for port in self._http_ports:
             if port.thread is not None:
                 port.server.shutdown()
@@ -334,11 +336,14 @@ class LocalCloud:
         authorizers = {}
         pool: LocalUserPool | None = None
         pool_id = made.user_pool_id
+        if pool_id is not None:
+            self._public_host = PublicHost(self.options.region, self.options.host)
         self.runner = Runner(
             function_configs(template, made.resolver),
             region=self.options.region,
             endpoint_url=self.base_url,
             concurrency=self.options.concurrency,
+            local_environment=self._public_host.environment() if self._public_host else None,
         )
         if pool_id is not None:
             pool = LocalUserPool.build(
@@ -350,6 +355,17 @@ class LocalCloud:
                 runner=self.runner,
             )
             self._dispatcher.aws.on_cognito_change.append(pool.clients.forget)
+            assert self._public_host is not None
+            self._public_host.serve(
+                pool_id,
+                pool.jwks,
+                openid_configuration(
+                    pool.issuer,
+                    f"{pool.issuer}/.well-known/jwks.json",  # on the public host, as AWS gives it
+                    f"{self.base_url}/oauth2/token",
+                    self.base_url,
+                ),
+            )
             self._dispatcher.endpoints = {
                 **{path: _logged(endpoint) for path, endpoint in pool.endpoints().items()},
                 **pool.documents(self.base_url),

@@ -412,13 +412,16 @@ class Runner:
         region: str,
         endpoint_url: str | None,
         concurrency: int = DEFAULT_CONCURRENCY,
+        local_environment: dict[str, str] | None = None,
     ):
+        """`local_environment`: what every execution environment gets besides Lambda's own variables, for
+        the local cloud's sake (the user pool's public host: local/cognito/public_host.py)."""
         self.configs = configs
         cold_starts = threading.Semaphore(_COLD_STARTS_AT_ONCE)  # shared by all the functions
         self.functions = {
             name: Environments(
                 config,
-                config.environment(region=region, endpoint_url=endpoint_url),
+                {**config.environment(region=region, endpoint_url=endpoint_url), **(local_environment or {})},
                 limit=config.reserved_concurrency if config.reserved_concurrency is not None else concurrency,
                 cold_starts=cold_starts,
             )

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -74,8 +75,30 @@ def invoke(handler, request):
     return RESULT_REPLY.format(text)  # the result's JSON as it is: not parsed and written again
 
 
+def route_public_hosts(routes):
+    """Resolve each of AWS's host names in `routes` (`host=127.0.0.1:port,...`) to the local cloud's port
+    that answers for it over TLS (local/cognito/public_host.py); any other name as usual. Every HTTP
+    client asks `socket.getaddrinfo` where a host is, so each reaches it unchanged."""
+    table = {}
+    for route in filter(None, routes.split(",")):
+        name, _, address = route.partition("=")
+        host, _, port = address.rpartition(":")
+        table[name.lower()] = (host, int(port))
+    if not table:
+        return
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        local = table.get(host.lower()) if isinstance(host, str) and str(port) in ("443", "https") else None
+        return resolve(*local, *args, **kwargs) if local else resolve(host, port, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
 def main():
     handler_spec, code_dir = sys.argv[1], sys.argv[2]
+    # The local cloud's own variable: used here, and not part of the function's environment.
+    route_public_hosts(os.environ.pop("_LOCAL_CLOUD_HOSTS", ""))
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
