@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -132,6 +133,19 @@ def main(argv: list[str] | None = None) -> int:
             cloud.start()
         except OSError as error:
             print(f"cannot serve on 127.0.0.1:{args.port}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        except (SystemExit, KeyboardInterrupt):
+            raise  # SystemExit: a named refusal, its message already says what and why
+        except Exception as error:
+            # Never a traceback for a template the local cloud cannot read: one line that names it.
+            print(
+                f"the local cloud could not start on {options.template}: {type(error).__name__}: {error}\n"
+                "(a template the local cloud does not understand: please report it; "
+                "LOCAL_CLOUD_TRACEBACK=1 shows where it failed)",
+                file=sys.stderr,
+            )
+            if os.environ.get("LOCAL_CLOUD_TRACEBACK"):
+                raise
             return 1
         console.say(*banner(cloud))
         while not stopping.wait(0.5):

@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from samtranslator.model.exceptions import InvalidDocumentException
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
@@ -63,7 +62,7 @@ from local.cognito.pool import LocalUserPool
 from local.cognito.public_host import PublicHost
 from local.cognito.tokens import SigningKey, openid_configuration
 from local.http_server import Server
-from local.lambda_.functions import function_configs
+from local.lambda_.functions import function_configs, unrunnable
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
 from local.project import Project, project_of
 
@@ -203,18 +202,16 @@ class LocalCloud:
         self.local_defaults = self.project.defaults_for(
             load_source(self.options.template).get("Parameters") or {}, self.options.parameter_overrides
         )
-        try:
-            template = active(
-                translate(
-                    {**self.local_defaults, **self.options.parameter_overrides},
-                    path=self.options.template,
-                    region=self.options.region,
-                    stack_name=self.options.stack_name,
-                )
+        template = active(
+            translate(
+                {**self.local_defaults, **self.options.parameter_overrides},
+                path=self.options.template,
+                region=self.options.region,
+                stack_name=self.options.stack_name,
             )
-        except InvalidDocumentException as error:
-            raise SystemExit(f"{self.options.template}: the SAM transform refused it: {error}") from None
+        )
         self.spec = spec = read_spec(template)
+        self._refuse_what_cannot_be_run(spec)
         self._refuse_what_cannot_be_enforced(spec)
         self._bind_http_apis(spec)
         self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
@@ -316,6 +313,18 @@ class LocalCloud:
         chunks, status, reply_headers = run_wsgi_app(self._dispatcher, environ, buffered=True)
         raw = _RawBody(b"".join(chunks))
         return AWSResponse(request.url, int(status.split()[0]), _as_any(dict(reply_headers)), raw)
+
+    def _refuse_what_cannot_be_run(self, spec: CloudSpec) -> None:
+        """Functions in another language or in a container image: refused by name at start-up, rather
+        than served as a 502 on every call (docs/local-cloud.md)."""
+        refused = [
+            f"  - {name}: {why}" for name, props in spec.functions.items() if (why := unrunnable(props))
+        ]
+        if refused:
+            raise SystemExit(
+                "the local cloud cannot run these functions of the template:\n" + "\n".join(refused) + "\n"
+                "It runs Python 3 functions on the local interpreter; run the others with `sam local`."
+            )
 
     def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
         """Never open by omission (docs/aws-behaviour.md §8)."""

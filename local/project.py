@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.cloudformation.template import project_folder
 from local.cognito.people import SampleUser, users_from
 
 SETTINGS_FILE = "local-cloud.toml"
@@ -35,8 +36,9 @@ class Project:
 
 
 def project_of(template: Path) -> Project:
-    """The settings beside `template`, or none (a bare project) when it has no settings file."""
-    path = template.resolve().parent / SETTINGS_FILE
+    """The settings beside `template` (for `sam build`'s output, beside the project's template), or none
+    (a bare project) when it has no settings file."""
+    path = project_folder(template) / SETTINGS_FILE
     if not path.exists():
         return Project()
     try:

@@ -25,6 +25,34 @@ class GatewayError(Exception):
         super().__init__(self.message)
 
 
+class BadRequestParameters(GatewayError):
+    """A required header or query string missing or blank (the method's request validator)."""
+
+    response_type = "BAD_REQUEST_PARAMETERS"
+    status = 400
+    error_type = "BadRequestException"
+
+    @property
+    def validation_error(self) -> str:
+        return self.message
+
+
+class BadRequestBody(GatewayError):
+    """The body does not match the method's model for its content type (the request validator).
+
+    The caller reads only "Invalid request body"; what failed is `$context.error.validationErrorString`.
+    """
+
+    response_type = "BAD_REQUEST_BODY"
+    status = 400
+    message = "Invalid request body"
+    error_type = "BadRequestException"
+
+    def __init__(self, validation_error: str):
+        super().__init__()
+        self.validation_error = validation_error
+
+
 class MissingAuthenticationToken(GatewayError):
     """A path or method the API does not define, asked without an Authorization header."""
 

@@ -41,6 +41,7 @@ from local.apigateway.events import authorizer_claims, rest_event
 from local.apigateway.proxy import Malformed, is_binary, proxy_response
 from local.apigateway.routes import RouteTable
 from local.apigateway.throttle import Throttling
+from local.apigateway.validation import validate
 from local.cloudformation.spec import ApiSpec, Quota, Route, Throttle
 from local.http_server import RAW_HEADERS, raw_path, raw_target
 from local.lambda_.outcome import Result, Throttled
@@ -181,6 +182,8 @@ class Gateway:
         body = _body(request)
         if len(body) > MAX_REQUEST_BYTES:  # a chunked body has no Content-Length to refuse it by
             raise RequestTooLarge
+        if route.validation is not None:  # after the authorizer and the API key, as API Gateway does
+            validate(route.validation, request, body)
         trace_id = new_trace_id()
         event = self._event(route, path, path_parameters, exchange, body, authorization, api_key, trace_id)
         return self._integrate(route, event, exchange, trace_id)
@@ -335,5 +338,6 @@ def _render(template: str, error: GatewayError, request_id: str) -> str:
         template.replace("$context.error.messageString", json.dumps(error.message))
         .replace("$context.error.message", error.message)
         .replace("$context.error.responseType", error.response_type)
+        .replace("$context.error.validationErrorString", getattr(error, "validation_error", ""))
         .replace("$context.requestId", request_id)
     )

@@ -19,7 +19,8 @@ from importlib.metadata import version
 from typing import Any
 
 from local.cloudformation.resolve import Resolver
-from local.cloudformation.template import Template, openapi_body
+from local.cloudformation.template import Template, TemplateRefused, openapi_body
+from local.cloudformation.validators import RequestValidation, request_validation
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 ANY_METHOD = "x-amazon-apigateway-any-method"
@@ -58,6 +59,7 @@ class Route:
     timeout_seconds: float = DEFAULT_INTEGRATION_TIMEOUT_MS / 1000
     # What the template asks of this route that the local cloud cannot enforce (None: everything is).
     unenforced: str | None = None
+    validation: RequestValidation | None = None  # the REST method's request validator, if any
 
     @property
     def key(self) -> str:
@@ -220,7 +222,7 @@ def _properties(template: Template, resource_type: str) -> dict[str, dict[str, A
 
 def _read_api(template: Template) -> ApiSpec:
     api_id, _ = template.the_one("AWS::ApiGateway::RestApi")
-    stage_id, stage = template.the_one("AWS::ApiGateway::Stage")
+    stage_id, stage = _stage_of(template, api_id)
     body = openapi_body(template)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
@@ -244,7 +246,10 @@ def _read_api(template: Template) -> ApiSpec:
         "x-api-key",
     )
     routes = tuple(
-        _route(path, method, operation, authorizers, other_authorizers)
+        dataclasses.replace(
+            _route(path, method, operation, authorizers, other_authorizers),
+            validation=request_validation(body, operations, operation),
+        )
         for path, operations in body.get("paths", {}).items()
         for method, operation in operations.items()
         if method in HTTP_METHODS or method == ANY_METHOD
@@ -278,6 +283,23 @@ def _read_api(template: Template) -> ApiSpec:
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
         method_throttles=_method_throttles(stage["Properties"].get("MethodSettings", [])),
     )
+
+
+def _stage_of(template: Template, api_id: str) -> tuple[str, dict[str, Any]]:
+    """The REST API's stage: its AWS::ApiGateway::Stage, else the stage its Deployment names (an API
+    built from resources often has no Stage resource)."""
+    stages = template.of_type("AWS::ApiGateway::Stage")
+    if len(stages) == 1:
+        return next(iter(stages.items()))
+    deployments = {
+        name: {"Properties": {"StageName": d["Properties"]["StageName"]}}
+        for name, d in template.of_type("AWS::ApiGateway::Deployment").items()
+        if d.get("Properties", {}).get("StageName") and d["Properties"].get("RestApiId") == {"Ref": api_id}
+    }
+    if not stages and len(deployments) == 1:
+        return next(iter(deployments.items()))
+    found = sorted(stages) or sorted(deployments)
+    raise TemplateRefused(f"{api_id}: the local cloud serves a REST API's one stage; found {found or 'none'}")
 
 
 def _user_pool_of(scheme: dict[str, Any]) -> str | None:
@@ -639,7 +661,8 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
 
 def _function_notes(props: dict[str, Any]) -> list[str]:
     notes = []
-    if props.get("Layers"):
+    # The template's own layers (a Ref) are on the function's path; another account's (an ARN) are not.
+    if any(not (isinstance(layer, dict) and "Ref" in layer) for layer in props.get("Layers") or []):
         notes.append(
             f"layers are not downloaded; Powertools {version('aws-lambda-powertools')} "
             "comes from the local env instead"

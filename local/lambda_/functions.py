@@ -9,13 +9,15 @@ the Lambda runtime adds (docs/aws-behaviour.md §7).
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from local.cloudformation.resolve import Resolver, Unresolvable
-from local.cloudformation.template import Template
+from local.cloudformation.template import Template, is_build_output, state_dir
+from local.lambda_.dependencies import REQUIREMENTS, dependencies_dir
 
 # Inherited from the developer's environment: enough to run Python, nothing about AWS credentials.
 _PASSED_THROUGH = ("PATH", "LANG", "PYTHONDONTWRITEBYTECODE", "SYSTEMROOT")
@@ -38,6 +40,8 @@ class FunctionConfig:
     log_group: str
     reserved_concurrency: int | None
     variables: dict[str, str]  # the template's own environment variables, resolved
+    # After the code folder on sys.path: its installed requirements, then its layers' /opt/python.
+    python_paths: tuple[Path, ...] = ()
 
     def environment(self, *, region: str, endpoint_url: str | None) -> dict[str, str]:
         """The whole environment of one execution environment: the template's variables, then Lambda's."""
@@ -107,7 +111,46 @@ def function_config(template: Template, logical_id: str, resolver: Resolver) -> 
         log_group=str(logging_config.get("LogGroup") or f"/aws/lambda/{name}"),
         reserved_concurrency=int(reserved) if isinstance(reserved, int | str) else None,
         variables={k: str(v) for k, v in variables.items()},
+        python_paths=(*_dependencies(template, logical_id), *_layer_paths(template, props)),
     )
+
+
+def unrunnable(props: dict[str, Any]) -> str | None:
+    """Why the local cloud cannot run this function (it runs Python 3 code on the local interpreter),
+    or None. Said at start-up, by name, rather than a 502 on every call."""
+    if props.get("PackageType") == "Image" or "ImageUri" in props.get("Code", {}):
+        return "a container image function is not run by the local cloud"
+    runtime = str(props.get("Runtime", ""))
+    if not runtime.startswith("python3"):
+        return f"runtime {runtime or '(none)'} is not run by the local cloud (it runs Python 3 functions)"
+    return None
+
+
+def _dependencies(template: Template, logical_id: str) -> list[Path]:
+    """The function's own requirements.txt, installed as `sam build` would (not for `sam build`'s
+    output, whose function folders hold them already)."""
+    requirements = template.code_dirs[logical_id] / REQUIREMENTS
+    if is_build_output(template.path) or not requirements.is_file():
+        return []
+    return [dependencies_dir(requirements, state_dir(template.path))]
+
+
+def _layer_paths(template: Template, props: dict[str, Any]) -> list[Path]:
+    """The template's own layers, as Lambda extracts them into /opt: their `python` folder and its
+    site-packages on the path, the last layer first (it overwrites the others' files). A layer folder
+    without `python/` is one `sam build` would put there (BuildMethod python3.x): the folder itself."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    paths: list[Path] = []
+    for layer in reversed(props.get("Layers") or []):
+        folder = template.layer_dirs.get(layer.get("Ref", "")) if isinstance(layer, dict) else None
+        if folder is None:
+            continue  # a layer of another account (an ARN): named at start-up, not downloaded
+        python = folder / "python"
+        if python.is_dir():
+            paths += [python / "lib" / version / "site-packages", python]
+        else:
+            paths.append(folder)
+    return paths
 
 
 def function_configs(template: Template, resolver: Resolver) -> dict[str, FunctionConfig]:

@@ -88,7 +88,8 @@ class _Process:
 
     def __init__(self, config: FunctionConfig, environment: dict[str, str]):
         self.popen = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
-            [sys.executable, str(_WORKER_SCRIPT), config.handler, str(config.code_dir)],
+            [sys.executable, str(_WORKER_SCRIPT), config.handler, str(config.code_dir)]
+            + [str(path) for path in config.python_paths],
             cwd=config.code_dir,
             env=environment,
             stdin=subprocess.PIPE,

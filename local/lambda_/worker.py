@@ -45,7 +45,9 @@ class LambdaContext:
 
 def load_handler(spec):
     module_name, _, function_name = spec.rpartition(".")
-    return getattr(importlib.import_module(module_name), function_name)
+    # A handler written as a path (src/api/items.handler) names a module of the code folder, as Lambda's
+    # Python runtime (awslambdaric's bootstrap) reads it.
+    return getattr(importlib.import_module(module_name.replace("/", ".")), function_name)
 
 
 def error_reply(label, error, kind="function"):
@@ -96,14 +98,15 @@ def route_public_hosts(routes):
 
 
 def main():
-    handler_spec, code_dir = sys.argv[1], sys.argv[2]
+    handler_spec, code_dir, more_paths = sys.argv[1], sys.argv[2], sys.argv[3:]
     # The local cloud's own variable: used here, and not part of the function's environment.
     route_public_hosts(os.environ.pop("_LOCAL_CLOUD_HOSTS", ""))
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # from here on, print() goes to the log stream
-    sys.path[0] = code_dir
+    # The code first, then what Lambda puts after it: the function's dependencies, its layers' /opt/python.
+    sys.path[0:1] = [code_dir, *more_paths]
 
     handler, init_error = None, None
     try:
