@@ -72,6 +72,7 @@ def test_the_stage_path_reaches_the_gateway_whatever_its_aws_headers() -> None:
 
 def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch, tmp_path) -> None:
     from local.cloud import LocalCloud, Options, _Dispatcher
+    from local.cognito.public_host import PublicHost
     from local.http_server import Server
 
     seen: list[tuple[str, bool]] = []
@@ -81,6 +82,8 @@ def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch
         app = server.app
         if isinstance(app, _Dispatcher):  # the main port: its APIs and the pool's endpoints
             seen.append(("main", len(app.apis) == 1 and "/oauth2/token" in app.endpoints))
+        elif isinstance(getattr(app, "__self__", None), PublicHost):  # AWS's Cognito host: the pool's keys
+            seen.append(("public host", len(app.__self__._documents) == 2))
         else:  # an HTTP API's own port: its gateway
             seen.append(("http api", getattr(app, "gateway", None) is not None))
         serve_forever(server, *args, **kwargs)
@@ -92,4 +95,4 @@ def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch
         cloud.start()
     finally:
         cloud.stop()
-    assert seen == [("main", True), ("http api", True)]
+    assert seen == [("public host", True), ("main", True), ("http api", True)]
