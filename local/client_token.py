@@ -44,6 +44,8 @@ def token(url: str, client: str | None = None, outputs_path: Path | None = None)
     path = outputs_path or local_outputs.find(url)
     try:
         outputs = local_outputs.read(path, url)
+    except local_outputs.OutputsNotFound:
+        raise
     except (OSError, ValueError) as error:
         raise Refused(f"cannot read {path}: {error}") from None
     clients = machine_clients(outputs)

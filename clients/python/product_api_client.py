@@ -80,10 +80,10 @@ def local_outputs_path(where: Path | str | None = None) -> Path:
                 return folder / name
     raise LocalOutputsNotFound(
         f"no outputs of a local cloud at {text}: {name} is not in {searched[0]}, beside "
-        f"{Path(__file__).name}, or in a folder above them. Start the cloud (`make local"
-        f"{'' if port == 3000 else f' PORT={port}'}` in the project's folder), then pass its file "
-        f"(Settings.from_local_outputs('/path/to/product-api/{name}'), --local FILE) or set "
-        f"{OUTPUTS_VARIABLE}=/path/to/product-api/{name}"
+        f"{Path(__file__).name}, or in a folder above them. `make local"
+        f"{'' if port == 3000 else f' PORT={port}'}` writes it in the project's folder while the cloud "
+        f"runs: pass that file (Settings.from_local_outputs('/path/to/product-api/{name}'), "
+        f"--local FILE) or set {OUTPUTS_VARIABLE}=/path/to/product-api/{name}"
     )
 
 

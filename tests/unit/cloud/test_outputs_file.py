@@ -137,3 +137,15 @@ def test_a_stopping_cloud_leaves_a_file_another_cloud_wrote_since(cloud_root):
     assert json.loads(shared.read_text()) == theirs.outputs
     theirs.stop()
     assert not shared.exists()
+
+
+def test_client_token_refuses_outputs_left_under_the_port_by_another_cloud(tmp_path, monkeypatch, capsys):
+    write(tmp_path / ".local" / "outputs.json", 3100)  # a file left under the default port's name
+    monkeypatch.chdir(tmp_path)
+
+    assert client_token.main(["http://127.0.0.1:3000"]) == 1
+
+    assert capsys.readouterr().err == (
+        f"python3 -m local.client_token: {tmp_path.resolve()}/.local/outputs.json holds the outputs of "
+        "the cloud at http://127.0.0.1:3100, not of http://127.0.0.1:3000\n"
+    )
