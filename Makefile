@@ -38,7 +38,7 @@ PIP_PROGRESS := awk -v tty=$$([ -t 1 ] && echo 1 || echo 0) \
                    else printf "  %3d  %s\n", n, $$2; fflush() } \
    END { if (tty && n) printf "\n" }'
 
-.PHONY: help install lint build test unit e2e bench local invoke deploy destroy clean distclean openapi
+.PHONY: help install lint build test unit e2e bench local invoke invoke-usage deploy destroy clean distclean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,8 +107,14 @@ bench: install ## cold-start and local-cloud benchmarks
 local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1 (PORT=3000, SEED=, USERS=, ARGS=...)
 	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
 
-invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
+# Without FUNCTION= and EVENT=, the usage, before anything is installed.
+invoke: $(if $(and $(FUNCTION),$(EVENT)),install,invoke-usage) ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
 	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
+
+invoke-usage:
+	@echo "make invoke needs FUNCTION= and EVENT=, e.g. make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json" >&2
+	@echo "(events/README.md lists each event with its function; SEED=events/seed_item.json preloads the table)" >&2
+	@exit 2
 
 deploy: build ## sam deploy (AWS account needed; first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV)) $(if $(filter command line,$(origin REGION)),--region $(REGION))
@@ -119,5 +125,5 @@ destroy: install ## sam delete: remove a deployed stack (asks first); ENV=prod f
 clean: ## remove build output, local state and caches (keeps .venv)
 	rm -rf .aws-sam .local .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
 
-distclean: clean ## clean, and remove .venv and .venv-lambda (the benchmark's)
+distclean: clean ## clean, and remove every venv: .venv, .venv-checkov (make lint's) and .venv-lambda (make bench's)
 	rm -rf $(VENV) .venv-*

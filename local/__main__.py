@@ -49,7 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="template parameters, as for sam deploy (e.g. RequireApiKey=true)",
     )
     parser.add_argument(
-        "--outputs", type=Path, help="where to write the outputs (default .local/outputs.json)"
+        "--outputs",
+        type=Path,
+        help="where to write the outputs, removed on stop (default .local/outputs.json on port 3000, "
+        ".local/outputs-PORT.json on another port)",
     )
     parser.add_argument(
         "--template", type=Path, default=None, help="the SAM template (default template.yaml)"
@@ -104,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # feature-toggle chatter
 
     from local import console
-    from local.cloud import DEFAULT_OUTPUTS, LocalCloud, Options
+    from local.cloud import LocalCloud, Options
 
     options = Options(
         port=args.port,
         parameter_overrides=_overrides(args.parameter_overrides),
         seed=args.seed,
         users=args.users,  # else the people of the template's local-cloud.toml, if it has one
-        outputs_path=args.outputs or DEFAULT_OUTPUTS,
+        outputs_path=args.outputs,  # else by port: local/outputs.py
         signing_key=args.signing_key,
         throttling=not args.no_throttle,
         concurrency=args.concurrency,
@@ -191,7 +194,7 @@ def banner(cloud: Any) -> list[str]:
         f"  Throttling  {throttling}",
         f"  Functions   {concurrency}; beyond that, {throttled or '-'} "
         "as API Gateway answers a throttled Lambda",
-        f"  Outputs     {cloud.options.outputs_path}",
+        f"  Outputs     {cloud.outputs_path}  (removed when the cloud stops)",
     ]
     if cloud.seeded is not None:
         lines.append(f"  Seeded      {cloud.seeded} item(s) from {cloud.options.seed}")

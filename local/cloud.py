@@ -20,6 +20,7 @@ A request on the stage path always goes to the gateway, whatever its headers.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import json
@@ -38,6 +39,7 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wrappers import Request, Response
 
 from local import console
+from local import outputs as outputs_file
 from local.api_page import PAGE_PATH, local_document, page_endpoints
 from local.apigateway.authorizers import CognitoAuthorizer
 from local.apigateway.gateway import ApiKeys, Gateway
@@ -66,7 +68,6 @@ from local.lambda_.functions import function_configs, unrunnable
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
 from local.project import Project, project_of
 
-DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
 # Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
 # stage of that name would shadow them.
 _RESERVED_STAGES = {
@@ -83,7 +84,8 @@ class Options:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     seed: Path | None = None
     users: Path | None = None  # people to create (JSON); None: the project's (local-cloud.toml)
-    outputs_path: Path = DEFAULT_OUTPUTS
+    # None: .local/outputs.json on the default port, else .local/outputs-PORT.json (local/outputs.py)
+    outputs_path: Path | None = None
     region: str = "us-east-1"
     stack_name: str = "product-api"
     signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
@@ -178,6 +180,7 @@ class LocalCloud:
     def __init__(self, options: Options):
         self.options = options
         self.outputs: dict[str, Any] = {}
+        self._outputs_text = ""  # as written, so that stop() removes only its own file
         self.startup_seconds = 0.0
         self.seeded: int | None = None
         # Parameters the local cloud set itself (local-cloud.toml's parameter_defaults), for the banner.
@@ -199,6 +202,8 @@ class LocalCloud:
         # The port first: a busy one fails here, before anything (a running cloud's outputs) is touched.
         # It accepts connections only once everything behind it is wired (serve_forever, below).
         self._server = Server(self.options.host, self.options.port, self._dispatcher)
+        if self.options.outputs_path is None:  # by the port bound: 0 picks one
+            self.options.outputs_path = outputs_file.default_path(ROOT, self._server.server_address[1])
         self.local_defaults = self.project.defaults_for(
             load_source(self.options.template).get("Parameters") or {}, self.options.parameter_overrides
         )
@@ -214,7 +219,7 @@ class LocalCloud:
         self._refuse_what_cannot_be_run(spec)
         self._refuse_what_cannot_be_enforced(spec)
         self._bind_http_apis(spec)
-        self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
+        self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
         provisioner = Provisioner(
             self.aws_client, region=self.options.region, stack_name=self.options.stack_name
@@ -246,6 +251,7 @@ class LocalCloud:
         self.startup_seconds = time.perf_counter() - started
 
     def stop(self) -> None:
+        self._remove_outputs()
         if self.runner:
             self.runner.stop()
         if self._public_host:
@@ -445,12 +451,26 @@ class LocalCloud:
         path.chmod(0o600)
         return SigningKey.from_pem(path.read_bytes())
 
+    @property
+    def outputs_path(self) -> Path:
+        assert self.options.outputs_path is not None, "set by start()"
+        return self.options.outputs_path
+
     def _write_outputs(self) -> None:
-        path = self.options.outputs_path
+        path = self.outputs_path
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.outputs, indent=2) + "\n")
+        self._outputs_text = json.dumps(self.outputs, indent=2) + "\n"
+        temporary.write_text(self._outputs_text)
         temporary.replace(path)  # readers never see a half-written file
+
+    def _remove_outputs(self) -> None:
+        """The outputs file goes with the cloud (its secrets and ids die with it), unless another
+        cloud has written the same path since."""
+        path = self.options.outputs_path
+        with contextlib.suppress(OSError):
+            if path is not None and self._outputs_text and path.read_text() == self._outputs_text:
+                path.unlink()
 
 
 def _resolved(resolver: Resolver, value: Any) -> Any:

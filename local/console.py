@@ -6,6 +6,7 @@ characters are shown escaped, so nothing a client sends (a path with %0A in it) 
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import threading
@@ -32,6 +33,35 @@ def say(*lines: str) -> None:
         sys.stdout.flush()
 
 
+def function_logs(lines: Iterable[str]) -> list[str]:
+    """A function's log lines for the console: each CloudWatch embedded metric format document (what
+    Powertools' Metrics prints, such as ColdStart on every cold start) as one short line. The function
+    prints it whole, as on AWS, where CloudWatch reads it; `make invoke` shows it whole."""
+    return [_metrics_line(line) or line for line in lines]
+
+
+def _metrics_line(line: str) -> str | None:
+    """`metrics ProductApi: ColdStart 1 Count` for an EMF document, None for any other line."""
+    if not line.startswith("{") or '"_aws"' not in line:
+        return None
+    try:
+        document = json.loads(line)
+        directives = document["_aws"]["CloudWatchMetrics"]
+        shown = []
+        for directive in directives:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                values = value if isinstance(value, list) else [value]
+                numbers = " ".join(f"{v:g}" for v in values)
+                shown.append((directive["Namespace"], f"{metric['Name']} {numbers} {metric.get('Unit', '')}"))
+    except (ValueError, KeyError, TypeError):
+        return None  # not EMF after all: shown as it is
+    if not shown:
+        return None
+    namespaces = dict.fromkeys(namespace for namespace, _ in shown)
+    return f"metrics {', '.join(namespaces)}: " + ", ".join(metric.strip() for _, metric in shown)
+
+
 def request_line(
     method: str,
     path: str,
@@ -44,4 +74,4 @@ def request_line(
     cold = " (cold start)" if invocation and invocation.cold_start else ""
     notes = "".join(f" [{mark}]" for mark in marks)
     line = f"{escaped(method)} {escaped(path)} {status} {function} {latency_ms:.1f} ms{cold}{notes}"
-    say(line, *(invocation.logs if invocation else ()))
+    say(line, *function_logs(invocation.logs if invocation else ()))

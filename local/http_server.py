@@ -30,6 +30,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import h11
 from h11._headers import CONTENT_LENGTH_MAX_DIGITS, _field_name_re, _field_value_re
 from h11._readers import request_line_re
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from local import console
@@ -69,6 +70,12 @@ def raw_target(request: Request) -> str:
     """The request target as sent, for the console: path and query, encoding kept."""
     raw = request.environ.get("RAW_URI") or request.full_path
     return raw.rstrip("?")
+
+
+def _reason(code: int, given: str) -> bytes:
+    """The reason phrase as AWS and HTTP write it (`401 Unauthorized`), not as werkzeug's `status` has
+    it (`401 UNAUTHORIZED`); werkzeug's table, not Python's, whose phrases change between versions."""
+    return HTTP_STATUS_CODES.get(code, given).encode("latin-1")
 
 
 class Server(socketserver.ThreadingTCPServer):
@@ -265,7 +272,8 @@ class _Connection(socketserver.BaseRequestHandler):
     ) -> None:
         code = int(status.split(" ", 1)[0])
         wire = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        pending = [self.h11.send(h11.Response(status_code=code, headers=wire, reason=status[4:].encode()))]
+        response = h11.Response(status_code=code, headers=wire, reason=_reason(code, status[4:]))
+        pending = [self.h11.send(response)]
         size = 0
         try:
             for chunk in body:
@@ -299,7 +307,8 @@ class _Connection(socketserver.BaseRequestHandler):
             return
         body = b'{"message": "Bad Request"}'
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        response = h11.Response(status_code=error.error_status_hint, headers=headers)
+        code = error.error_status_hint
+        response = h11.Response(status_code=code, headers=headers, reason=_reason(code, ""))
         self.request.sendall(self.h11.send(response) + self.h11.send(h11.Data(data=body)))
 
     def _send(self, event: Any) -> None:
@@ -354,7 +363,7 @@ def _short_response(
     code = int(status[:3])
     if method == b"HEAD" or code in (204, 304) or not 200 <= code < 1000:
         return None, body
-    wire = [b"HTTP/1.1 " + status.encode("latin-1") + b"\r\n"]
+    wire = [b"HTTP/1.1 %d " % code + _reason(code, status[4:]) + b"\r\n"]
     length = None
     for name, value in headers:
         name_bytes, value_bytes = name.encode("latin-1"), value.encode("latin-1")

@@ -10,9 +10,11 @@ route. (The HTTP API says 403 for that, which is never retried: give `Settings` 
 `api_url` to call it; it takes no API key.)
 
 Settings come from a deployed stack (CloudFormation outputs, the client secret from Cognito) or
-from the local cloud's `.local/outputs.json`:
+from the outputs file a local cloud writes (`make local`: `.local/outputs.json` on port 3000,
+`.local/outputs-PORT.json` on another port):
 
-    client = ProductApiClient(Settings.from_local_outputs())              # after `make local`
+    client = ProductApiClient(Settings.from_local_outputs())              # the cloud on port 3000
+    client = ProductApiClient(Settings.from_local_outputs("http://127.0.0.1:3100"))  # another one
     client = ProductApiClient(Settings.from_stack("product-api"))         # AWS credentials and region
     product = client.create_product(name="Kettle", price="39.90", currency="EUR")
     page = client.list_products(limit=10)
@@ -28,18 +30,61 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 DEFAULT_CLIENT = "ProductAdminClient"
-LOCAL_OUTPUTS = Path(".local/outputs.json")
+LOCAL_URL = "http://127.0.0.1:3000"  # `make local`'s default port
+OUTPUTS_VARIABLE = "PRODUCT_API_OUTPUTS"  # a local cloud's outputs file, wherever your code runs
+
+
+class LocalOutputsNotFound(FileNotFoundError):
+    """No outputs file for the local cloud asked for; the message says what to do."""
+
+
+def local_outputs_path(where: Path | str | None = None) -> Path:
+    """The outputs file of a local cloud. `where` is the file itself, or the cloud's URL; None means
+    $PRODUCT_API_OUTPUTS if set, else the cloud on port 3000.
+
+    For a URL, the file the cloud on that port writes (`.local/outputs.json` on 3000,
+    `.local/outputs-PORT.json` on another port) is looked for in the working folder and the folders
+    above it, then beside this file and above: so it is found from anywhere inside the project, and
+    a copy of this file elsewhere needs the path or the variable.
+    """
+    if where is None:
+        where = os.environ.get(OUTPUTS_VARIABLE) or LOCAL_URL
+    text = str(where)
+    if "://" not in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise LocalOutputsNotFound(
+                f"{path} does not exist: `make local` writes it once the cloud is ready, and removes it "
+                "when the cloud stops"
+            )
+        return path
+    port = urlsplit(text).port or 80
+    name = Path(".local") / ("outputs.json" if port == 3000 else f"outputs-{port}.json")
+    searched = [Path.cwd().resolve(), Path(__file__).resolve().parent]
+    for start in searched:
+        for folder in (start, *start.parents):
+            if (folder / name).is_file():
+                return folder / name
+    raise LocalOutputsNotFound(
+        f"no outputs of a local cloud at {text}: {name} is not in {searched[0]}, beside "
+        f"{Path(__file__).name}, or in a folder above them. `make local"
+        f"{'' if port == 3000 else f' PORT={port}'}` writes it in the project's folder while the cloud "
+        f"runs: pass that file (Settings.from_local_outputs('/path/to/product-api/{name}'), "
+        f"--local FILE) or set {OUTPUTS_VARIABLE}=/path/to/product-api/{name}"
+    )
 
 
 class ProductApiError(Exception):
@@ -66,9 +111,15 @@ class Settings:
     api_key: str | None = None  # only with RequireApiKey=true
 
     @classmethod
-    def from_local_outputs(cls, path: Path | str = LOCAL_OUTPUTS, client: str = DEFAULT_CLIENT) -> Settings:
-        """From the outputs file `make local` writes (each client's id and secret included)."""
-        outputs = json.loads(Path(path).read_text())
+    def from_local_outputs(cls, where: Path | str | None = None, client: str = DEFAULT_CLIENT) -> Settings:
+        """From the outputs file a local cloud writes (each client's id and secret included): `where`
+        is that file or the cloud's URL (local_outputs_path says how each is found)."""
+        where = str(where or os.environ.get(OUTPUTS_VARIABLE) or LOCAL_URL)
+        path = local_outputs_path(where)
+        outputs = json.loads(path.read_text())
+        written_by = outputs.get("AwsEndpointUrl")
+        if "://" in where and written_by and urlsplit(written_by).port != urlsplit(where).port:
+            raise LocalOutputsNotFound(f"{path} holds the outputs of the cloud at {written_by}, not {where}")
         clients = outputs["Clients"]
         if client not in clients:
             raise KeyError(f"{path} has no client {client!r}; it has {sorted(clients)}")
@@ -199,7 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument(
-        "--local", nargs="?", const=str(LOCAL_OUTPUTS), metavar="OUTPUTS", help="the local cloud"
+        "--local",
+        nargs="?",
+        const="",
+        metavar="URL_OR_FILE",
+        help=f"a local cloud: its URL or outputs file (default ${OUTPUTS_VARIABLE}, else {LOCAL_URL})",
     )
     where.add_argument("--stack", metavar="NAME", help="a deployed stack (AWS credentials and region)")
     parser.add_argument("--client", default=DEFAULT_CLIENT, help=f"app client logical id ({DEFAULT_CLIENT})")
@@ -210,17 +265,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("body", nargs="?", help="JSON body for POST and PUT")
     args = parser.parse_args(argv)
 
-    settings = (
-        Settings.from_stack(args.stack, args.client)
-        if args.stack
-        else Settings.from_local_outputs(args.local, args.client)
-    )
+    try:
+        settings = (
+            Settings.from_stack(args.stack, args.client)
+            if args.stack
+            else Settings.from_local_outputs(args.local or None, args.client)
+        )
+    except (LocalOutputsNotFound, KeyError) as error:
+        parser.exit(2, f"{parser.prog}: {error.args[0] if error.args else error}\n")
     client = ProductApiClient(settings, scope=args.scope)
     body: Mapping[str, Any] | None = json.loads(args.body) if args.body else None
     started = time.perf_counter()
     status = 0
     for _ in range(max(1, args.repeat)):
-        response = client.request(args.method.upper(), args.path, json=body)
+        try:
+            response = client.request(args.method.upper(), args.path, json=body)
+        except requests.ConnectionError:
+            parser.exit(2, f"{parser.prog}: nothing answers at {settings.token_url} or {settings.api_url}\n")
+        except OAuthError as error:  # outputs left by an earlier run name clients this cloud never made
+            parser.exit(2, f"{parser.prog}: {settings.token_url} refused {args.client}: {error}\n")
         status = response.status_code
         print(response.status_code, response.text)
     elapsed = time.perf_counter() - started

@@ -11,6 +11,7 @@ Only the function that creates imports this module (and so the utility).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,12 +44,22 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
 
 
 def _create(request: dict[str, Any], create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """What the utility runs once: `request` is what it hashes, `create` what it calls."""
-    return create()
+    """What the utility runs once: `request` is what it hashes, `create` what it calls. The product is
+    kept as the JSON text the caller got: the utility stores a response as JSON with its keys sorted,
+    so a replay of the product itself would be the same JSON but not the same bytes."""
+    return {STORED: json.dumps(create())}
+
+
+STORED = "product_json"
 
 
 class Replayed(dict):
     """A response stored by an earlier request with the same key, returned again."""
+
+
+def _replayed(response: Any, idempotent_data: Any) -> Replayed:
+    # Records stored before the product was kept as text hold the product itself (sorted keys).
+    return Replayed(json.loads(response[STORED]) if STORED in response else response)
 
 
 class IdempotentCreates:
@@ -63,7 +74,7 @@ class IdempotentCreates:
             raise_on_no_idempotency_key=True,
             expires_after_seconds=EXPIRES_AFTER_SECONDS,
             hash_function="sha256",
-            response_hook=lambda response, _record: Replayed(response),
+            response_hook=_replayed,
         )
         self._once = idempotent_function(
             _create,
@@ -85,9 +96,17 @@ class IdempotentCreates:
         self._config.register_lambda_context(lambda_context)  # an in-progress record ends with the call
         # The product as it would be stored: 19.9 and "19.90" are the same request.
         fingerprint = {**product.values(), "price": f"{product.price.quantize(CENT)}"}
+        created: list[dict[str, Any]] = []
+
+        def create_once() -> dict[str, Any]:
+            created.append(create())
+            return created[0]
+
         try:
-            return self._once(request={"caller": caller, "key": key, "product": fingerprint}, create=create)
+            request = {"caller": caller, "key": key, "product": fingerprint}
+            answer = self._once(request=request, create=create_once)
         except IdempotencyValidationError:
             raise IdempotencyKeyReused from None
         except IdempotencyAlreadyInProgressError:
             raise IdempotencyKeyInProgress from None
+        return created[0] if created else answer

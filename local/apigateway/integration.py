@@ -33,5 +33,5 @@ def _late_logs(future: Future[Invocation]) -> None:
     invocation = future.result()
     console.say(
         f"{invocation.function} ended after the integration timeout ({invocation.duration_ms:.0f} ms)",
-        *invocation.logs,
+        *console.function_logs(invocation.logs),
     )

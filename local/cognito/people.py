@@ -164,7 +164,8 @@ class Triggers:
             ) from None
         elapsed = (time.perf_counter() - started) * 1000
         cold = " (cold start)" if invocation.cold_start else ""
-        console.say(f"PreTokenGeneration {label} {elapsed:.1f} ms{cold}", *invocation.logs)
+        logs = console.function_logs(invocation.logs)
+        console.say(f"PreTokenGeneration {label} {elapsed:.1f} ms{cold}", *logs)
         outcome = invocation.outcome
         if not isinstance(outcome, Result):
             raise TriggerFailed(
@@ -178,7 +179,9 @@ class Triggers:
 
 def _log_late(label: str, future: Future[Invocation]) -> None:
     if not future.cancelled() and future.exception() is None:
-        console.say(f"PreTokenGeneration {label} (answered too late)", *future.result().logs)
+        console.say(
+            f"PreTokenGeneration {label} (answered too late)", *console.function_logs(future.result().logs)
+        )
 
 
 def _message(outcome: Failure) -> str:

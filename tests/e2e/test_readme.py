@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from local.outputs import file_name
 from tests.e2e.support import LOCAL_ONLY
 from tests.harness import free_port, launch
 
@@ -89,12 +90,15 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_cloud(scratch: Path) -> Iterator[int]:
-    """`make local` in the scratch folder, on a free port; its outputs go to the scratch .local/."""
+    """`make local` in the scratch folder, on a free port; its outputs go to the scratch .local/, under
+    the name a cloud on that port gives them (the scratch folder's entries are links, so the default
+    folder would be the repository's own)."""
     port = free_port()
+    outputs = Path(".local") / file_name(port)
     cloud = launch(
-        ["make", "--no-print-directory", "local", f"PORT={port}", "ARGS=--outputs .local/outputs.json"],
+        ["make", "--no-print-directory", "local", f"PORT={port}", f"ARGS=--outputs {outputs}"],
         port=port,
-        outputs=scratch / ".local" / "outputs.json",
+        outputs=scratch / outputs,
         console=scratch / "make-local.log",
         cwd=scratch,
         env=shell_env(),
@@ -145,9 +149,11 @@ def test_local_blocks_run_as_written_against_make_local(scratch: Path, local_clo
         if missing:
             skipped.append(f"{block}: needs {', '.join(missing)}")
             continue
-        # The docs' cloud is on 3000 and its HTTP API on the next port, 3001.
+        # The docs' cloud is on 3000 and its HTTP API on the next port, 3001; its outputs are those of
+        # a cloud on 3000. Blocks that find the outputs by the cloud's URL find this cloud's unchanged.
         body = block.body.replace("127.0.0.1:3001", f"127.0.0.1:{local_cloud + 1}")
         body = body.replace("127.0.0.1:3000", f"127.0.0.1:{local_cloud}")
+        body = body.replace(".local/outputs.json", f".local/{file_name(local_cloud)}")
         script += [f"echo '>>> {block}' >&2", body]
     ran = subprocess.run(
         ["bash", "-c", "\n".join(script)],

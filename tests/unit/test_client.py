@@ -1,5 +1,6 @@
 """clients/python/product_api_client.py: one token for many calls, renewed before it expires, and
-once more on a 401; settings from .local/outputs.json or a stack (moto).
+once more on a 401; settings from a local cloud's outputs (found by its URL, a path or
+PRODUCT_API_OUTPUTS, wherever the client is copied) or a stack (moto).
 
 The token endpoint and the API are a requests transport adapter in this process: it answers as
 Cognito and API Gateway do and records what the client sent.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +21,8 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from product_api_client import ProductApiClient, ProductApiError, Settings, main
+import product_api_client
+from product_api_client import LocalOutputsNotFound, ProductApiClient, ProductApiError, Settings, main
 
 API_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/v1"
 TOKEN_URL = "https://product-api-123456789012.auth.us-east-1.amazoncognito.com/oauth2/token"
@@ -185,6 +188,88 @@ def test_settings_from_local_outputs(tmp_path):
     )
     with pytest.raises(KeyError, match="ProductReaderClient"):
         Settings.from_local_outputs(outputs, "ProductAdminClient")
+
+
+def local_outputs(folder, port: int, client_id: str):
+    """The outputs file a local cloud on `port` writes in `folder`/.local."""
+    path = folder / ".local" / ("outputs.json" if port == 3000 else f"outputs-{port}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = f"http://127.0.0.1:{port}"
+    path.write_text(
+        json.dumps(
+            {
+                "ApiUrl": f"{base}/v1",
+                "TokenUrl": f"{base}/oauth2/token",
+                "AwsEndpointUrl": base,
+                "Clients": {"ProductAdminClient": {"ClientId": client_id, "ClientSecret": "s"}},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def copied_elsewhere(tmp_path, monkeypatch):
+    """The client copied next to someone's code, outside the project, and run from there."""
+    code = tmp_path / "elsewhere"
+    code.mkdir()
+    monkeypatch.setattr(product_api_client, "__file__", str(code / "product_api_client.py"))
+    monkeypatch.chdir(code)
+    monkeypatch.delenv("PRODUCT_API_OUTPUTS", raising=False)
+    return code
+
+
+def test_two_local_clouds_each_give_their_own_settings_by_url(tmp_path, copied_elsewhere, monkeypatch):
+    project = tmp_path / "product-api"
+    local_outputs(project, 3000, "first")
+    local_outputs(project, 3100, "second")
+    monkeypatch.chdir(project / ".local")  # anywhere inside the project
+
+    assert Settings.from_local_outputs().client_id == "first"
+    assert Settings.from_local_outputs("http://127.0.0.1:3000").client_id == "first"
+    assert Settings.from_local_outputs("http://127.0.0.1:3100/v1").client_id == "second"
+
+
+def test_a_copy_elsewhere_reads_the_file_it_is_given_or_the_variable(tmp_path, copied_elsewhere, monkeypatch):
+    path = local_outputs(tmp_path / "product-api", 3100, "second")
+
+    assert Settings.from_local_outputs(path).client_id == "second"
+    monkeypatch.setenv("PRODUCT_API_OUTPUTS", str(path))
+    assert Settings.from_local_outputs().client_id == "second"
+
+
+def test_a_copy_elsewhere_without_a_path_says_what_to_do(copied_elsewhere):
+    with pytest.raises(LocalOutputsNotFound) as raised:
+        Settings.from_local_outputs()
+
+    message = str(raised.value)
+    assert isinstance(raised.value, FileNotFoundError)
+    assert str(copied_elsewhere) in message
+    assert "make local" in message
+    assert "PRODUCT_API_OUTPUTS=" in message
+    assert "from_local_outputs('/path/to/product-api/.local/outputs.json')" in message
+
+
+def test_outputs_of_another_cloud_are_refused(tmp_path, copied_elsewhere):
+    path = local_outputs(copied_elsewhere, 3100, "second")
+    path.rename(path.with_name("outputs.json"))  # a file left under the default port's name
+
+    with pytest.raises(LocalOutputsNotFound, match=re.escape("the cloud at http://127.0.0.1:3100, not")):
+        Settings.from_local_outputs("http://127.0.0.1:3000")
+
+
+def test_the_command_line_says_in_one_line_that_no_cloud_answers(tmp_path, copied_elsewhere, capsys):
+    path = local_outputs(copied_elsewhere, 1, "gone")  # port 1: nothing listens there
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--local", str(path), "GET", "/products"])
+
+    assert exited.value.code == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("nothing answers at http://127.0.0.1:1/oauth2/token or http://127.0.0.1:1/v1")
+    )
 
 
 def test_settings_from_a_stack(aws):

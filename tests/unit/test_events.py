@@ -184,6 +184,24 @@ def test_event_file_gives_the_documented_status(row, seeded_product, call_functi
         assert response_headers(response)["location"].startswith(f"{path}/")
 
 
+INVALID = [row for row in DOCUMENTED if row.status == 400]
+
+
+@pytest.mark.parametrize("row", INVALID, ids=lambda r: r.file)
+def test_a_bad_request_event_gets_the_bad_fields_the_readme_names_and_has_no_others(row, call_function):
+    documented = next(line for line in README.read_text().splitlines() if f"`{row.file}`" in line)
+    (listed,) = re.findall(r"names the bad fields?: ((?:`\w+`(?:, | and )?)+)", documented)
+    named = set(listed.split("`")[1::2])
+    event = load(row.file)
+    body = json.loads(event["body"])
+    bad = {name for name in body if body[name] != generate.CREATE_BODY.get(name)}
+
+    response = call_function(row.function, event)
+
+    assert {error["field"] for error in json.loads(response["body"])["errors"]} == named
+    assert bad == named  # the event shows no bad field that the answer leaves out
+
+
 @pytest.mark.parametrize("row", TRIGGERS, ids=lambda r: r.file)
 def test_trigger_event_gets_the_documented_scopes(row, call_function):
     event = load(row.file)

@@ -78,6 +78,37 @@ def test_clean_keeps_the_venv_and_distclean_removes_it():
     assert re.search(r"rm -rf \.venv \.venv-\*", distclean)
 
 
+def test_distclean_says_which_venvs_it_removes():
+    """Every venv the project makes beside .venv (the Makefile's and the benchmark's) is named in the
+    help, and removed."""
+    made = set(re.findall(r"^\w+_VENV := (\.venv-[\w-]+)$", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    made |= set(re.findall(r'ROOT / "(\.venv-[\w-]+)"', (ROOT / "bench" / "cold_start.py").read_text()))
+    (help_line,) = [line for line in make("help", check=True).stdout.splitlines() if "make distclean" in line]
+    removed = make("-n", "distclean", check=True).stdout
+
+    assert made >= {".venv-checkov", ".venv-lambda"}
+    for venv in {".venv", *made}:
+        assert re.search(rf"{re.escape(venv)}\b", help_line), f"the help leaves out {venv}"
+    assert re.search(r"rm -rf \.venv \.venv-\*", removed)
+
+
+def test_invoke_without_function_or_event_names_the_variables_and_installs_nothing(tmp_path):
+    for missing in ([], ["FUNCTION=GetProductFunction"], ["EVENT=events/get_product.json"]):
+        ran = make("invoke", f"VENV={tmp_path / 'venv'}", *missing)
+
+        assert ran.returncode != 0
+        assert "FUNCTION=" in ran.stderr
+        assert "EVENT=" in ran.stderr
+        assert "function, event" not in ran.stderr
+        assert not (tmp_path / "venv").exists()
+
+
+def test_invoke_with_both_runs_the_function_on_the_event(interpreters):
+    out = make("-n", "invoke", f"PYTHON={interpreters['good']}", "FUNCTION=F", "EVENT=e.json")
+
+    assert "-m local.invoke F e.json" in out.stdout
+
+
 def test_local_passes_args_through(interpreters):
     out = make(
         "-n", "local", f"PYTHON={interpreters['good']}", "ARGS=--parameter-overrides RequireApiKey=true"

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local.http_server import _short_request, _short_response
+from local.http_server import _reason, _short_request, _short_response
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "a" * 400 + ".sig"
 ORDINARY = (
@@ -117,7 +117,8 @@ def _by_h11_response(method: bytes, status: str, headers: list[tuple[str, str]],
     connection.next_event()
     connection.next_event()
     wire = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
-    out = connection.send(h11.Response(status_code=int(status[:3]), headers=wire, reason=status[4:].encode()))
+    code = int(status[:3])
+    out = connection.send(h11.Response(status_code=code, headers=wire, reason=_reason(code, status[4:])))
     for chunk in body:
         out += connection.send(h11.Data(data=chunk))
     return out + connection.send(h11.EndOfMessage())
