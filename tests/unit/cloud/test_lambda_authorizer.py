@@ -6,6 +6,7 @@ runner records each call and answers what the test says, a fake clock moves time
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from local.lambda_.runner import Invocation
 from tests.e2e.support import FIXTURES
 from tests.unit.cloud.support import make_request
 
+NOT_AUTHORIZED = "User is not authorized to access this resource"
 REST = ApiFacts("a1b2c3d4e5", "test", "eu-west-1", "111122223333", {"flavour": "plain"})
 HTTP = ApiFacts("f6g7h8i9j0", "$default", "eu-west-1", "111122223333", {}, http_api=True)
 
@@ -453,3 +455,42 @@ def test_the_validation_expression_must_match_the_whole_token(spec: CloudSpec) -
         token.check(request("GET", "/token", headers={"X-Token": "Bearer abc!"}), route)
     token.check(request("GET", "/token", headers={"X-Token": "Bearer abc"}), route)
     assert len(runner.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "body", "error_type"),
+    [
+        (
+            AccessDenied(explicit=True),
+            403,
+            {"Message": f"{NOT_AUTHORIZED} with an explicit deny"},
+            "AccessDenied",
+        ),
+        (AccessDenied(explicit=False), 403, {"Message": NOT_AUTHORIZED}, "AccessDenied"),
+        (AuthorizerFailed("boom"), 500, {"message": None}, "AuthorizerConfiguration"),
+        (Unauthorized("no token"), 401, {"message": "Unauthorized"}, "Unauthorized"),
+    ],
+)
+def test_rest_answers_without_gateway_responses(
+    spec: CloudSpec, refusal: Exception, status: int, body: dict[str, Any], error_type: str
+) -> None:
+    """The default bodies: ACCESS_DENIED's key is `Message`; an authorizer's failure has a null message."""
+
+    class Refuses:
+        def check(self, request: Request, route: Route) -> Authorization:
+            raise refusal
+
+    assert spec.api is not None
+    assert not spec.api.gateway_responses
+    gateway = Gateway(
+        spec.api,
+        runner=None,  # type: ignore[arg-type]
+        authorizers={"PlainToken": Refuses()},
+        api_keys=None,
+        throttling=None,
+        api_id="a1b2c3d4e5",
+        account_id="111122223333",
+    )
+    response = gateway(make_request("GET", "/test/plain"))
+    assert (response.status_code, json.loads(response.get_data())) == (status, body)
+    assert response.headers["x-amzn-ErrorType"] == f"{error_type}Exception"
