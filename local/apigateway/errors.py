@@ -76,7 +76,7 @@ class ExpiredToken(Unauthorized):
 
 class AccessDenied(GatewayError):
     """A Lambda authorizer's policy denies the method, explicitly or by allowing it nowhere
-    (docs/aws-behaviour.md §1.2). The default body's key is `Message`, capitalised."""
+    (docs/aws-behaviour.md §10.1). The default body's key is `Message`, capitalised."""
 
     response_type = "ACCESS_DENIED"
     status = 403
@@ -90,7 +90,7 @@ class AccessDenied(GatewayError):
 
 class AuthorizerConfigurationError(GatewayError):
     """A Lambda authorizer failed, timed out or gave an answer API Gateway cannot read: 500 with a null
-    message (docs/aws-behaviour.md §1.2)."""
+    message (docs/aws-behaviour.md §10.1)."""
 
     response_type = "AUTHORIZER_CONFIGURATION_ERROR"
     status = 500

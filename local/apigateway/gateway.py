@@ -323,7 +323,7 @@ class Gateway:
 
 def _lambda_authorizer(authorization: Authorization | None) -> dict[str, Any] | None:
     """A Lambda authorizer's part of the event: its context stringified, its principalId and the
-    authorizer's latency (docs/aws-behaviour.md §1.2)."""
+    authorizer's latency (docs/aws-behaviour.md §10.1)."""
     if authorization is None or authorization.context is None:
         return None
     return {

@@ -1,7 +1,7 @@
 """Lambda authorizers: REST TOKEN and REQUEST, HTTP API REQUEST (payload 1.0 and 2.0).
 
 They implement the `Authorizer` seam of local/apigateway/authorizers.py, in API Gateway's order
-(docs/aws-behaviour.md §1.2 and §9.7):
+(docs/aws-behaviour.md §10):
 
 1. the identity sources are read; one missing or empty is 401 without calling the function, and so is
    a TOKEN that does not match the identity validation expression;
@@ -227,7 +227,7 @@ class LambdaAuthorizer:
             raise policy.Malformed("principalId must be a string")
         policy.statements(payload.get("policyDocument"))
         if context is not None and not self._api.http_api:
-            # A REST API passes string, number and boolean values only (docs/aws-behaviour.md §1.2).
+            # A REST API passes string, number and boolean values only (docs/aws-behaviour.md §10.1).
             nested = [k for k, v in context.items() if isinstance(v, dict | list)]
             if nested:
                 raise policy.Malformed(f"context values must be strings, numbers or booleans: {nested[0]}")

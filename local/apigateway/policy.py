@@ -1,6 +1,6 @@
 """The IAM policy a Lambda authorizer returns, evaluated against one method (or route) ARN.
 
-IAM's evaluation logic, as far as an authorizer's policy uses it (docs/aws-behaviour.md §1.2): a
+IAM's evaluation logic, as far as an authorizer's policy uses it (docs/aws-behaviour.md §10.2): a
 statement applies when its `Action` (or `NotAction`) covers `execute-api:Invoke` and its `Resource`
 (or `NotResource`) covers the ARN; `*` matches any run of characters, `/` included, `?` one
 character; actions compare case-insensitively, resources case-sensitively. An applicable `Deny` wins

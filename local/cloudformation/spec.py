@@ -87,7 +87,7 @@ class AuthorizerSpec:
 
 
 # A Lambda authorizer's result TTL when the template sets none: API Gateway's 300 s (docs/aws-behaviour.md
-# §1.2; for HTTP APIs §9.7, unsettled).
+# §10.1; for HTTP APIs §10.3, unsettled).
 DEFAULT_AUTHORIZER_TTL_SECONDS = 300
 # The `$context` variables a Lambda authorizer's identity source may name here (REST `context.X`, HTTP
 # API `$context.X`); any other is refused at start-up (`unenforceable`).

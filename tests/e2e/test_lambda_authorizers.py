@@ -1,4 +1,4 @@
-"""Lambda authorizers on template.yaml's two APIs (docs/aws-behaviour.md §1.2 and §9.7).
+"""Lambda authorizers on template.yaml's two APIs (docs/aws-behaviour.md §10).
 
 A copy of template.yaml, in a folder of the test's own, gets what a user would add with SAM's own
 syntax (`Auth: Authorizers: X: FunctionArn: ...`): a TOKEN authorizer and a REQUEST authorizer on the
@@ -183,7 +183,8 @@ def test_an_allowed_token_reaches_the_function_with_the_context_and_is_cached(
     latency = authorizer.pop("integrationLatency")
     # The context's values as strings, the principal beside them.
     assert authorizer == {"user": "alice", "level": "3", "admin": "true", "principalId": "alice"}
-    assert isinstance(latency, int) and latency >= 1
+    assert isinstance(latency, int)
+    assert latency >= 1
     assert second["requestContext"]["authorizer"]["integrationLatency"] == 0  # the cached answer
     assert calls(cloud, "TokenCheck") == after_first  # one call for both requests
 

@@ -1,5 +1,5 @@
 """local/apigateway/lambda_authorizer.py and what spec.py reads of Lambda authorizers (docs/aws-behaviour.md
-§1.2 and §9.7): identity sources, the validation expression, the cache and its TTL, the events, the
+§10): identity sources, the validation expression, the cache and its TTL, the events, the
 answers and their refusals. The authorizers come from tests/fixtures/lambda_authorizers.yaml; a fake
 runner records each call and answers what the test says, a fake clock moves time on."""
 
@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request
 
 from local.apigateway.authorizers import Authorization, Matched, remember_match
 from local.apigateway.gateway import ApiKey, Gateway
+from local.apigateway.http_api import HttpApiGateway
 from local.apigateway.lambda_authorizer import (
     AccessDenied,
     ApiFacts,
@@ -494,3 +495,40 @@ def test_rest_answers_without_gateway_responses(
     response = gateway(make_request("GET", "/test/plain"))
     assert (response.status_code, json.loads(response.get_data())) == (status, body)
     assert response.headers["x-amzn-ErrorType"] == f"{error_type}Exception"
+
+
+def test_http_api_policy_answers_are_judged_against_the_route_arn(http_api: HttpApiSpec) -> None:
+    runner = FakeRunner(Result(allow("arn:aws:execute-api:*:*:*/$default/POST/*")))
+    policy_answers = authorizer(http_api.lambda_authorizers["Policy"], runner, api=HTTP)
+    made = request("GET", "/policy/ann", {"name": "ann"}, headers={"Authorization": "tok"})
+    with pytest.raises(AccessDenied):
+        policy_answers.check(made, route_of(http_api.routes, "/policy/{name}"))
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "message"),
+    [
+        (AccessDenied(explicit=True), 403, "Forbidden"),
+        (AccessDenied(explicit=False), 403, "Forbidden"),
+        (Unauthorized("no identity"), 401, "Unauthorized"),
+        (AuthorizerFailed("boom"), 500, "Internal Server Error"),
+    ],
+)
+def test_http_api_answers_to_a_lambda_authorizers_refusals(
+    http_api: HttpApiSpec, refusal: Exception, status: int, message: str
+) -> None:
+    class Refuses:
+        def check(self, request: Request, route: Route) -> Authorization:
+            raise refusal
+
+    gateway = HttpApiGateway(
+        http_api,
+        runner=None,  # type: ignore[arg-type]
+        authorizers={"Simple": Refuses()},
+        throttling=None,
+        api_id="f6g7h8i9j0",
+        account_id="111122223333",
+    )
+    response = gateway(make_request("GET", "/simple"))
+    assert (response.status_code, json.loads(response.get_data())) == (status, {"message": message})
+    assert "www-authenticate" not in response.headers  # the JWT authorizer's header, not a Lambda one's

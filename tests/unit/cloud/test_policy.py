@@ -1,5 +1,5 @@
 """local/apigateway/policy.py: a Lambda authorizer's IAM policy against a method ARN (docs/aws-behaviour.md
-§1.2): IAM's wildcards, Deny over Allow, resources case-sensitive and actions not, malformed documents."""
+§10.2): IAM's wildcards, Deny over Allow, resources case-sensitive and actions not, malformed documents."""
 
 from __future__ import annotations
 
