@@ -240,7 +240,7 @@ def read_spec(template: Template) -> CloudSpec:
         clients={n: p for n, p in clients.items() if "client_credentials" in p.get("AllowedOAuthFlows", [])},
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
-        not_honoured=not_honoured(template),
+        not_honoured=not_honoured(template) + _lambda_authorizer_notes(api, http_apis),
         unenforceable=unenforceable(template, api, http_apis),
         user_clients={
             n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
@@ -756,6 +756,17 @@ def not_honoured(template: Template) -> list[str]:
     if template.of_type("AWS::IAM::Role"):
         by_message["IAM policies are not enforced: every function may call every local AWS API"] = []
     return [f"{_subjects(names)}{message}" for message, names in by_message.items()]
+
+
+def _lambda_authorizer_notes(api: ApiSpec | None, http_apis: tuple[HttpApiSpec, ...]) -> list[str]:
+    """What the local cloud does not reproduce of the Lambda authorizers it runs (aws-behaviour.md §10.4)."""
+    names = [*(api.lambda_authorizers if api else ()), *(n for h in http_apis for n in h.lambda_authorizers)]
+    if not names:
+        return []
+    return [
+        f"{_subjects(names)}Lambda authorizer policies' Conditions are not evaluated "
+        "(a conditional Allow grants nothing), nor the authorizer's invoke permission"
+    ]
 
 
 def _subjects(names: list[str]) -> str:

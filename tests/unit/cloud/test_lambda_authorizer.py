@@ -532,3 +532,10 @@ def test_http_api_answers_to_a_lambda_authorizers_refusals(
     response = gateway(make_request("GET", "/simple"))
     assert (response.status_code, json.loads(response.get_data())) == (status, {"message": message})
     assert "www-authenticate" not in response.headers  # the JWT authorizer's header, not a Lambda one's
+
+
+def test_what_is_not_reproduced_is_named_at_start_up(spec: CloudSpec) -> None:
+    (note,) = [n for n in spec.not_honoured if "Lambda authorizer" in n]
+    assert " and 4 more: " in note  # the five it runs, in one line
+    assert "Conditions are not evaluated" in note
+    assert "invoke permission" in note
