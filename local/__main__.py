@@ -212,15 +212,19 @@ def banner(cloud: Any) -> list[str]:
 
 
 def _example_api(cloud: Any) -> tuple[list[Any], str, str]:
-    """The routes with a function, the URL and the missing-scope status of the API the examples call:
-    the REST API, else the first HTTP API."""
+    """The routes with a function (not those behind a Lambda authorizer: the examples send the pool's
+    tokens), the URL and the missing-scope status of the API the examples call: the REST API, else the
+    first HTTP API."""
     spec = cloud.spec
     if spec.api is not None:
-        return [r for r in spec.api.routes if r.function], f"{cloud.base_url}/{spec.api.stage}", "401"
+        lambda_authorized = spec.api.lambda_authorizers
+        routes = [r for r in spec.api.routes if r.function and r.authorizer not in lambda_authorized]
+        return routes, f"{cloud.base_url}/{spec.api.stage}", "401"
     if spec.http_apis:
         name, url = next(iter(cloud.http_api_urls.items()))
         api = next(a for a in spec.http_apis if a.logical_id == name)
-        return [r for r in api.routes if r.function and r.resource != "$default"], url.rstrip("/"), "403"
+        routes = [r for r in api.routes if r.function and r.resource != "$default"]
+        return [r for r in routes if r.authorizer not in api.lambda_authorizers], url.rstrip("/"), "403"
     return [], cloud.base_url, "401"
 
 

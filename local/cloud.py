@@ -41,10 +41,11 @@ from werkzeug.wrappers import Request, Response
 from local import console
 from local import outputs as outputs_file
 from local.api_page import PAGE_PATH, local_document, page_endpoints
-from local.apigateway.authorizers import CognitoAuthorizer
+from local.apigateway.authorizers import Authorizer, CognitoAuthorizer
 from local.apigateway.gateway import ApiKeys, Gateway
 from local.apigateway.http_api import HttpApiGateway, IntegrationFailed, error_response
 from local.apigateway.jwt_authorizer import JwtAuthorizer
+from local.apigateway.lambda_authorizer import ApiFacts, lambda_authorizers
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
 from local.aws_apis.app import AwsApis
@@ -348,7 +349,7 @@ class LocalCloud:
     # ------------------------------------------------------------ the pieces that serve requests
 
     def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
-        authorizers = {}
+        authorizers: dict[str, Authorizer] = {}
         pool: LocalUserPool | None = None
         pool_id = made.user_pool_id
         if pool_id is not None:
@@ -404,6 +405,10 @@ class LocalCloud:
             self.page_url = self.base_url + PAGE_PATH
         if spec.api is None:
             return
+        facts = ApiFacts(
+            LOCAL_API_ID, spec.api.stage, self.options.region, ACCOUNT_ID, spec.api.stage_variables
+        )
+        authorizers.update(lambda_authorizers(spec.api.lambda_authorizers, runner=self.runner, api=facts))
         gateway = Gateway(
             spec.api,
             runner=self.runner,
@@ -419,7 +424,7 @@ class LocalCloud:
     def _serve_http_apis(self, spec: CloudSpec, made: Provisioned, pool: LocalUserPool | None) -> None:
         assert self.runner is not None
         for port in self._http_ports:
-            authorizers = {
+            authorizers: dict[str, Authorizer] = {
                 name: JwtAuthorizer(
                     issuer=(issuer := str(_resolved(made.resolver, a.issuer))),
                     audience=[str(_resolved(made.resolver, client)) for client in a.audience],
@@ -430,6 +435,15 @@ class LocalCloud:
                 )
                 for name, a in port.api.authorizers.items()
             }
+            facts = ApiFacts(
+                http_api_id(port.api.logical_id),
+                port.api.stage,
+                self.options.region,
+                ACCOUNT_ID,
+                port.api.stage_variables,
+                http_api=True,
+            )
+            authorizers.update(lambda_authorizers(port.api.lambda_authorizers, runner=self.runner, api=facts))
             port.app.gateway = HttpApiGateway(
                 port.api,
                 runner=self.runner,

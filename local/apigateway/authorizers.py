@@ -2,8 +2,10 @@
 
 The gateway asks a route's authorizer about a request (`Authorizer.check`) and gets back one shape,
 whichever kind ran (`Authorization`: the claims of a token, or a principal and a context as a Lambda
-authorizer returns them), or a refusal (`Denied`, `Expired`). A JWT authorizer (HTTP APIs) and Lambda
-authorizers are further implementations of the same seam.
+authorizer returns them), or a refusal (`Denied` and its kinds). A JWT authorizer (HTTP APIs,
+jwt_authorizer.py) and Lambda authorizers (lambda_authorizer.py) are further implementations of the
+same seam. What a Lambda authorizer needs beyond the request (the matched path and its parameters) the
+gateway leaves on the request (`remember_match`).
 
 The Cognito user pool authorizer (docs/aws-behaviour.md §1-2): a method with scopes takes an access
 token holding any one of them; a method without scopes takes an ID token. Everything else is 401
@@ -22,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
@@ -47,7 +49,33 @@ class Authorization:
 
     claims: dict[str, Any] | None = None  # a verified token's claims (Cognito, JWT)
     principal_id: str | None = None  # a Lambda authorizer's principalId
-    context: dict[str, Any] = field(default_factory=dict)  # a Lambda authorizer's context
+    context: dict[str, Any] | None = None  # a Lambda authorizer's context (None: it ran none)
+    usage_identifier_key: str | None = None  # the API key a Lambda authorizer names (key source AUTHORIZER)
+    latency_ms: int = 0  # how long the Lambda authorizer ran for this request (0: a cached answer)
+
+
+@dataclass(frozen=True)
+class Matched:
+    """What the gateway knows of a request once its route matched, for authorizers that need more than
+    the request (a Lambda authorizer's event and method ARN)."""
+
+    path: str  # in the stage: as sent on a REST API, decoded on an HTTP API
+    path_parameters: dict[str, str]
+    request_id: str
+
+
+_MATCHED = "local.apigateway.matched"
+
+
+def remember_match(request: Request, matched: Matched) -> None:
+    request.environ[_MATCHED] = matched
+
+
+def matched_of(request: Request) -> Matched:
+    matched = request.environ.get(_MATCHED)
+    if not isinstance(matched, Matched):
+        raise LookupError("the gateway did not remember the route it matched")
+    return matched
 
 
 class Authorizer(Protocol):

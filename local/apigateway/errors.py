@@ -14,15 +14,16 @@ import hashlib
 class GatewayError(Exception):
     response_type = "DEFAULT_4XX"
     status = 400
-    message = "Bad Request"
+    message: str | None = "Bad Request"
     error_type = "BadRequestException"
+    body_key = "message"  # the key of the default body, `{"message": ...}` but for ACCESS_DENIED
     # False where the request never reached an API of this template, so its gateway responses do not apply.
     api_known = True
 
     def __init__(self, message: str | None = None):
         if message is not None:
             self.message = message
-        super().__init__(self.message)
+        super().__init__(self.message or "")
 
 
 class BadRequestParameters(GatewayError):
@@ -34,7 +35,7 @@ class BadRequestParameters(GatewayError):
 
     @property
     def validation_error(self) -> str:
-        return self.message
+        return self.message or ""
 
 
 class BadRequestBody(GatewayError):
@@ -99,6 +100,30 @@ class Unauthorized(GatewayError):
 
 class ExpiredToken(Unauthorized):
     message = "The incoming token has expired"
+
+
+class AccessDenied(GatewayError):
+    """A Lambda authorizer's policy denies the method, explicitly or by allowing it nowhere
+    (docs/aws-behaviour.md §11.1). The default body's key is `Message`, capitalised."""
+
+    response_type = "ACCESS_DENIED"
+    status = 403
+    message = "User is not authorized to access this resource"
+    error_type = "AccessDeniedException"
+    body_key = "Message"
+
+    def __init__(self, *, explicit: bool):
+        super().__init__(f"{self.message} with an explicit deny" if explicit else None)
+
+
+class AuthorizerConfigurationError(GatewayError):
+    """A Lambda authorizer failed, timed out or gave an answer API Gateway cannot read: 500 with a null
+    message (docs/aws-behaviour.md §11.1)."""
+
+    response_type = "AUTHORIZER_CONFIGURATION_ERROR"
+    status = 500
+    message = None
+    error_type = "AuthorizerConfigurationException"
 
 
 class InvalidApiKey(GatewayError):

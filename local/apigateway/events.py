@@ -87,8 +87,11 @@ def rest_event(
     now: float | None = None,
     api_key: str | None = None,
     api_key_id: str | None = None,
+    authorizer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A proxy event for one request. Maps that would be empty are None, as in AWS."""
+    """A proxy event for one request. Maps that would be empty are None, as in AWS. `claims` are a
+    Cognito authorizer's; `authorizer` is what a Lambda authorizer passes on (its context, principalId
+    and integrationLatency)."""
     now = time.time() if now is None else now
     request_id = request_id or str(uuid.uuid4())
     header_list = list(headers)
@@ -135,7 +138,9 @@ def rest_event(
             },
             "domainName": domain_name,
             "apiId": api_id,
-            "authorizer": {"claims": dict(claims)} if claims is not None else None,
+            "authorizer": {"claims": dict(claims)}
+            if claims is not None
+            else (dict(authorizer) if authorizer is not None else None),
         },
         "body": body,
         "isBase64Encoded": is_base64_encoded,

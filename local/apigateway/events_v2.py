@@ -86,6 +86,7 @@ def http_event(
     claims: Mapping[str, Any] | None = None,
     scopes: Sequence[str] | None = None,
     stage_variables: Mapping[str, str] | None = None,
+    lambda_context: Mapping[str, Any] | None = None,
     source_ip: str = "127.0.0.1",
     api_id: str = "local",
     account_id: str = "123456789012",
@@ -94,7 +95,8 @@ def http_event(
     now: float | None = None,
 ) -> dict[str, Any]:
     """The 2.0 event of one request. `raw_path` is decoded already, with the stage prefix if any;
-    `claims` (None on a route without authorizer) are the token's, rendered here."""
+    `claims` (None on a route without authorizer) are the token's, rendered here; `lambda_context` (None
+    unless a Lambda authorizer allowed the request) is its context, passed on as it returned it."""
     now = time.time() if now is None else now
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -127,6 +129,8 @@ def http_event(
         context["authorizer"] = {
             "jwt": {"claims": jwt_claims(claims), "scopes": list(scopes) if scopes is not None else None}
         }
+    elif lambda_context is not None:
+        context["authorizer"] = {"lambda": dict(lambda_context)}
     context.update(
         {
             "domainName": domain_name,

@@ -22,9 +22,11 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.apigateway import integration
-from local.apigateway.authorizers import Authorization, Authorizer, Denied, Expired
+from local.apigateway import integration, lambda_authorizer
+from local.apigateway.authorizers import Authorization, Authorizer, Denied, Expired, Matched, remember_match
 from local.apigateway.errors import (
+    AccessDenied,
+    AuthorizerConfigurationError,
     ExpiredToken,
     GatewayError,
     IncompleteSignature,
@@ -175,8 +177,9 @@ class Gateway:
             return Response(
                 route.mock.body, status=route.mock.status, headers=headers, mimetype="application/json"
             )
+        remember_match(request, Matched(path, path_parameters, exchange.request_id))
         authorization = self._authorize(route, request)
-        api_key = self._check_api_key(route, request)
+        api_key = self._check_api_key(route, request, authorization)
         if route.function is None:
             raise IntegrationFailure  # served unenforced, but there is nothing local to integrate with
         body = _body(request)
@@ -195,14 +198,24 @@ class Gateway:
             return self._authorizers[route.authorizer].check(request, route)
         except Expired:
             raise ExpiredToken from None
+        except lambda_authorizer.AccessDenied as denied:
+            raise AccessDenied(explicit=denied.explicit) from None
+        except lambda_authorizer.AuthorizerFailed:
+            raise AuthorizerConfigurationError from None
         except Denied:
             raise Unauthorized from None
 
-    def _check_api_key(self, route: Route, request: Request) -> tuple[str, ApiKey] | None:
-        """The key and its id when the route needs one; API Gateway checks it after the authorizer."""
+    def _check_api_key(
+        self, route: Route, request: Request, authorization: Authorization | None
+    ) -> tuple[str, ApiKey] | None:
+        """The key and its id when the route needs one; API Gateway checks it after the authorizer.
+        With the API's key source AUTHORIZER, the key is the one the Lambda authorizer named."""
         if not route.api_key:
             return None
-        value = request.headers.get(self.api.api_key_header)
+        if self.api.api_key_source == "AUTHORIZER":
+            value = authorization.usage_identifier_key if authorization else None
+        else:
+            value = request.headers.get(self.api.api_key_header)
         key = self._api_keys.find(value) if self._api_keys else None
         if key is None or value is None:
             raise InvalidApiKey
@@ -270,6 +283,7 @@ class Gateway:
             body=body,
             is_base64_encoded=is_base64,
             claims=self._claims(authorization.claims) if authorization and authorization.claims else None,
+            authorizer=_lambda_authorizer(authorization),
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,
             account_id=self._account_id,
@@ -300,13 +314,26 @@ class Gateway:
             configured = responses.get(error.response_type) or responses.get(default)
         status = configured.status if configured and configured.status else error.status
         template = (configured.templates if configured else {}).get("application/json")
-        body = _render(template, error, request_id) if template else json.dumps({"message": error.message})
+        default_body = json.dumps({error.body_key: error.message})
+        body = _render(template, error, request_id) if template else default_body
         headers = {
             name: _header_value(expr, request)
             for name, expr in (configured.headers if configured else {}).items()
         }
         headers["x-amzn-ErrorType"] = error.error_type
         return Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+def _lambda_authorizer(authorization: Authorization | None) -> dict[str, Any] | None:
+    """A Lambda authorizer's part of the event: its context stringified, its principalId and the
+    authorizer's latency (docs/aws-behaviour.md §11.1)."""
+    if authorization is None or authorization.context is None:
+        return None
+    return {
+        **lambda_authorizer.stringified(authorization.context),
+        "principalId": authorization.principal_id,
+        "integrationLatency": authorization.latency_ms,
+    }
 
 
 def _body(request: Request) -> bytes:
@@ -336,7 +363,7 @@ def _render(template: str, error: GatewayError, request_id: str) -> str:
     """The few $context variables gateway-response templates use."""
     return (
         template.replace("$context.error.messageString", json.dumps(error.message))
-        .replace("$context.error.message", error.message)
+        .replace("$context.error.message", error.message or "")
         .replace("$context.error.responseType", error.response_type)
         .replace("$context.error.validationErrorString", getattr(error, "validation_error", ""))
         .replace("$context.requestId", request_id)

@@ -1,7 +1,8 @@
 """An HTTP API (API Gateway v2, Lambda proxy, payload 2.0) in front of the local functions.
 
 A request passes API Gateway's steps in its order (docs/aws-behaviour.md, "HTTP APIs"): the payload
-limit, the stage, the route, the route's throttling, the route's JWT authorizer, then the function.
+limit, the stage, the route, the route's throttling, the route's authorizer (JWT or Lambda), then the
+function.
 No route (or no stage) is 404 before any authorizer runs. The gateway's own answers are fixed (HTTP
 APIs have no gateway responses to customise): `{"message": ...}` bodies, `apigw-requestid` on every
 response, header names in lower case. With a CORS configuration the gateway answers preflights itself
@@ -23,8 +24,8 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from local import console
-from local.apigateway import errors, integration
-from local.apigateway.authorizers import Authorization, Authorizer, Denied
+from local.apigateway import errors, integration, lambda_authorizer
+from local.apigateway.authorizers import Authorization, Authorizer, Denied, Matched, remember_match
 from local.apigateway.events_v2 import http_event, is_text, jwt_scopes, request_id
 from local.apigateway.jwt_authorizer import ScopeMissing, TokenRefused
 from local.apigateway.proxy import Malformed
@@ -161,6 +162,7 @@ class HttpApiGateway:
                 raise TooManyRequests from None
         if route.unenforced:
             exchange.marks.append(f"UNENFORCED: {route.unenforced}")
+        remember_match(request, Matched(in_stage, path_parameters, exchange.request_id))
         authorization = self._authorize(route, request)
         if route.function is None:
             raise IntegrationFailed  # served unenforced, but there is nothing local to integrate with
@@ -187,6 +189,12 @@ class HttpApiGateway:
             return None
         try:
             return self._authorizers[route.authorizer].check(request, route)
+        except lambda_authorizer.AccessDenied:
+            raise Forbidden from None
+        except lambda_authorizer.AuthorizerFailed:
+            raise IntegrationFailed from None
+        except lambda_authorizer.Unauthorized:
+            raise Unauthorized from None
         except ScopeMissing as missing:
             raise Forbidden({"www-authenticate": missing.www_authenticate}) from None
         except TokenRefused as refused:
@@ -257,6 +265,7 @@ class HttpApiGateway:
             claims=claims,
             # Null on a route without scopes; else every scope of the token, not only the route's.
             scopes=jwt_scopes(claims, route.scopes) if claims is not None else None,
+            lambda_context=authorization.context if authorization and claims is None else None,
             stage_variables=self.api.stage_variables,
             source_ip=request.remote_addr or "127.0.0.1",
             api_id=self._api_id,

@@ -88,6 +88,46 @@ class AuthorizerSpec:
     user_pool: str  # logical id of the AWS::Cognito::UserPool
 
 
+# A Lambda authorizer's result TTL when the template sets none: API Gateway's 300 s (docs/aws-behaviour.md
+# §11.1; for HTTP APIs §11.3, unsettled).
+DEFAULT_AUTHORIZER_TTL_SECONDS = 300
+# The `$context` variables a Lambda authorizer's identity source may name here (REST `context.X`, HTTP
+# API `$context.X`); any other is refused at start-up (`unenforceable`).
+REST_IDENTITY_CONTEXT = (
+    "identity.sourceIp",
+    "httpMethod",
+    "resourcePath",
+    "path",
+    "stage",
+    "apiId",
+    "accountId",
+)
+HTTP_IDENTITY_CONTEXT = ("routeKey", "httpMethod", "path", "stage", "identity.sourceIp", "apiId", "accountId")
+
+
+@dataclass(frozen=True)
+class IdentitySource:
+    """One identity source of a Lambda authorizer: where it is read and its name there."""
+
+    where: str  # header, querystring, stageVariables or context
+    name: str
+    written: str  # as the template writes it, e.g. method.request.header.X or $request.header.X
+
+
+@dataclass(frozen=True)
+class LambdaAuthorizerSpec:
+    """A Lambda authorizer (REST TOKEN or REQUEST, HTTP API REQUEST) as the OpenAPI body declares it."""
+
+    name: str
+    function: str  # logical id of the authorizer's AWS::Lambda::Function
+    kind: str  # token or request
+    identity_sources: tuple[IdentitySource, ...]
+    ttl_seconds: int = DEFAULT_AUTHORIZER_TTL_SECONDS  # 0: no cache
+    validation_expression: str | None = None  # TOKEN only
+    payload_version: str = "1.0"  # HTTP APIs: 1.0 or 2.0; a REST API's events are 1.0-shaped
+    simple_responses: bool = False  # HTTP APIs, payload 2.0: {isAuthorized, context}
+
+
 @dataclass(frozen=True)
 class GatewayResponse:
     status: int | None
@@ -107,6 +147,9 @@ class ApiSpec:
     binary_media_types: tuple[str, ...] = ()
     # (resource, method) -> limits from the stage's MethodSettings; "*" matches any.
     method_throttles: dict[tuple[str, str], Throttle] = field(default_factory=dict)
+    lambda_authorizers: dict[str, LambdaAuthorizerSpec] = field(default_factory=dict)
+    api_key_source: str = "HEADER"  # or AUTHORIZER: the key is the Lambda authorizer's usageIdentifierKey
+    stage_variables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +188,7 @@ class HttpApiSpec:
     # (route resource, method) -> limits from the stage's RouteSettings; ("/*", "*"): DefaultRouteSettings.
     route_throttles: dict[tuple[str, str], Throttle] = field(default_factory=dict)
     stage_variables: dict[str, str] = field(default_factory=dict)
+    lambda_authorizers: dict[str, LambdaAuthorizerSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,7 +242,7 @@ def read_spec(template: Template) -> CloudSpec:
         clients={n: p for n, p in clients.items() if "client_credentials" in p.get("AllowedOAuthFlows", [])},
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
-        not_honoured=not_honoured(template),
+        not_honoured=not_honoured(template) + _lambda_authorizer_notes(api, http_apis),
         unenforceable=unenforceable(template, api, http_apis),
         user_clients={
             n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
@@ -231,12 +275,19 @@ def _read_api(template: Template) -> ApiSpec:
         if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
         and (pool := _user_pool_of(scheme)) is not None
     }
-    other_authorizers = {
-        name: _authorizer_kind(scheme)
-        for name, scheme in schemes.items()
-        if name not in authorizers
-        and ("x-amazon-apigateway-authtype" in scheme or "x-amazon-apigateway-authorizer" in scheme)
-    }
+    functions = set(template.of_type("AWS::Lambda::Function"))
+    lambda_authorizers = {}
+    other_authorizers = {}
+    for name, scheme in schemes.items():
+        if name in authorizers:
+            continue
+        lambda_authorizer = _rest_lambda_authorizer(name, scheme, functions)
+        if isinstance(lambda_authorizer, LambdaAuthorizerSpec):
+            lambda_authorizers[name] = lambda_authorizer
+        elif lambda_authorizer is not None:
+            other_authorizers[name] = lambda_authorizer
+        elif "x-amazon-apigateway-authtype" in scheme or "x-amazon-apigateway-authorizer" in scheme:
+            other_authorizers[name] = _authorizer_kind(scheme)
     api_key_header = next(
         (
             s["name"]
@@ -247,7 +298,7 @@ def _read_api(template: Template) -> ApiSpec:
     )
     routes = tuple(
         dataclasses.replace(
-            _route(path, method, operation, authorizers, other_authorizers),
+            _route(path, method, operation, {*authorizers, *lambda_authorizers}, other_authorizers),
             validation=request_validation(body, operations, operation),
         )
         for path, operations in body.get("paths", {}).items()
@@ -282,6 +333,11 @@ def _read_api(template: Template) -> ApiSpec:
         # In the template "~1" stands for "/" (image~1png): API Gateway's own escaping.
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
         method_throttles=_method_throttles(stage["Properties"].get("MethodSettings", [])),
+        lambda_authorizers=lambda_authorizers,
+        api_key_source=str(
+            api_props.get("ApiKeySourceType") or body.get("x-amazon-apigateway-api-key-source") or "HEADER"
+        ).upper(),
+        stage_variables={k: str(v) for k, v in (stage["Properties"].get("Variables") or {}).items()},
     )
 
 
@@ -320,11 +376,90 @@ def _authorizer_kind(scheme: dict[str, Any]) -> str:
     return f"a Lambda authorizer ({authorizer_type})"
 
 
+def _rest_lambda_authorizer(
+    name: str, scheme: dict[str, Any], functions: set[str]
+) -> LambdaAuthorizerSpec | str | None:
+    """A REST API's TOKEN or REQUEST authorizer; a string saying why it cannot be enforced; None when
+    the scheme is no Lambda authorizer."""
+    config = scheme.get("x-amazon-apigateway-authorizer") or {}
+    kind = str(config.get("type", "")).lower()
+    if kind not in ("token", "request") or scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools":
+        return None
+    function = _authorizer_function(config.get("authorizerUri"), functions)
+    if function is None:
+        return f"a Lambda authorizer ({kind}; its function is not in this template)"
+    if kind == "token":
+        # The token's header: the scheme's `name` (SAM's Identity.Header), unless identitySource says.
+        written = (
+            config.get("identitySource") or f"method.request.header.{scheme.get('name', 'Authorization')}"
+        )
+    else:
+        written = config.get("identitySource", "")
+    sources = [_identity_source(s.strip(), rest=True) for s in str(written).split(",") if s.strip()]
+    unreadable = [s for s in sources if isinstance(s, str)]
+    if unreadable:
+        return f"a Lambda authorizer ({kind}; its identity source {unreadable[0]} cannot be read locally)"
+    return LambdaAuthorizerSpec(
+        name=name,
+        function=function,
+        kind=kind,
+        identity_sources=tuple(s for s in sources if isinstance(s, IdentitySource)),
+        ttl_seconds=int(config.get("authorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL_SECONDS)),
+        validation_expression=config.get("identityValidationExpression") if kind == "token" else None,
+    )
+
+
+def _authorizer_function(uri: Any, functions: set[str]) -> str | None:
+    """The logical id of the template's function an authorizerUri invokes, else None.
+
+    SAM writes `Fn::Sub` with `${__FunctionArn__}` bound to the function's `Fn::GetAtt ... Arn`; a
+    template written by hand may use `${Function.Arn}`.
+    """
+    if not isinstance(uri, dict) or "Fn::Sub" not in uri:
+        return None
+    text, variables = (
+        (uri["Fn::Sub"] + [{}])[:2] if isinstance(uri["Fn::Sub"], list) else (uri["Fn::Sub"], {})
+    )
+    for value in (variables or {}).values():
+        target = value.get("Fn::GetAtt") if isinstance(value, dict) else None
+        if isinstance(target, list) and len(target) == 2 and target[1] == "Arn" and target[0] in functions:
+            return str(target[0])
+    named = re.search(r"\$\{(\w+)\.Arn\}", str(text))
+    return named.group(1) if named and named.group(1) in functions else None
+
+
+_IDENTITY_PREFIXES = {
+    True: {
+        "method.request.header.": "header",
+        "method.request.querystring.": "querystring",
+        "stageVariables.": "stageVariables",
+        "context.": "context",
+    },
+    False: {
+        "$request.header.": "header",
+        "$request.querystring.": "querystring",
+        "$stageVariables.": "stageVariables",
+        "$context.": "context",
+    },
+}
+
+
+def _identity_source(written: str, *, rest: bool) -> IdentitySource | str:
+    """One identity source, or the text as written when the local cloud cannot read it."""
+    for prefix, where in _IDENTITY_PREFIXES[rest].items():
+        if written.startswith(prefix) and written[len(prefix) :]:
+            name = written[len(prefix) :]
+            if where == "context" and name not in (REST_IDENTITY_CONTEXT if rest else HTTP_IDENTITY_CONTEXT):
+                return written
+            return IdentitySource(where=where, name=name, written=written)
+    return written
+
+
 def _route(
     path: str,
     method: str,
     operation: dict[str, Any],
-    authorizers: dict[str, AuthorizerSpec],
+    authorizers: set[str],
     other_authorizers: dict[str, str],
 ) -> Route:
     integration = operation.get("x-amazon-apigateway-integration", {})
@@ -333,7 +468,7 @@ def _route(
     # API Gateway requires every entry of `security` (unlike OpenAPI's "any one of them").
     for requirement in operation.get("security", []):
         for name, requirement_scopes in requirement.items():
-            if name in authorizers:
+            if name in authorizers:  # Cognito or Lambda
                 authorizer, scopes = name, tuple(requirement_scopes)
             elif name == "api_key":
                 api_key = True
@@ -426,6 +561,7 @@ def _read_http_api(
 ) -> HttpApiSpec:
     schemes = body.get("components", {}).get("securitySchemes", {})
     authorizers = {}
+    lambda_authorizers: dict[str, LambdaAuthorizerSpec] = {}
     others = {}
     for scheme_name, scheme in schemes.items():
         config = scheme.get("x-amazon-apigateway-authorizer", {})
@@ -441,7 +577,13 @@ def _read_http_api(
                 audience=tuple(audience if isinstance(audience, list) else [audience]),
             )
         else:
-            others[scheme_name] = f"a Lambda authorizer ({config.get('type', '?')})"
+            found = _http_lambda_authorizer(
+                scheme_name, config, set(template.of_type("AWS::Lambda::Function"))
+            )
+            if isinstance(found, LambdaAuthorizerSpec):
+                lambda_authorizers[scheme_name] = found
+            else:
+                others[scheme_name] = found
     others["AWS_IAM"] = "IAM authorization (SigV4)"
     routes = []
     for path, operations in body.get("paths", {}).items():
@@ -456,7 +598,7 @@ def _read_http_api(
                     "ANY" if method == ANY_METHOD or default_route else method.upper(),
                     operation.get("x-amazon-apigateway-integration", {}),
                     security,
-                    authorizers,
+                    {*authorizers, *lambda_authorizers},
                     others,
                 )
             )
@@ -471,6 +613,35 @@ def _read_http_api(
         cors=_cors(resolver.resolve(cors)) if isinstance(cors, dict) else None,
         route_throttles=_route_throttles(stage),
         stage_variables={k: str(v) for k, v in (stage.get("StageVariables") or {}).items()},
+        lambda_authorizers=lambda_authorizers,
+    )
+
+
+def _http_lambda_authorizer(
+    name: str, config: dict[str, Any], functions: set[str]
+) -> LambdaAuthorizerSpec | str:
+    """An HTTP API's Lambda (REQUEST) authorizer, or a string saying why it cannot be enforced."""
+    kind = str(config.get("type", "?")).lower()
+    function = _authorizer_function(config.get("authorizerUri"), functions)
+    if kind != "request" or function is None:
+        return f"a Lambda authorizer ({kind}; its function is not in this template)"
+    version = str(config.get("authorizerPayloadFormatVersion", ""))
+    if version not in ("1.0", "2.0"):
+        return f"a Lambda authorizer (payload format {version or 'unset'}; 1.0 or 2.0 is required)"
+    written = config.get("identitySource") or []
+    written = written.split(",") if isinstance(written, str) else written
+    sources = [_identity_source(str(s).strip(), rest=False) for s in written if str(s).strip()]
+    unreadable = [s for s in sources if isinstance(s, str)]
+    if unreadable:
+        return f"a Lambda authorizer (its identity source {unreadable[0]} cannot be read locally)"
+    return LambdaAuthorizerSpec(
+        name=name,
+        function=function,
+        kind="request",
+        identity_sources=tuple(s for s in sources if isinstance(s, IdentitySource)),
+        ttl_seconds=int(config.get("authorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL_SECONDS)),
+        payload_version=version,
+        simple_responses=bool(config.get("enableSimpleResponses", False)) and version == "2.0",
     )
 
 
@@ -479,7 +650,7 @@ def _http_route(
     method: str,
     integration: dict[str, Any],
     security: list[dict[str, list[str]]],
-    authorizers: dict[str, JwtAuthorizerSpec],
+    authorizers: set[str],
     others: dict[str, str],
 ) -> Route:
     authorizer, unenforced = None, []
@@ -607,6 +778,17 @@ def not_honoured(template: Template) -> list[str]:
     if template.of_type("AWS::IAM::Role"):
         by_message["IAM policies are not enforced: every function may call every local AWS API"] = []
     return [f"{_subjects(names)}{message}" for message, names in by_message.items()]
+
+
+def _lambda_authorizer_notes(api: ApiSpec | None, http_apis: tuple[HttpApiSpec, ...]) -> list[str]:
+    """What the local cloud does not reproduce of the Lambda authorizers it runs (aws-behaviour.md §11.4)."""
+    names = [*(api.lambda_authorizers if api else ()), *(n for h in http_apis for n in h.lambda_authorizers)]
+    if not names:
+        return []
+    return [
+        f"{_subjects(names)}Lambda authorizer policies' Conditions are not evaluated "
+        "(a conditional Allow grants nothing), nor the authorizer's invoke permission"
+    ]
 
 
 def _subjects(names: list[str]) -> str:
