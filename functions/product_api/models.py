@@ -287,12 +287,8 @@ MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["message"],
     "properties": {
-        "message": {"type": "string", "description": "what is wrong", "examples": ["Unauthorized"]},
-        "current_version": {
-            "type": "integer",
-            "description": "409 on PUT: the version stored now",
-            "examples": [2],
-        },
+        "message": {"type": "string", "description": "what is wrong"},
+        "current_version": {"type": "integer", "description": "409 on PUT: the version stored now"},
         "request_id": {
             "type": ["string", "null"],
             "description": "500: the request id in the function's logs",

@@ -831,7 +831,18 @@ def test_a_bad_users_file_stops_with_a_clear_message(tmp_path: Path, content: st
 def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
     declared = load_source(TEMPLATE_PATH)["Parameters"]
     project = project_of(TEMPLATE_PATH)
-    assert project.defaults_for(declared, {}) == {"AllowUserPasswordAuth": "true"}
-    assert project.defaults_for(declared, {"AllowUserPasswordAuth": "false"}) == {}
+    assert project.defaults_for(declared, {})["AllowUserPasswordAuth"] == "true"
+    assert "AllowUserPasswordAuth" not in project.defaults_for(declared, {"AllowUserPasswordAuth": "false"})
     assert project.defaults_for(load_source(FIXTURE).get("Parameters") or {}, {}) == {}  # not declared
     assert project_of(FIXTURE) == project_of(FIXTURE).__class__()  # no settings file beside it: none
+
+
+def test_the_local_cloud_lets_people_sign_in_on_its_api_page_at_its_own_port():
+    declared = load_source(TEMPLATE_PATH)["Parameters"]
+    project = project_of(TEMPLATE_PATH)
+
+    callbacks = project.defaults_for(declared, {}, port=3917)["ApiPageCallbackUrls"]
+
+    # localhost: Cognito takes plain http callback URLs there only.
+    assert callbacks == "http://localhost:3917/docs/oauth2-redirect.html"
+    assert "ApiPageCallbackUrls" not in project.defaults_for(declared, {"ApiPageCallbackUrls": ""}, port=1)
