@@ -185,7 +185,7 @@ def banner(cloud: Any) -> list[str]:
         *api_lines,
         f"  Token URL   {base}/oauth2/token",
         *(
-            [f"  API page    {cloud.page_url}  (Authorize with a client's id and secret)"]
+            [f"  API page    {cloud.page_url}  (Authorize: a person signs in, or a client's id and secret)"]
             if cloud.page_url
             else []
         ),

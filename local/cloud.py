@@ -40,7 +40,7 @@ from werkzeug.wrappers import Request, Response
 
 from local import console
 from local import outputs as outputs_file
-from local.api_page import PAGE_PATH, local_document, page_endpoints
+from local.api_page import PAGE_PATH, ApiKeyRequirement, PeopleClient, page_endpoints
 from local.apigateway.authorizers import Authorizer, CognitoAuthorizer
 from local.apigateway.gateway import ApiKeys, Gateway
 from local.apigateway.http_api import HttpApiGateway, IntegrationFailed, error_response
@@ -206,7 +206,9 @@ class LocalCloud:
         if self.options.outputs_path is None:  # by the port bound: 0 picks one
             self.options.outputs_path = outputs_file.default_path(ROOT, self._server.server_address[1])
         self.local_defaults = self.project.defaults_for(
-            load_source(self.options.template).get("Parameters") or {}, self.options.parameter_overrides
+            load_source(self.options.template).get("Parameters") or {},
+            self.options.parameter_overrides,
+            port=self._server.server_address[1],
         )
         template = active(
             translate(
@@ -235,6 +237,7 @@ class LocalCloud:
         self.outputs = outputs(
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
         )
+        self._serve_page(spec, made)
         # What start-up built (moto's services, the SAM translator, the seeded items) lives as long as
         # the cloud: out of the collector's reach, requests' collections no longer walk it (0.08 ms of
         # CPU per GET, docs/performance.md). Start-up's garbage is collected first, not frozen with it.
@@ -393,16 +396,6 @@ class LocalCloud:
                     for name, a in spec.api.authorizers.items()
                 }
         self._serve_http_apis(spec, made, pool)
-        if self.project.openapi is not None and spec.api is not None:
-            # The API's contract, named by the project, and the page to try it (local/api_page.py).
-            openapi = local_document(
-                json.loads(self.project.openapi.read_text()),
-                api_url=f"{self.base_url}/{spec.api.stage}",
-                token_url=f"{self.base_url}/oauth2/token",
-            )
-            title = f"{self.project.name} (local)"
-            self._dispatcher.endpoints.update(page_endpoints(openapi, title=title))
-            self.page_url = self.base_url + PAGE_PATH
         if spec.api is None:
             return
         facts = ApiFacts(
@@ -420,6 +413,28 @@ class LocalCloud:
         )
         url = f"{self.base_url}/{spec.api.stage}"
         self._dispatcher.apis = [ServedApi(spec.api.logical_id, spec.api.stage, gateway, url)]
+
+    def _serve_page(self, spec: CloudSpec, made: Provisioned) -> None:
+        """The API's contract, named by the project, and the page to try it (local/api_page.py)."""
+        if self.project.openapi is None or spec.api is None:
+            return
+        keyed = {(route.method.lower(), route.resource) for route in spec.api.routes if route.api_key}
+        client_id = self.outputs.get(self.project.user_client_output or "")
+        client = next((c for c in made.clients.values() if client_id and c["ClientId"] == client_id), None)
+        people = PeopleClient(str(client_id), tuple(client.get("CallbackURLs", []))) if client else None
+        self._dispatcher.endpoints.update(
+            page_endpoints(
+                json.loads(self.project.openapi.read_text()),
+                title=f"{self.project.name} (local)",
+                stage=spec.api.stage,
+                api_key=ApiKeyRequirement(spec.api.api_key_header, keyed) if keyed else None,
+                people=people,
+            )
+        )
+        # The address people can sign in at (the client allows its redirect), else the cloud's own.
+        port = self._server.server_address[1] if self._server else None
+        here = [url for url in (people.page_urls() if people else []) if urlsplit(url).port == port]
+        self.page_url = here[0] if here else self.base_url + PAGE_PATH
 
     def _serve_http_apis(self, spec: CloudSpec, made: Provisioned, pool: LocalUserPool | None) -> None:
         assert self.runner is not None

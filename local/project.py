@@ -19,6 +19,7 @@ from local.cognito.people import SampleUser, users_from
 
 SETTINGS_FILE = "local-cloud.toml"
 _KEYS = {"name", "openapi", "parameter_defaults", "people", "users"}
+PORT_FIELD = "{port}"
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,16 @@ class Project:
     user_client_output: str | None = None  # the output naming the client people sign in with
     group_scopes_variable: str | None = None  # the trigger's variable: groups -> scopes (JSON)
 
-    def defaults_for(self, declared: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
-        """The parameter defaults the template declares and that were not set explicitly."""
-        return {k: v for k, v in self.parameter_defaults.items() if k in declared and k not in overrides}
+    def defaults_for(
+        self, declared: Mapping[str, Any], overrides: Mapping[str, str], port: int | None = None
+    ) -> dict[str, str]:
+        """The parameter defaults the template declares and that were not set explicitly; `{port}` in
+        a value is the local cloud's port (a URL of the cloud itself, known once the port is taken)."""
+        return {
+            k: v if port is None else v.replace(PORT_FIELD, str(port))
+            for k, v in self.parameter_defaults.items()
+            if k in declared and k not in overrides
+        }
 
 
 def project_of(template: Path) -> Project:

@@ -43,6 +43,17 @@ OUTPUT = ROOT / "docs" / "openapi.json"
 SECURITY_SCHEME = "CognitoUserPool"
 # Routes without scopes: the Cognito authorizer takes an ID token there.
 ID_TOKEN_SCHEME = "CognitoIdToken"  # noqa: S105 - a scheme's name, not a secret
+# Which member of the code flow's token response the ID-token scheme sends: Swagger UI's own extension
+# name for it on OAuth 2.0 schemes; the local API page reads it on this HTTP scheme (local/api_page.py).
+TOKEN_NAME = "x-tokenName"  # noqa: S105 - an extension's name, not a secret
+DOMAIN_URL = "https://{domain}.auth.{region}.amazoncognito.com"
+# The OpenID Connect scopes a people's client may allow, as the code flow's dialog explains them.
+OIDC_SCOPES = {
+    "openid": "An ID token too: GET /me takes it",
+    "email": "The person's email in the ID token",
+    "phone": "The person's phone number in the ID token",
+    "profile": "The person's profile attributes in the ID token",
+}
 JSON = "application/json"
 
 # What the code checks after the body's JSON Schema (parse_price, parse_currency), said as JSON Schema.
@@ -243,6 +254,28 @@ def _page_schema() -> dict[str, Any]:
     return page
 
 
+def _who_may_call(scopes: tuple[str, ...]) -> str:
+    """The operation's scopes in words, shown with it (not only behind the lock icon of a page)."""
+    if not scopes:
+        return (
+            "**Token:** a person's ID token (no scope): the `id_token` of a sign-in (code flow with "
+            "`openid`, or the sign-in API). An access token is refused."
+        )
+    named = ", ".join(f"`{scope}`" for scope in scopes)
+    return f"**Scope:** {named}: an access token holding {'it' if len(scopes) == 1 else 'any one of them'}."
+
+
+def _people_scopes(template: Template) -> dict[str, str]:
+    """The OpenID Connect scopes the people's clients (code flow) allow."""
+    allowed = {
+        scope
+        for client in read_spec(template).user_clients.values()
+        if "code" in client.get("AllowedOAuthFlows", [])
+        for scope in client.get("AllowedOAuthScopes", [])
+    }
+    return {scope: description for scope, description in OIDC_SCOPES.items() if scope in allowed}
+
+
 def _scopes(template: Template) -> dict[str, str]:
     spec = read_spec(template)
     return {
@@ -265,6 +298,7 @@ def document(template: Template | None = None) -> dict[str, Any]:
         operation = {
             "operationId": route.function.removesuffix("Function"),
             **copy.deepcopy(described),
+            "description": _who_may_call(route.scopes),
             "security": [{SECURITY_SCHEME: list(route.scopes)} if route.scopes else {ID_TOKEN_SCHEME: []}],
         }
         operation["responses"] = dict(sorted({**COMMON_RESPONSES, **operation["responses"]}.items()))
@@ -283,10 +317,11 @@ def document(template: Template | None = None) -> dict[str, Any]:
                 "one of them; one without scopes (GET /me) takes an ID token. The stack serves the same "
                 "operations twice: on a REST API (ApiUrl, a Cognito user pool authorizer) and on an HTTP "
                 "API (HttpApiUrl, a JWT authorizer on the same pool). They differ in a few answers: a "
-                "missing scope is 401 on REST and 403 on the HTTP API; see each response's description. "
-                "Generated from template.yaml and the code by scripts/openapi.py; do not edit."
+                "missing scope is 401 on REST and 403 on the HTTP API; see each response's description."
             ),
         },
+        # For maintainers, out of what documentation pages show.
+        "x-generated-by": "scripts/openapi.py, from template.yaml and the code: do not edit by hand",
         "servers": [
             {
                 "url": "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
@@ -324,20 +359,32 @@ def document(template: Template | None = None) -> dict[str, Any]:
                     "type": "oauth2",
                     "description": (
                         "Access tokens of the stack's Cognito user pool, sent as "
-                        "`Authorization: Bearer <token>`. The token URL is the stack's TokenUrl output."
+                        "`Authorization: Bearer <token>`: a machine's (client credentials: a client's id "
+                        "and secret) or a person's (code flow with PKCE, with the people's client, no "
+                        "secret; their groups give their scopes). The token URL is the stack's TokenUrl "
+                        "output, the authorization URL its UserPoolDomainUrl and /oauth2/authorize."
                     ),
                     "flows": {
                         "clientCredentials": {
-                            "tokenUrl": "https://{domain}.auth.{region}.amazoncognito.com/oauth2/token",
+                            "tokenUrl": f"{DOMAIN_URL}/oauth2/token",
                             "scopes": _scopes(template),
-                        }
+                        },
+                        "authorizationCode": {
+                            "authorizationUrl": f"{DOMAIN_URL}/oauth2/authorize",
+                            "tokenUrl": f"{DOMAIN_URL}/oauth2/token",
+                            "scopes": {**_people_scopes(template), **_scopes(template)},
+                        },
                     },
                 },
                 ID_TOKEN_SCHEME: {
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "An ID token of the stack's Cognito user pool (a person signed in).",
+                    "description": (
+                        "An ID token of the stack's Cognito user pool: a person signed in (the `id_token` "
+                        "of the code flow's token response when `openid` was asked)."
+                    ),
+                    TOKEN_NAME: "id_token",
                 },
             },
         },

@@ -143,7 +143,7 @@ PRODUCT_UPDATE = BodySchema(
         # The maximum keeps it exact in every JSON client (2**53 - 1) and within DynamoDB's numbers.
         "properties": {
             **_PRODUCT_FIELDS,
-            "version": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
+            "version": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1, "examples": [1]},
         },
     }
 )
@@ -230,21 +230,28 @@ PRODUCT_SCHEMA: dict[str, Any] = {
         "updated_by",
     ],
     "properties": {
-        "id": {"type": "string", "format": "uuid", "pattern": f"^{UUID_PATTERN.pattern}$"},
+        "id": {
+            "type": "string",
+            "format": "uuid",
+            "pattern": f"^{UUID_PATTERN.pattern}$",
+            "examples": ["3f0c2a4e-8b1d-4c6a-9e2f-7d5b1a0c9e84"],
+        },
         "name": _PRODUCT_FIELDS["name"],
         "description": _PRODUCT_FIELDS["description"],
         "price": {"type": "string", "pattern": r"^[0-9]{1,12}\.[0-9]{2}$", "examples": ["19.90"]},
-        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]},
         "version": PRODUCT_UPDATE.schema["properties"]["version"],
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time", "examples": ["2026-03-02T09:15:27.481Z"]},
+        "updated_at": {"type": "string", "format": "date-time", "examples": ["2026-03-02T09:15:27.481Z"]},
         "created_by": {
             "type": "string",
             "description": "the username of a person, the client id of a machine",
+            "examples": ["editor@example.com"],
         },
         "updated_by": {
             "type": "string",
             "description": "the username of a person, the client id of a machine",
+            "examples": ["editor@example.com"],
         },
     },
 }
@@ -257,6 +264,7 @@ PRODUCT_PAGE_SCHEMA: dict[str, Any] = {
         "next_token": {
             "type": ["string", "null"],
             "description": "pass it as next_token for the next page; null on the last page",
+            "examples": [None],
         },
     },
 }
@@ -268,11 +276,11 @@ CALLER_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["username", "email", "groups", "token_use", "auth_time"],
     "properties": {
-        "username": {"type": ["string", "null"]},
-        "email": {"type": ["string", "null"]},
-        "groups": {"type": "array", "items": {"type": "string"}},
+        "username": {"type": ["string", "null"], "examples": ["editor@example.com"]},
+        "email": {"type": ["string", "null"], "examples": ["editor@example.com"]},
+        "groups": {"type": "array", "items": {"type": "string"}, "examples": [["product-editors"]]},
         "token_use": {"type": "string", "enum": ["id"]},
-        "auth_time": {"type": ["integer", "null"], "description": "epoch seconds"},
+        "auth_time": {"type": ["integer", "null"], "description": "epoch seconds", "examples": [1772442927]},
     },
 }
 MESSAGE_SCHEMA: dict[str, Any] = {
@@ -292,7 +300,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["message", "errors"],
     "properties": {
-        "message": {"type": "string"},
+        "message": {"type": "string", "examples": ["invalid request"]},
         "errors": {
             "type": "array",
             "minItems": 1,
@@ -304,8 +312,12 @@ PROBLEM_SCHEMA: dict[str, Any] = {
                     "field": {
                         "type": "string",
                         "description": "a body field, a header, a query or path parameter",
+                        "examples": ["currency"],
                     },
-                    "message": {"type": "string"},
+                    "message": {
+                        "type": "string",
+                        "examples": ["must be an ISO 4217 currency code in use, such as EUR or USD"],
+                    },
                 },
             },
         },

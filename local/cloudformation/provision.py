@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeSerializer
 
@@ -162,6 +163,7 @@ class Provisioner:
         # CloudFormation names a client without ClientName itself; the logical id stands in.
         request = {"ClientName": name, **made.resolver.resolve(props)}
         _check_client_scopes(name, request, self._defined_scopes(made))
+        check_callback_urls(name, request)
         client = cognito.create_user_pool_client(**api_fields(cognito, "CreateUserPoolClient", request))
         client = client["UserPoolClient"]
         made.resolver.refs[name] = client["ClientId"]
@@ -364,6 +366,17 @@ def _check_client_scopes(name: str, client: dict[str, Any], defined: set[str]) -
         raise SystemExit(
             f"{name}: AllowedOAuthScopes names scopes no resource server defines: {sorted(unknown)}"
         )
+
+
+def check_callback_urls(name: str, client: dict[str, Any]) -> None:
+    """Cognito takes plain http callback URLs on localhost only (docs/aws-behaviour.md §12); moto takes
+    any, so we refuse them here, as a deploy would fail."""
+    for url in client.get("CallbackURLs") or []:
+        parts = urlsplit(url)
+        if parts.scheme == "http" and parts.hostname != "localhost":
+            raise SystemExit(
+                f"{name}: CallbackURLs has {url}: Cognito takes http on localhost only (https elsewhere)"
+            )
 
 
 def table_request(props: dict[str, Any], default_name: str) -> dict[str, Any]:

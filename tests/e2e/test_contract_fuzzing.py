@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -56,13 +57,13 @@ def test_the_local_cloud_serves_the_document_with_itself_as_server_and_token_end
 
     assert served["servers"] == [{"url": stack.api_url, "description": "the local cloud"}]
     flows = committed["components"]["securitySchemes"][SECURITY_SCHEME]["flows"]
+    local_urls = {"tokenUrl": stack.token_url, "authorizationUrl": f"{_local_origin(stack)}/oauth2/authorize"}
     assert served["components"]["securitySchemes"][SECURITY_SCHEME]["flows"] == {
-        "clientCredentials": {
-            **flows["clientCredentials"],
-            "tokenUrl": stack.token_url,
-        }
+        name: {**flow, **{key: url for key, url in local_urls.items() if key in flow}}
+        for name, flow in flows.items()
     }
-    assert served == local_document(committed, api_url=stack.api_url, token_url=stack.token_url)
+    stage = urlsplit(stack.api_url).path.strip("/")
+    assert served == local_document(committed, _local_origin(stack), stage)
 
 
 @pytest.mark.timeout(600)

@@ -64,3 +64,54 @@ def test_each_api_of_the_stack_has_a_server():
 
     assert outputs == {"ApiUrl", "HttpApiUrl"}
     assert sorted(map(sorted, named)) == [["ApiUrl"], ["HttpApiUrl"]]
+
+
+def test_each_operation_says_its_scopes_in_its_description():
+    # Shown with the operation on a documentation page, not only behind its lock icon.
+    for route in proxy_routes(translate()):
+        description = COMMITTED["paths"][route.resource][route.method.lower()]["description"]
+        for scope in route.scopes:
+            assert f"`{scope}`" in description, (route, description)
+        if not route.scopes:
+            assert "ID token" in description
+
+
+def _schemas(node, where="#"):
+    """Every schema object under `node` (dicts with a type), with where it is; not the parts of one with
+    examples (anyOf branches), whose examples stand for all of them."""
+    if isinstance(node, dict):
+        if "type" in node:
+            yield where, node
+        if node.get("examples"):
+            return
+        for key, value in node.items():
+            yield from _schemas(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _schemas(value, f"{where}/{index}")
+
+
+def test_every_patterned_or_dated_value_has_a_fixed_example():
+    # Without one, a documentation page makes up a sample from the pattern: a random currency "ZFF".
+    unexampled = [
+        where
+        for where, schema in _schemas(COMMITTED["components"]["schemas"])
+        if ("pattern" in schema or "format" in schema) and not schema.get("examples")
+    ]
+    assert unexampled == []
+
+
+def test_maintainers_notes_stay_out_of_what_pages_show():
+    shown = json.dumps({key: value for key, value in COMMITTED.items() if not key.startswith("x-")})
+    assert "do not edit" not in shown.lower()
+    assert "scripts/openapi.py" in COMMITTED["x-generated-by"]
+
+
+def test_people_sign_in_with_the_code_flow_and_get_an_id_token_for_routes_without_scopes():
+    schemes = COMMITTED["components"]["securitySchemes"]
+    code_flow = schemes[openapi.SECURITY_SCHEME]["flows"]["authorizationCode"]
+
+    assert code_flow["authorizationUrl"].endswith("/oauth2/authorize")
+    assert code_flow["tokenUrl"] == schemes[openapi.SECURITY_SCHEME]["flows"]["clientCredentials"]["tokenUrl"]
+    assert "openid" in code_flow["scopes"]
+    assert schemes[openapi.ID_TOKEN_SCHEME][openapi.TOKEN_NAME] == "id_token"

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -19,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from local.api_page import REDIRECT_PATH
+from local.cloudformation.provision import check_callback_urls
 from local.cloudformation.resolve import Resolver
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
 from local.cognito import people, sign_in_api
@@ -831,7 +834,38 @@ def test_a_bad_users_file_stops_with_a_clear_message(tmp_path: Path, content: st
 def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
     declared = load_source(TEMPLATE_PATH)["Parameters"]
     project = project_of(TEMPLATE_PATH)
-    assert project.defaults_for(declared, {}) == {"AllowUserPasswordAuth": "true"}
-    assert project.defaults_for(declared, {"AllowUserPasswordAuth": "false"}) == {}
+    assert project.defaults_for(declared, {})["AllowUserPasswordAuth"] == "true"
+    assert "AllowUserPasswordAuth" not in project.defaults_for(declared, {"AllowUserPasswordAuth": "false"})
     assert project.defaults_for(load_source(FIXTURE).get("Parameters") or {}, {}) == {}  # not declared
     assert project_of(FIXTURE) == project_of(FIXTURE).__class__()  # no settings file beside it: none
+
+
+def test_the_local_cloud_lets_people_sign_in_on_its_api_page_at_its_own_port():
+    declared = load_source(TEMPLATE_PATH)["Parameters"]
+    project = project_of(TEMPLATE_PATH)
+
+    callbacks = project.defaults_for(declared, {}, port=3917)["ApiPageCallbackUrls"]
+
+    # localhost: Cognito takes plain http callback URLs there only.
+    assert callbacks == f"http://localhost:3917{REDIRECT_PATH}"
+    assert "ApiPageCallbackUrls" not in project.defaults_for(declared, {"ApiPageCallbackUrls": ""}, port=1)
+
+
+@pytest.mark.parametrize(
+    ("url", "taken"),
+    [
+        ("http://localhost:3000/docs/oauth2-redirect.html", True),
+        ("https://shop.example.com/callback", True),
+        ("https://127.0.0.1:8443/callback", True),
+        ("myapp://signed-in", True),  # an app's own scheme
+        ("http://127.0.0.1:3000/docs/oauth2-redirect.html", False),
+        ("http://shop.example.com/callback", False),
+    ],
+)
+def test_the_local_cloud_takes_plain_http_callback_urls_on_localhost_only_as_cognito(url: str, taken: bool):
+    client = {"CallbackURLs": ["https://shop.example.com/first", url]}
+    if taken:
+        check_callback_urls("UserClient", client)
+    else:
+        with pytest.raises(SystemExit, match=re.escape(f"UserClient: CallbackURLs has {url}")):
+            check_callback_urls("UserClient", client)

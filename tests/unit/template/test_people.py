@@ -27,6 +27,7 @@ IDENTITY_SCOPES = {"openid", "email", "profile"}
 USER_CLIENT_AUTH_FLOWS = {"ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
 TRIGGER_TIMEOUT = 5  # Cognito waits 5 s for a trigger
 URL_PARAMETERS = ("UserCallbackUrls", "UserLogoutUrls")
+PAGE_CALLBACKS = "ApiPageCallbackUrls"  # API pages (Swagger UI's oauth2-redirect.html) people sign in from
 
 
 def user_clients(template: Template) -> dict[str, dict[str, Any]]:
@@ -77,9 +78,13 @@ def user_client_problems(template: Template) -> list[str]:
         problems.append(f"{name}: scopes {props.get('AllowedOAuthScopes')}, not {sorted(expected_scopes)}")
     if "COGNITO" not in props.get("SupportedIdentityProviders", []):
         problems.append(f"{name}: the user pool is not an identity provider, so the hosted sign-in fails")
+    page_callbacks = template.parameters.get(PAGE_CALLBACKS, "")
     for prop, parameter in zip(("CallbackURLs", "LogoutURLs"), URL_PARAMETERS, strict=True):
-        if props.get(prop) != template.parameters[parameter].split(","):
-            problems.append(f"{name}: {prop} {props.get(prop)} are not the parameter {parameter}")
+        expected = template.parameters[parameter].split(",")
+        if prop == "CallbackURLs" and page_callbacks:  # the API pages' redirects come after the app's
+            expected += page_callbacks.split(",")
+        if props.get(prop) != expected:
+            problems.append(f"{name}: {prop} {props.get(prop)} are not {expected} (the URL parameters)")
     flows = set(props.get("ExplicitAuthFlows", []))
     expected_flows = USER_CLIENT_AUTH_FLOWS | (
         {"ALLOW_USER_PASSWORD_AUTH"} if template.parameters["AllowUserPasswordAuth"] == "true" else set()
@@ -175,6 +180,37 @@ def with_password_auth(request) -> Template:
 
 def test_user_client_is_a_public_code_flow_client_with_the_password_flow_only_on_request(with_password_auth):
     assert user_client_problems(with_password_auth) == []
+
+
+@pytest.mark.parametrize(
+    "page_callbacks", ["", "http://localhost:3000/docs/oauth2-redirect.html,https://docs.example.com/o2.html"]
+)
+def test_api_pages_callback_urls_join_the_user_clients_and_the_sign_in_url_keeps_the_first(page_callbacks):
+    template = translate({PAGE_CALLBACKS: page_callbacks})
+    (props,) = user_clients(template).values()
+
+    assert user_client_problems(template) == []
+    assert props["CallbackURLs"][0] == template.parameters["UserCallbackUrls"].split(",")[0]
+    assert len(props["CallbackURLs"]) == 1 + len([url for url in page_callbacks.split(",") if url])
+    assert "docs" not in sign_in_url(template)
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),  # none: the default
+        ("http://localhost:3000/docs/oauth2-redirect.html", True),
+        (
+            "https://docs.example.com/oauth2-redirect.html,http://localhost:3000/docs/oauth2-redirect.html",
+            True,
+        ),
+        ("https://docs.example.com/o2.html,", False),  # an empty URL would reach CallbackURLs
+        ("https://docs.example.com/o2.html#x", False),
+    ],
+)
+def test_api_page_callbacks_parameter_allows_urls_or_nothing(value, allowed):
+    pattern = SOURCE["Parameters"][PAGE_CALLBACKS]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) == allowed
 
 
 def test_groups_and_scopes_of_group_scopes_are_the_templates(transformed):
