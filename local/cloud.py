@@ -13,9 +13,10 @@ resolve everywhere. On PORT:
 - the `cognito-idp` calls that sign people in (InitiateAuth...: local/cognito/sign_in_api.py), by
   X-Amz-Target;
 - AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (local/aws_apis/), which
-  holds the tables, the pool, its clients and the API keys created from the template
-  (local/cloudformation/provision.py).
-A request on the stage path always goes to the gateway, whatever its headers.
+  holds every resource created from the template (local/cloudformation/provision.py) and the stack
+  CloudFormation's API describes.
+A request on the stage path goes to the gateway, whatever its headers, unless it is signed for S3
+(header or presigned URL): S3's path-style `/{bucket}/{key}` may begin with a stage's name.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from local.apigateway.jwt_authorizer import JwtAuthorizer
 from local.apigateway.lambda_authorizer import ApiFacts, lambda_authorizers
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
-from local.aws_apis.app import AwsApis
+from local.aws_apis.app import AwsApis, signing_name
 from local.cloudformation.provision import (
     ACCOUNT_ID,
     LOCAL_API_ID,
@@ -57,7 +58,7 @@ from local.cloudformation.provision import (
     http_api_id,
     outputs,
 )
-from local.cloudformation.resolve import Resolver
+from local.cloudformation.resolve import Resolver, stack_id
 from local.cloudformation.spec import CloudSpec, HttpApiSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
 from local.cognito.people import read_users
@@ -67,7 +68,7 @@ from local.cognito.tokens import SigningKey, openid_configuration
 from local.http_server import Server
 from local.lambda_.functions import function_configs, unrunnable
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
-from local.project import Project, project_of
+from local.project import Project, project_of, stack_name_of
 
 # Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
 # stage of that name would shadow them.
@@ -75,6 +76,10 @@ _RESERVED_STAGES = {
     "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
     "login", "logout", "error", PAGE_PATH.strip("/"),
 }  # fmt: skip
+
+# Services whose calls put a resource's name first in the path (S3's path-style `/{bucket}/{key}`, as
+# boto3 sends it to 127.0.0.1): a call signed for one of them is theirs whatever its path.
+_PATH_STYLE_SERVICES = {"s3"}
 
 
 @dataclass
@@ -88,7 +93,7 @@ class Options:
     # None: .local/outputs.json on the default port, else .local/outputs-PORT.json (local/outputs.py)
     outputs_path: Path | None = None
     region: str = "us-east-1"
-    stack_name: str = "product-api"
+    stack_name: str | None = None  # None: samconfig.toml's beside the template (local/project.py)
     signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
     throttling: bool = True
     concurrency: int = DEFAULT_CONCURRENCY  # per function without ReservedConcurrentExecutions
@@ -120,6 +125,8 @@ class _Dispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
+        if signing_name(environ) in _PATH_STYLE_SERVICES:  # `/{bucket}/{key}` may look like a stage's path
+            return self.aws(environ, start_response)
         api = next((api for api in self.apis if api.serves(path)), None)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         handler = api.gateway if api else self.endpoints.get(path) or self.targets.get(target)
@@ -187,7 +194,9 @@ class LocalCloud:
         # Parameters the local cloud set itself (local-cloud.toml's parameter_defaults), for the banner.
         self.local_defaults: dict[str, str] = {}
         self.project: Project = project_of(options.template)
+        self.stack_name = options.stack_name or stack_name_of(options.template)
         self.spec: CloudSpec | None = None
+        self.provisioned: Provisioned | None = None  # what start-up made of each resource
         self.runner: Runner | None = None
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self._dispatcher = _Dispatcher()
@@ -215,7 +224,7 @@ class LocalCloud:
                 {**self.local_defaults, **self.options.parameter_overrides},
                 path=self.options.template,
                 region=self.options.region,
-                stack_name=self.options.stack_name,
+                stack_name=self.stack_name,
             )
         )
         self.spec = spec = read_spec(template)
@@ -224,13 +233,12 @@ class LocalCloud:
         self._bind_http_apis(spec)
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
-        provisioner = Provisioner(
-            self.aws_client, region=self.options.region, stack_name=self.options.stack_name
-        )
+        provisioner = Provisioner(self.aws_client, region=self.options.region, stack_name=self.stack_name)
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
         made = provisioner.provision(template, spec, self.options.seed, users, source)
+        self.provisioned = made
         self.seeded = made.seeded
         self._serve(template, spec, made)
         api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
@@ -238,6 +246,10 @@ class LocalCloud:
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
         )
         self._serve_page(spec, made)
+        # On the first CloudFormation call: moto's CloudFormation package costs 1.7 s to import.
+        self._dispatcher.aws.before_first_call["cloudformation"] = lambda: self._register_stack(
+            template, made
+        )
         # What start-up built (moto's services, the SAM translator, the seeded items) lives as long as
         # the cloud: out of the collector's reach, requests' collections no longer walk it (0.08 ms of
         # CPU per GET, docs/performance.md). Start-up's garbage is collected first, not frozen with it.
@@ -467,6 +479,35 @@ class LocalCloud:
                 api_id=http_api_id(port.api.logical_id),
                 account_id=ACCOUNT_ID,
             )
+
+    def _register_stack(self, template: Template, made: Provisioned) -> None:
+        """The stack in the local CloudFormation API: its parameters, resources and outputs (their local
+        values, as in the outputs file)."""
+        from local.aws_apis.stack import StackOutput, register_stack
+
+        source = load_source(self.options.template)
+        declared = source.get("Parameters") or {}
+        register_stack(
+            stack_id=stack_id(self.options.region, ACCOUNT_ID, self.stack_name),
+            name=self.stack_name,
+            account_id=ACCOUNT_ID,
+            region=self.options.region,
+            parameters={k: v for k, v in template.parameters.items() if k in declared},
+            no_echo=[k for k, p in declared.items() if str(p.get("NoEcho", "")).lower() == "true"],
+            resources=[(r.logical_id, r.resource_type, r.physical_id) for r in made.resources.values()],
+            outputs=[
+                StackOutput(
+                    key,
+                    str(self.outputs[key]),
+                    output.get("Description"),
+                    str(_resolved(made.resolver, output["Export"]["Name"])) if "Export" in output else None,
+                )
+                for key, output in template.outputs.items()
+                if key in self.outputs
+            ],
+            template_body=self.options.template.read_text(),
+            description=source.get("Description"),
+        )
 
     def _signing_key(self) -> SigningKey:
         path = self.options.signing_key
