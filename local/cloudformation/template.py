@@ -38,6 +38,7 @@ class Template:
     conditions: dict[str, Any]
     parameters: dict[str, str]
     code_dirs: dict[str, Path] = field(default_factory=dict)
+    parameter_types: dict[str, str] = field(default_factory=dict)  # name -> its declared Type
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
@@ -97,6 +98,7 @@ def _translate(
     stack_name: str,
 ) -> Template:
     params = parameter_values(source, overrides)
+    declared = source.get("Parameters", {})
     _point_code_at_local_bucket(source)
 
     pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
@@ -124,6 +126,7 @@ def _translate(
         conditions=transformed.get("Conditions", {}),
         parameters=params,
         code_dirs=code_dirs,
+        parameter_types={name: str(d.get("Type", "String")) for name, d in declared.items()},
     )
 
 
