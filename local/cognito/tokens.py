@@ -95,9 +95,8 @@ class ClientDirectory:
     def __init__(self, cognito: Any, user_pool_id: str, secrets: Callable[[str], list[str]] | None = None):
         self._cognito = cognito
         self._user_pool_id = user_pool_id
-        self._secrets = (
-            secrets  # client id -> its active secrets (up to two: local/aws_apis/cognito_secrets.py)
-        )
+        # client id -> its active secrets (up to two: local/aws_apis/cognito_secrets.py)
+        self._secrets = secrets
         self._known: dict[str, dict[str, Any]] = {}
         self._generation = 0  # counts forget()s: a description read before one is not kept after it
         self._lock = threading.Lock()
