@@ -20,7 +20,16 @@ from the outputs file a local cloud writes (`make local`: `.local/outputs.json` 
     page = client.list_products(limit=10)
     print(client.token_requests)                                          # 1
 
-Needs `authlib` and `requests` (and `boto3` for `from_stack`). One client per thread.
+A client whose app client has the `ALLOW_CLIENT_TOKEN_AUTH` flow may get its tokens from Cognito's
+API (`GetClientToken`) instead of the domain's token endpoint: the same token, and the pool needs no
+domain. Give it a boto3 `cognito-idp` client:
+
+    client = ProductApiClient(settings, token_api=boto3.client("cognito-idp"))
+
+An app client can hold two secrets, so a secret is rotated without downtime: `add_client_secret`,
+give the new value to every caller, then `delete_other_client_secrets`.
+
+Needs `authlib` and `requests` (and `boto3` for `from_stack` and `token_api`). One client per thread.
 From the command line, for a quick look (`--help` for more):
 
     python clients/python/product_api_client.py --local --repeat 3 GET /products
@@ -165,6 +174,29 @@ class Settings:
         )
 
 
+class _ClientTokenSession(OAuth2Session):
+    """An OAuth2Session whose client_credentials tokens come from Cognito's GetClientToken API."""
+
+    def __init__(self, cognito: Any, client_id: str, secret: str, scope: str | None, **kwargs: Any):
+        super().__init__(client_id, secret, scope=scope, grant_type="client_credentials", **kwargs)
+        self._cognito = cognito
+        self.on_token: Any = None  # called after each token request
+
+    def fetch_token(self, url: str | None = None, **kwargs: Any) -> Any:
+        request: dict[str, Any] = {"ClientId": self.client_id, "Secret": self.client_secret}
+        if self.scope:
+            request["Scopes"] = self.scope.split()
+        result = self._cognito.get_client_token(**request)["ClientAuthenticationResult"]
+        self.token = {
+            "access_token": result["AccessToken"],
+            "token_type": result["TokenType"],
+            "expires_in": result["ExpiresIn"],
+        }
+        if self.on_token:
+            self.on_token()
+        return self.token
+
+
 class ProductApiClient:
     """Calls the API with one cached client_credentials token; counts the tokens it asked for."""
 
@@ -175,19 +207,31 @@ class ProductApiClient:
         scope: str | None = None,
         leeway: int = 60,
         timeout: float = 10,
+        token_api: Any = None,
     ):
+        """`token_api`: a boto3 cognito-idp client, to get tokens from GetClientToken, not the domain."""
         self.settings = settings
         self.token_requests = 0
-        self.session = OAuth2Session(
-            settings.client_id,
-            settings.client_secret,
-            scope=scope,  # None: every scope the app client is allowed
-            token_endpoint=settings.token_url,
-            grant_type="client_credentials",
-            leeway=leeway,  # renew this many seconds before the token expires
-        )
-        self.session.register_compliance_hook("access_token_response", self._count_token)
+        if token_api is not None:
+            api_session = _ClientTokenSession(
+                token_api, settings.client_id, settings.client_secret, scope, leeway=leeway
+            )
+            api_session.on_token = self._count_api_token
+            self.session: OAuth2Session = api_session
+        else:
+            self.session = OAuth2Session(
+                settings.client_id,
+                settings.client_secret,
+                scope=scope,  # None: every scope the app client is allowed
+                token_endpoint=settings.token_url,
+                grant_type="client_credentials",
+                leeway=leeway,  # renew this many seconds before the token expires
+            )
+            self.session.register_compliance_hook("access_token_response", self._count_token)
         self.timeout = timeout
+
+    def _count_api_token(self) -> None:
+        self.token_requests += 1
 
     def _count_token(self, response: requests.Response) -> requests.Response:
         self.token_requests += 1
@@ -239,6 +283,30 @@ class ProductApiClient:
 
     def delete_product(self, product_id: str) -> None:
         self.call("DELETE", f"/products/{product_id}", expect=204)
+
+
+# ---------------------------------------------------------------- rotating a client's secret
+
+
+def add_client_secret(cognito: Any, user_pool_id: str, client_id: str) -> tuple[str, str]:
+    """A second secret for the app client, made by Cognito: (its id, its value). The value is shown
+    this once; the old secret keeps working until `delete_other_client_secrets`. Cognito holds at
+    most two (LimitExceededException)."""
+    added = cognito.add_user_pool_client_secret(UserPoolId=user_pool_id, ClientId=client_id)
+    descriptor = added["ClientSecretDescriptor"]
+    return descriptor["ClientSecretId"], descriptor["ClientSecretValue"]
+
+
+def delete_other_client_secrets(cognito: Any, user_pool_id: str, client_id: str, keep: str) -> list[str]:
+    """Deletes every secret of the app client but the one whose id is `keep`; returns the ids deleted."""
+    ids = {"UserPoolId": user_pool_id, "ClientId": client_id}
+    listed = cognito.list_user_pool_client_secrets(**ids)["ClientSecrets"]
+    if keep not in {s["ClientSecretId"] for s in listed}:
+        raise KeyError(f"client {client_id} has no secret {keep}")
+    deleted = [s["ClientSecretId"] for s in listed if s["ClientSecretId"] != keep]
+    for secret_id in deleted:
+        cognito.delete_user_pool_client_secret(**ids, ClientSecretId=secret_id)
+    return deleted
 
 
 # ---------------------------------------------------------------- command line

@@ -9,6 +9,7 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - ordered_scan.py: Scan pages at a constant cost;
 - dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are;
 - cognito_users.py: a pool's people, read from moto's Cognito models;
+- cognito_secrets.py: an app client's secrets, up to two, kept on moto's client model;
 - dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app;
 - cloudformation_models.py: the template's resources made with moto's own CloudFormation models;
 - stack.py: the local stack in moto's CloudFormation backend, for CloudFormation's API.

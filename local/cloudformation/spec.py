@@ -777,6 +777,12 @@ def not_honoured(template: Template) -> list[str]:
             by_message.setdefault("DeletionPolicy Retain: nothing outlives the process", []).append(name)
     if template.of_type("AWS::IAM::Role"):
         by_message["IAM policies are not enforced: every function may call every local AWS API"] = []
+    for name, kind in template.parameter_types.items():
+        if kind.startswith(_SSM_PARAMETER_TYPE):
+            # CloudFormation reads the parameter's value from SSM at deploy time; here its name stands in.
+            path = template.parameters.get(name)
+            message = f"SSM parameter {path} is not read (its name stands in for its value)"
+            by_message.setdefault(message, []).append(name)
     return [f"{_subjects(names)}{message}" for message, names in by_message.items()]
 
 
@@ -789,6 +795,9 @@ def _lambda_authorizer_notes(api: ApiSpec | None, http_apis: tuple[HttpApiSpec, 
         f"{_subjects(names)}Lambda authorizer policies' Conditions are not evaluated "
         "(a conditional Allow grants nothing), nor the authorizer's invoke permission"
     ]
+
+
+_SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 
 
 def _subjects(names: list[str]) -> str:

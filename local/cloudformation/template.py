@@ -56,6 +56,7 @@ class Template:
     # A layer of this template (AWS::Lambda::LayerVersion logical id) -> its local folder.
     layer_dirs: dict[str, Path] = field(default_factory=dict)
     path: Path = TEMPLATE_PATH  # the template file read
+    parameter_types: dict[str, str] = field(default_factory=dict)  # name -> its declared Type
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
@@ -145,6 +146,7 @@ def _translate(
     folder = path.resolve().parent
     source = _include_local_files(source, folder)
     _apply_sam_cli_defaults(source, folder)
+    declared = source.get("Parameters", {})
     _point_code_at_local_bucket(source)
 
     pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
@@ -177,6 +179,7 @@ def _translate(
         },
         layer_dirs=_local_dirs(resources, "AWS::Lambda::LayerVersion", "Content", folder),
         path=path,
+        parameter_types={name: str(d.get("Type", "String")) for name, d in declared.items()},
     )
 
 

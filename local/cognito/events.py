@@ -28,6 +28,7 @@ def pre_token_generation_event(
     scopes: Iterable[str],
     iam_roles: Iterable[str] = (),
     version: str = "2",
+    client_metadata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Cognito's pre token generation event (docs/aws-behaviour.md §6), for LambdaVersion V1_0 ("1"),
     V2_0 ("2") or V3_0 ("3").
@@ -42,6 +43,8 @@ def pre_token_generation_event(
     }
     if version != "1":
         request["scopes"] = list(scopes)
+    if client_metadata:  # the caller's ClientMetadata, when the operation took some
+        request["clientMetadata"] = dict(client_metadata)
     answer = "claimsOverrideDetails" if version == "1" else "claimsAndScopeOverrideDetails"
     return {
         "version": version,

@@ -38,6 +38,7 @@ from local.cognito.people import (
     UserDirectory,
     UserTokens,
     check_sign_in,
+    rotation_grace,
     s256,
 )
 from local.cognito.tokens import ClientDirectory, OAuthError, SigningKey, authenticate_client
@@ -203,9 +204,11 @@ class HostedUi:
         """`authorization_code` and `refresh_token` at /oauth2/token, for an authenticated client."""
         if grant == "authorization_code":
             return self._redeem(client, form)
-        if "ALLOW_REFRESH_TOKEN_AUTH" not in (
-            client.get("ExplicitAuthFlows") or ["ALLOW_REFRESH_TOKEN_AUTH"]
-        ):
+        if (
+            "ALLOW_REFRESH_TOKEN_AUTH"
+            not in (client.get("ExplicitAuthFlows") or ["ALLOW_REFRESH_TOKEN_AUTH"])
+            and rotation_grace(client) is None
+        ):  # a rotating client refreshes here without that flow
             raise OAuthError("unauthorized_client")
         refresh_token = form.get("refresh_token")
         if not refresh_token:

@@ -34,7 +34,7 @@ from local import console
 from local.aws_apis.cognito_users import Person, UserDirectory
 from local.cognito.errors import SignInError
 from local.cognito.events import event_attributes, pre_token_generation_event
-from local.cognito.tokens import OAuthError, SigningKey, user_access_token_claims, user_id_token_claims
+from local.cognito.tokens import SigningKey, user_access_token_claims, user_id_token_claims
 from local.lambda_.outcome import Failure, Result
 from local.lambda_.runner import Invocation, Runner
 
@@ -83,8 +83,17 @@ class TriggerFailed(SignInError):
 
 
 class RefreshRefused(SignInError):
-    def __init__(self, message: str):
-        super().__init__("NotAuthorizedException", message)
+    def __init__(self, message: str, kind: str = "NotAuthorizedException"):
+        super().__init__(kind, message)
+
+
+def rotation_grace(client: dict[str, Any]) -> float | None:
+    """The seconds a rotated-out refresh token still works, when the client rotates refresh tokens
+    (its RefreshTokenRotation is ENABLED); None when it does not."""
+    rotation = client.get("RefreshTokenRotation") or {}
+    if rotation.get("Feature") != "ENABLED":
+        return None
+    return float(rotation.get("RetryGracePeriodSeconds") or 0)
 
 
 # ---------------------------------------------------------------- users
@@ -285,6 +294,7 @@ class Session:
     event_id: str
     expires_at: float
     revoked: bool = False
+    rotated_until: float | None = None  # rotated out: it works until then (the client's grace period)
 
 
 @dataclass(frozen=True)
@@ -352,18 +362,30 @@ class UserTokens:
             self._sessions[refresh_token] = session
         return dataclasses.replace(tokens, refresh_token=refresh_token)
 
-    def refresh(self, refresh_token: str, client: dict[str, Any], *, oauth: bool) -> Tokens:
+    def refresh(
+        self,
+        refresh_token: str,
+        client: dict[str, Any],
+        *,
+        oauth: bool,
+        metadata: dict[str, str] | None = None,
+    ) -> Tokens:
         """New access and ID tokens for a refresh token of this client, with the groups of now.
 
         Through the OAuth endpoints (`oauth`), an ID token only when the sign-in asked for `openid`.
+        A client that rotates refresh tokens (RefreshTokenRotation) also gets a new refresh token, and
+        the one given stops working after the client's grace period (RefreshTokenReuseException then).
         """
+        now = time.time()
         with self._lock:
             session = self._sessions.get(refresh_token)
         if session is None or session.client_id != client["ClientId"]:
             raise RefreshRefused("Invalid Refresh Token")
         if session.revoked:
             raise RefreshRefused("Refresh Token has been revoked")
-        if time.time() >= session.expires_at:
+        if session.rotated_until is not None and now >= session.rotated_until:
+            raise RefreshRefused("Refresh Token has been rotated", "RefreshTokenReuseException")
+        if now >= session.expires_at:
             raise RefreshRefused("Refresh Token has expired")
         person = self._directory.find(session.username)
         if person is None:
@@ -371,7 +393,22 @@ class UserTokens:
         if not person.enabled:
             raise SignInError("NotAuthorizedException", "User is disabled.")
         with_id_token = not oauth or "openid" in session.scopes
-        return self._issue(person, client, session, REFRESH, with_id_token=with_id_token, oauth=oauth)
+        tokens = self._issue(
+            person, client, session, REFRESH, with_id_token=with_id_token, oauth=oauth, metadata=metadata
+        )
+        grace = rotation_grace(client)
+        if grace is None:
+            return tokens
+        # The same sign-in (auth_time, origin_jti: revoking the new token still ends it), a new lifetime.
+        rotated = dataclasses.replace(
+            session, expires_at=now + token_seconds(client, "RefreshToken"), rotated_until=None
+        )
+        new_token = _opaque_token()
+        with self._lock:
+            self._sessions[new_token] = rotated
+            if session.rotated_until is None:
+                session.rotated_until = now + grace
+        return dataclasses.replace(tokens, refresh_token=new_token)
 
     def username_of(self, refresh_token: str) -> str | None:
         """Whom a refresh token was issued to, if it is one of ours."""
@@ -380,14 +417,17 @@ class UserTokens:
         return session.username if session is not None else None
 
     def revoke(self, refresh_token: str, client_id: str) -> None:
-        """Revokes a refresh token of this client and the access tokens issued from it.
+        """Revokes a refresh token of this client and the access tokens issued from it, with every
+        refresh token rotated from the same sign-in.
 
         Anything else (another client's token, an unknown one) is ignored, as Cognito answers 200.
         """
         with self._lock:
             session = self._sessions.get(refresh_token)
             if session is not None and session.client_id == client_id:
-                session.revoked = True
+                for other in self._sessions.values():
+                    if other.origin_jti == session.origin_jti:
+                        other.revoked = True
                 self._revoked_origins.add(session.origin_jti)
 
     def is_revoked(self, origin_jti: str | None) -> bool:
@@ -396,14 +436,11 @@ class UserTokens:
 
     # ------------------------------------------------------------ machines (V3_0 only)
 
-    def client_credentials_claims(self, client: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
-        """A client_credentials token's claims after the trigger, which runs for them only with V3_0."""
-        try:
-            return self._client_credentials_claims(client, claims)
-        except TriggerFailed as error:  # the token endpoint answers 400, naming the failure
-            raise OAuthError("invalid_request", error.message) from None
-
-    def _client_credentials_claims(self, client: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    def client_credentials_claims(
+        self, client: dict[str, Any], claims: dict[str, Any], metadata: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """A machine token's claims (/oauth2/token, GetClientToken) after the trigger, which runs for
+        them only with V3_0; TriggerFailed when it fails."""
         trigger = self._triggers.pre_token()
         if trigger is None or trigger.version != "3":
             return claims
@@ -417,6 +454,7 @@ class UserTokens:
             groups=[],
             scopes=str(claims.get("scope", "")).split(),
             version="3",
+            client_metadata=metadata,
         )
         found = Overrides.read(self._triggers.run(trigger, event), "3")
         claims = overridden(claims, found.access_claims, found.access_suppress)
@@ -434,6 +472,7 @@ class UserTokens:
         with_id_token: bool,
         nonce: str | None = None,
         oauth: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> Tokens:
         groups, roles, preferred_role = list(person.groups), list(person.roles), None
         scopes = list(session.scopes)
@@ -451,6 +490,7 @@ class UserTokens:
                 iam_roles=roles,
                 scopes=scopes,
                 version=trigger.version,
+                client_metadata=metadata,
             )
             found = Overrides.read(self._triggers.run(trigger, event), trigger.version)
             if found.groups is not None:

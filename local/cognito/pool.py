@@ -15,6 +15,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from local.aws_apis.cognito_secrets import ClientSecrets
+from local.cognito.client_api import ClientApi
 from local.cognito.hosted import HostedUi
 from local.cognito.people import Triggers, UserDirectory, UserTokens
 from local.cognito.sign_in_api import SignInApi
@@ -40,6 +42,7 @@ class LocalUserPool:
     directory: UserDirectory
     tokens: UserTokens
     sign_in_api: SignInApi
+    client_api: ClientApi  # machine tokens, two secrets, refresh with rotation
     hosted: HostedUi
     token_endpoint: TokenEndpoint
 
@@ -55,12 +58,14 @@ class LocalUserPool:
         runner: Runner,  # runs the pool's trigger
     ) -> LocalUserPool:
         issuer = aws_issuer(region, pool_id)
-        clients = ClientDirectory(cognito, pool_id)
+        secrets = ClientSecrets(account_id=account_id, region=region)
+        clients = ClientDirectory(cognito, pool_id, lambda client_id: secrets.active(pool_id, client_id))
         directory = UserDirectory(account_id=account_id, region=region, user_pool_id=pool_id)
         tokens = UserTokens(
             issuer=issuer, key=key, directory=directory, triggers=Triggers(directory, runner), region=region
         )
         hosted = HostedUi(tokens=tokens, directory=directory, clients=clients, issuer=issuer, key=key)
+        token_endpoint = TokenEndpoint(issuer, key, clients, hosted.grants, tokens.client_credentials_claims)
         return cls(
             pool_id=pool_id,
             issuer=issuer,
@@ -69,10 +74,15 @@ class LocalUserPool:
             directory=directory,
             tokens=tokens,
             sign_in_api=SignInApi(tokens=tokens, directory=directory, clients=clients),
-            hosted=hosted,
-            token_endpoint=TokenEndpoint(
-                issuer, key, clients, hosted.grants, tokens.client_credentials_claims
+            client_api=ClientApi(
+                tokens=tokens,
+                directory=directory,
+                clients=clients,
+                machine_tokens=token_endpoint,
+                secrets=secrets,
             ),
+            hosted=hosted,
+            token_endpoint=token_endpoint,
         )
 
     @property
@@ -95,8 +105,9 @@ class LocalUserPool:
         }
 
     def targets(self) -> dict[str, Endpoint]:
-        """X-Amz-Target -> endpoint: the sign-in API's operations, served here instead of by moto."""
-        return self.sign_in_api.targets()
+        """X-Amz-Target -> endpoint: the sign-in API's operations and the client operations moto lacks,
+        served here instead of by moto."""
+        return {**self.sign_in_api.targets(), **self.client_api.targets()}
 
 
 def _document(document: dict[str, Any]) -> Endpoint:

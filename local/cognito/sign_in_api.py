@@ -33,8 +33,9 @@ from local.cognito.people import (
     UserDirectory,
     UserTokens,
     check_sign_in,
+    rotation_grace,
 )
-from local.cognito.tokens import ClientDirectory
+from local.cognito.tokens import ACTIVE_SECRETS, ClientDirectory, secret_matches
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
 OPERATIONS = ("InitiateAuth", "AdminInitiateAuth", "RespondToAuthChallenge", "RevokeToken")
@@ -67,7 +68,9 @@ class ApiError(Exception):
 
 
 class SignInApi:
-    """Serves OPERATIONS for one user pool; `targets()` maps their X-Amz-Target values to it."""
+    """Serves its `operations` for one user pool; `targets()` maps their X-Amz-Target values to it."""
+
+    operations: tuple[str, ...] = OPERATIONS
 
     def __init__(self, *, tokens: UserTokens, directory: UserDirectory, clients: ClientDirectory):
         self._tokens = tokens
@@ -77,7 +80,7 @@ class SignInApi:
         self._lock = threading.Lock()
 
     def targets(self) -> dict[str, Any]:
-        return {TARGET_PREFIX + operation: self for operation in OPERATIONS}
+        return {TARGET_PREFIX + operation: self for operation in self.operations}
 
     def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -89,7 +92,7 @@ class SignInApi:
                 raise ApiError("SerializationException", "the request body is not JSON") from None
             if not isinstance(body, dict):
                 raise ApiError("SerializationException", "the request body must be a JSON object")
-            if operation not in OPERATIONS:
+            if operation not in self.operations:
                 raise ApiError("UnknownOperationException", f"{operation} is not served here")
             response = _answer(200, getattr(self, _method(operation))(body))
         except SignInError as error:
@@ -152,9 +155,7 @@ class SignInApi:
 
     def revoke_token(self, body: dict[str, Any]) -> dict[str, Any]:
         client = self._client(body)
-        if client.get("ClientSecret") and not secrets.compare_digest(
-            str(body.get("ClientSecret", "")).encode(), client["ClientSecret"].encode()
-        ):
+        if client.get("ClientSecret") and not secret_matches(client, str(body.get("ClientSecret", ""))):
             raise ApiError("NotAuthorizedException", "Client is not authorized to revoke this token")
         if not client.get("EnableTokenRevocation", True):
             raise ApiError("UnsupportedOperationException", "Token revocation is not enabled for this client")
@@ -232,6 +233,11 @@ class SignInApi:
         token = parameters.get("REFRESH_TOKEN")
         if not token:
             raise ApiError("InvalidParameterException", "Missing required parameter REFRESH_TOKEN")
+        if rotation_grace(client) is not None:
+            raise ApiError(
+                "InvalidParameterException",
+                "Refresh token rotation is enabled for this client: refresh with GetTokensFromRefreshToken",
+            )
         owner = self._tokens.username_of(str(token))
         if owner is not None:  # an unknown token is refused by refresh() as Cognito words it
             # SECRET_HASH over the username the token was issued to: Cognito's, not what was typed.
@@ -244,13 +250,17 @@ class SignInApi:
 
     @staticmethod
     def _check_secret_hash(client: dict[str, Any], username: str, parameters: dict[str, Any]) -> None:
-        """A client with a secret proves it on each call: HMAC-SHA256(secret, username + client id)."""
-        secret = client.get("ClientSecret")
-        if not secret:
+        """A client with a secret proves it on each call: HMAC-SHA256(secret, username + client id), with
+        either of its secrets while one is rotated out."""
+        if not client.get("ClientSecret"):
             return
-        digest = hmac.new(secret.encode(), (username + client["ClientId"]).encode(), hashlib.sha256).digest()
-        if not secrets.compare_digest(
-            base64.b64encode(digest), str(parameters.get("SECRET_HASH", "")).encode()
+        sent = str(parameters.get("SECRET_HASH", "")).encode()
+        message = (username + client["ClientId"]).encode()
+        if not any(
+            secrets.compare_digest(
+                base64.b64encode(hmac.new(s.encode(), message, hashlib.sha256).digest()), sent
+            )
+            for s in client.get(ACTIVE_SECRETS) or [client["ClientSecret"]]
         ):
             raise ApiError(
                 "NotAuthorizedException", f"Unable to verify secret hash for client {client['ClientId']}"

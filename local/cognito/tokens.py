@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.wrappers import Request, Response
+
+from local.cognito.errors import SignInError
 
 _UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 _DEFAULT_ACCESS_TOKEN_SECONDS = 3600  # Cognito's default: 60 minutes
@@ -89,9 +92,11 @@ class ClientDirectory:
     client (local/aws_apis/app.py), so a client created or changed through the API counts at once.
     """
 
-    def __init__(self, cognito: Any, user_pool_id: str):
+    def __init__(self, cognito: Any, user_pool_id: str, secrets: Callable[[str], list[str]] | None = None):
         self._cognito = cognito
         self._user_pool_id = user_pool_id
+        # client id -> its active secrets (up to two: local/aws_apis/cognito_secrets.py)
+        self._secrets = secrets
         self._known: dict[str, dict[str, Any]] = {}
         self._generation = 0  # counts forget()s: a description read before one is not kept after it
         self._lock = threading.Lock()
@@ -115,13 +120,31 @@ class ClientDirectory:
 
     def _describe(self, client_id: str) -> dict[str, Any] | None:
         try:
-            return self._cognito.describe_user_pool_client(UserPoolId=self._user_pool_id, ClientId=client_id)[
-                "UserPoolClient"
-            ]
+            client = dict(
+                self._cognito.describe_user_pool_client(UserPoolId=self._user_pool_id, ClientId=client_id)[
+                    "UserPoolClient"
+                ]
+            )
         except self._cognito.exceptions.ResourceNotFoundException:
             return None
         except self._cognito.exceptions.InvalidParameterException:
             return None
+        if self._secrets is not None and client.get("ClientSecret"):
+            client[ACTIVE_SECRETS] = self._secrets(client_id)
+        return client
+
+
+# Where a described client carries every secret it may prove itself with (Cognito's two, in rotation).
+ACTIVE_SECRETS = "local:ActiveSecrets"
+
+
+def secret_matches(client: dict[str, Any], secret: str | None) -> bool:
+    """Whether `secret` is one of the client's active secrets (either of two, while one is rotated out).
+    A public client has none, and no secret proves anything for it."""
+    if not secret:
+        return False
+    actives = (client.get(ACTIVE_SECRETS) or [client["ClientSecret"]]) if client.get("ClientSecret") else []
+    return any(secrets.compare_digest(secret.encode(), active.encode()) for active in actives)
 
 
 def access_token_seconds(client: dict[str, Any]) -> int:
@@ -134,8 +157,9 @@ def access_token_seconds(client: dict[str, Any]) -> int:
 
 # People's grants (local/cognito/hosted.py): (client, grant, form) -> the token response's body.
 UserGrants = Callable[[dict[str, Any], str, Any], dict[str, Any]]
-# The pre token generation trigger for client_credentials (V3_0 only): (client, claims) -> claims.
-MachineTrigger = Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+# The pre token generation trigger for client_credentials (V3_0 only): (client, claims, client metadata)
+# -> claims; raises SignInError when the trigger fails.
+MachineTrigger = Callable[[dict[str, Any], dict[str, Any], dict[str, str]], dict[str, Any]]
 
 
 class TokenEndpoint:
@@ -181,12 +205,25 @@ class TokenEndpoint:
             "AllowedOAuthFlowsUserPoolClient"
         ):
             raise OAuthError("unauthorized_client")
-        scopes = _granted_scopes(client, form.get("scope"))
+        requested = form.get("scope")
+        scopes = granted_scopes(client, requested.split() if requested else None)
+        try:
+            token, lifetime = self.machine_token(client, scopes)
+        except SignInError as error:  # the trigger failed: a 400 naming the failure
+            raise OAuthError("invalid_request", error.message) from None
+        return {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
+
+    def machine_token(
+        self, client: dict[str, Any], scopes: list[str], metadata: dict[str, str] | None = None
+    ) -> tuple[str, int]:
+        """A client_credentials access token and its lifetime: one maker for /oauth2/token and the API's
+        GetClientToken (local/cognito/client_api.py), so their tokens are the same (claims, scopes, key,
+        the trigger). Raises the trigger's failure (SignInError)."""
         lifetime = access_token_seconds(client)
         claims = client_credentials_claims(client["ClientId"], scopes, self.issuer, lifetime)
         if self._machine_trigger is not None:
-            claims = self._machine_trigger(client, claims)
-        return {"access_token": self._key.sign(claims), "expires_in": lifetime, "token_type": "Bearer"}
+            claims = self._machine_trigger(client, claims, metadata or {})
+        return self._key.sign(claims), lifetime
 
     def _authenticate(self, request: Request) -> dict[str, Any]:
         return authenticate_client(request, self._clients)
@@ -210,18 +247,25 @@ def authenticate_client(request: Request, clients: ClientDirectory) -> dict[str,
     if not client_id:
         raise OAuthError("invalid_client")
     client = clients.find(client_id)
-    if client is None or client.get("ClientSecret", None) != secret:
+    if client is None:
+        raise OAuthError("invalid_client")
+    if client.get("ClientSecret") is None:
+        if secret is not None:  # a public client sends no secret
+            raise OAuthError("invalid_client")
+    elif not secret_matches(client, secret):
         raise OAuthError("invalid_client")
     return client
 
 
-def _granted_scopes(client: dict[str, Any], requested: str | None) -> list[str]:
+def granted_scopes(client: dict[str, Any], requested: list[str] | None) -> list[str]:
+    """The scopes of a machine token: those asked for, each allowed, or every custom scope the client
+    is allowed (OAuthError invalid_scope otherwise)."""
     allowed = client.get("AllowedOAuthScopes", [])
-    if requested is None or not requested.strip():
+    if not requested:
         # Without `scope`, Cognito grants every custom (resource-server) scope of the client.
         granted = [s for s in allowed if "/" in s]
     else:
-        granted = list(dict.fromkeys(requested.split()))
+        granted = list(dict.fromkeys(requested))
         if any(scope not in allowed for scope in granted):
             raise OAuthError("invalid_scope")
     if not granted:

@@ -64,7 +64,10 @@ class PeopleServer:
 
     def app(self, request_environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         request = Request(request_environ)
-        handler = self.pool.endpoints().get(request.path) or self.sign_in_api
+        target = request.headers.get("X-Amz-Target", "")
+        handler = (
+            self.pool.endpoints().get(request.path) or self.pool.targets().get(target) or self.sign_in_api
+        )
         return handler(request)(request_environ, start_response)
 
     def browser(self) -> Client:

@@ -202,3 +202,22 @@ def test_fixture_paths_are_read_relative_to_their_template() -> None:
     template = translate(path=FIXTURES / "fidelity.yaml")
     assert {Path(d).name for d in template.code_dirs.values()} == {"functions"}
     assert all(d.parent == FIXTURES for d in template.code_dirs.values())
+
+
+def test_every_ssm_parameter_is_named_as_not_read(source: dict[str, Any]) -> None:
+    """CloudFormation reads an SSM-typed parameter's value at deploy time; locally its name stands in,
+    and the banner says so, one line per parameter (the Powertools layer's, in this template)."""
+    ssm = {
+        name: declared["Default"]
+        for name, declared in source["Parameters"].items()
+        if declared["Type"].startswith("AWS::SSM::Parameter::Value<")
+    }
+    notes = read_spec(translate()).not_honoured
+
+    assert ssm, "the template reads no SSM parameter: this test has nothing to check"
+    for name, path in ssm.items():
+        assert [n for n in notes if n.startswith(f"{name}: ") and f"SSM parameter {path} is not read" in n]
+    plain = dataclasses.replace(
+        translate(), parameter_types=dict.fromkeys(translate().parameter_types, "String")
+    )
+    assert not [n for n in read_spec(plain).not_honoured if "SSM parameter" in n]

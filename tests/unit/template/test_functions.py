@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import ROOT, Template
+from local.cloudformation.template import ROOT, Template, load_source
 from tests.unit.template.support import (
     READ_FUNCTIONS,
     SOURCE,
@@ -23,14 +23,12 @@ from tests.unit.template.support import (
     text_of,
 )
 
-# Powertools for AWS Lambda (Python) version -> the number N of AWS's published layer
-# arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{N}
-# (Powertools docs, "Lambda Layer"). Add a row when the pin in pyproject.toml moves.
-POWERTOOLS_LAYER_VERSIONS = {"3.22.0": 25, "3.23.0": 27}
-POWERTOOLS_LAYER = re.compile(
-    r"^arn:(?:\$\{AWS::Partition\}|aws):lambda:(?:\$\{AWS::Region\}|[a-z0-9-]+):017000801446:"
-    r"layer:AWSLambdaPowertoolsPythonV3-(?P<runtime>python\d+)-(?P<arch>arm64|x86_64):(?P<version>\d+)$"
+# AWS's public SSM parameter naming the Powertools for AWS Lambda (Python) layer of one release
+# (Powertools docs, "Lambda Layers", SSM Parameter Store); its value is the layer's ARN.
+POWERTOOLS_PARAMETER = re.compile(
+    r"^/aws/service/powertools/python/(?P<arch>arm64|x86_64)/(?P<runtime>python3\.\d+)/(?P<version>\d+\.\d+\.\d+)$"
 )
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<String>"
 
 RUNTIME = "python3.13"
 ARCHITECTURES = ["arm64"]
@@ -102,11 +100,14 @@ def integration_problems(template: Template, source: dict[str, Any]) -> list[str
     return problems
 
 
-def function_problems(template: Template) -> list[str]:
-    """python3.13 on arm64, Timeout within API Gateway's 29 s, the Powertools layer of the pinned version."""
-    pin = powertools_pin()
-    expected_layer = POWERTOOLS_LAYER_VERSIONS.get(pin)
-    problems = [] if expected_layer else [f"no layer number known for Powertools {pin}: add it"]
+def function_problems(
+    template: Template, source: dict[str, Any] = SOURCE, pin: str | None = None
+) -> list[str]:
+    """python3.13 on arm64, Timeout within API Gateway's 29 s, one layer: AWS's Powertools layer of the
+    pinned version, for the function's runtime and architecture, named by AWS's public SSM parameter."""
+    pin = pin or powertools_pin()
+    declared = source.get("Parameters", {})
+    problems = []
     for name, function in template.of_type("AWS::Lambda::Function").items():
         props = function["Properties"]
         if props.get("Runtime") != RUNTIME:
@@ -117,18 +118,24 @@ def function_problems(template: Template) -> list[str]:
             problems.append(
                 f"{name}: Timeout {props['Timeout']} s outlives API Gateway's {MAX_API_TIMEOUT} s"
             )
-        layers = [POWERTOOLS_LAYER.match(text_of(layer)) for layer in props.get("Layers", [])]
-        layers = [m for m in layers if m]
-        if len(layers) != 1:
-            problems.append(f"{name}: {len(layers)} Powertools layers, not 1")
+        layers = props.get("Layers", [])
+        parameter = layers[0].get("Ref") if len(layers) == 1 and isinstance(layers[0], dict) else None
+        if parameter not in declared:
+            problems.append(f"{name}: layers {layers}, not one Ref to the Powertools layer's SSM parameter")
             continue
-        layer = layers[0]
-        if layer["runtime"] != RUNTIME.replace(".", "") or [layer["arch"]] != props.get("Architectures"):
-            problems.append(f"{name}: Powertools layer for {layer['runtime']}/{layer['arch']}")
-        if expected_layer and int(layer["version"]) != expected_layer:
+        if declared[parameter].get("Type") != SSM_PARAMETER_TYPE:
+            kind = declared[parameter].get("Type")
+            problems.append(f"{name}: {parameter} is a {kind}, not {SSM_PARAMETER_TYPE}")
+        path = template.parameters.get(parameter, "")
+        found = POWERTOOLS_PARAMETER.match(path)
+        if not found:
+            problems.append(f"{name}: {parameter} {path!r} is not AWS's Powertools layer parameter")
+            continue
+        if found["runtime"] != props.get("Runtime") or [found["arch"]] != props.get("Architectures"):
+            problems.append(f"{name}: Powertools layer for {found['runtime']}/{found['arch']}")
+        if found["version"] != pin:
             problems.append(
-                f"{name}: Powertools layer {layer['version']} is not {expected_layer} "
-                f"(Powertools {pin}, pinned in pyproject.toml)"
+                f"{name}: Powertools layer {found['version']} is not {pin} (pinned in pyproject.toml)"
             )
     return problems
 
@@ -168,10 +175,6 @@ def test_each_method_invokes_its_route_function_and_permissions_name_functions(t
 
 def test_functions_run_python313_on_arm64_within_29s_with_the_pinned_powertools_layer(transformed):
     assert function_problems(transformed) == []
-
-
-def test_powertools_layer_map_knows_the_pinned_version():
-    assert powertools_pin() in POWERTOOLS_LAYER_VERSIONS
 
 
 @pytest.mark.parametrize("function", READ_FUNCTIONS)
@@ -216,17 +219,47 @@ def test_check_catches_wildcard_action_and_resource():
 
 
 def test_check_catches_function_that_outlives_the_gateway_or_runs_elsewhere():
-    expected = POWERTOOLS_LAYER_VERSIONS[powertools_pin()]
-
     def drift(source):
         globals_ = source["Globals"]["Function"]
         globals_["Timeout"] = 30
         globals_["Architectures"] = ["x86_64"]
-        layer = globals_["Layers"][0]["Fn::Sub"]
-        globals_["Layers"] = [{"Fn::Sub": layer.replace(f":{expected}", f":{expected - 1}")}]
 
     problems = function_problems(broken(drift))
 
     assert mentions(problems, "Timeout 30")
     assert mentions(problems, "architectures ['x86_64']")
-    assert mentions(problems, f"Powertools layer {expected - 1} is not {expected}")
+    assert mentions(problems, "Powertools layer for python3.13/arm64")
+
+
+def test_check_catches_a_pin_and_a_layer_that_disagree():
+    pin = powertools_pin()
+    major, minor, _ = pin.split(".")
+    older = f"{major}.{int(minor) - 1}.0"
+
+    def older_layer(source):
+        parameter = source["Parameters"]["PowertoolsLayerArn"]
+        parameter["Default"] = parameter["Default"].replace(pin, older)
+
+    assert mentions(function_problems(broken(older_layer)), f"Powertools layer {older} is not {pin}")
+    # The other side: the template as it is, against another pin.
+    transformed = broken(lambda source: None)
+    assert mentions(function_problems(transformed, pin=older), f"Powertools layer {pin} is not {older}")
+
+
+def test_check_catches_a_layer_not_read_from_ssm():
+    def literal(source):
+        source["Parameters"]["PowertoolsLayerArn"]["Type"] = "String"
+
+    def pasted(source):
+        source["Globals"]["Function"]["Layers"] = [
+            "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+        ]
+
+    def elsewhere(source):
+        source["Parameters"]["PowertoolsLayerArn"]["Default"] = "/my/own/powertools"
+
+    mutated = load_source()
+    literal(mutated)
+    assert mentions(function_problems(broken(literal), mutated), "is a String, not AWS::SSM")
+    assert mentions(function_problems(broken(pasted)), "not one Ref to the Powertools layer's SSM parameter")
+    assert mentions(function_problems(broken(elsewhere)), "is not AWS's Powertools layer parameter")
