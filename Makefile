@@ -38,7 +38,7 @@ PIP_PROGRESS := awk -v tty=$$([ -t 1 ] && echo 1 || echo 0) \
                    else printf "  %3d  %s\n", n, $$2; fflush() } \
    END { if (tty && n) printf "\n" }'
 
-.PHONY: help install lint build test unit e2e bench local invoke deploy destroy clean distclean openapi
+.PHONY: help install lint build test unit e2e bench local invoke fire deploy destroy clean distclean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -109,6 +109,9 @@ local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB
 
 invoke: install ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
 	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
+
+fire: install ## fire a schedule of the running `make local` now: make fire SCHEDULE=MyFunctionNightly (SCHEDULE= alone lists them)
+	$(BIN)/python -m local.fire $(if $(SCHEDULE),$(SCHEDULE),--list)
 
 deploy: build ## sam deploy (AWS account needed; first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV)) $(if $(filter command line,$(origin REGION)),--region $(REGION))
