@@ -143,12 +143,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def banner(cloud: Any) -> list[str]:
+    from local.cloudformation.inventory import report
+
     spec, outputs, base = cloud.spec, cloud.outputs, cloud.base_url
     api_lines = [f"  API         {base}/{spec.api.stage}"] if spec.api else []
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
     lines = ["Not honoured locally (declared in the template):"]
     lines += [f"  - {note}" for note in spec.not_honoured]
+    if cloud.provisioned is not None:
+        lines += report(cloud.provisioned.resources.values())
     if spec.unenforceable:
         lines += ["SERVED UNENFORCED (--allow-unenforced; each request is marked):"]
         lines += [f"  - {item}" for item in spec.unenforceable]
@@ -172,7 +176,7 @@ def banner(cloud: Any) -> list[str]:
             if cloud.page_url
             else []
         ),
-        f"  AWS APIs    {base}  (DynamoDB, Cognito, API keys)",
+        f"  AWS APIs    {base}  (the template's resources, CloudFormation's stack {cloud.stack_name})",
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",
         f"  Functions   {concurrency}; beyond that, {throttled or '-'} "

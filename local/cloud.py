@@ -55,7 +55,7 @@ from local.cloudformation.provision import (
     http_api_id,
     outputs,
 )
-from local.cloudformation.resolve import Resolver
+from local.cloudformation.resolve import Resolver, stack_id
 from local.cloudformation.spec import CloudSpec, HttpApiSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
 from local.cognito.people import read_users
@@ -66,7 +66,7 @@ from local.cognito.tokens import (
 from local.http_server import Server
 from local.lambda_.functions import function_configs
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
-from local.project import Project, project_of
+from local.project import Project, project_of, stack_name_of
 from local.triggers import SCHEDULES_PATH, EventSources
 
 DEFAULT_OUTPUTS = ROOT / ".local" / "outputs.json"
@@ -88,7 +88,7 @@ class Options:
     users: Path | None = None  # people to create (JSON); None: the project's (local-cloud.toml)
     outputs_path: Path = DEFAULT_OUTPUTS
     region: str = "us-east-1"
-    stack_name: str = "product-api"
+    stack_name: str | None = None  # None: samconfig.toml's beside the template (local/project.py)
     signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
     throttling: bool = True
     concurrency: int = DEFAULT_CONCURRENCY  # per function without ReservedConcurrentExecutions
@@ -186,7 +186,9 @@ class LocalCloud:
         # Parameters the local cloud set itself (local-cloud.toml's parameter_defaults), for the banner.
         self.local_defaults: dict[str, str] = {}
         self.project: Project = project_of(options.template)
+        self.stack_name = options.stack_name or stack_name_of(options.template)
         self.spec: CloudSpec | None = None
+        self.provisioned: Provisioned | None = None  # what start-up made of each resource
         self.runner: Runner | None = None
         self.triggers: EventSources | None = None  # the template's event sources (local/triggers/)
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
@@ -211,7 +213,7 @@ class LocalCloud:
                     {**self.local_defaults, **self.options.parameter_overrides},
                     path=self.options.template,
                     region=self.options.region,
-                    stack_name=self.options.stack_name,
+                    stack_name=self.stack_name,
                 )
             )
         except InvalidDocumentException as error:
@@ -221,13 +223,12 @@ class LocalCloud:
         self._bind_http_apis(spec)
         self.options.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
-        provisioner = Provisioner(
-            self.aws_client, region=self.options.region, stack_name=self.options.stack_name
-        )
+        provisioner = Provisioner(self.aws_client, region=self.options.region, stack_name=self.stack_name)
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
         made = provisioner.provision(template, spec, self.options.seed, users, source)
+        self.provisioned = made
         self.seeded = made.seeded
         self._serve(template, spec, made)
         assert self.runner is not None
@@ -243,6 +244,10 @@ class LocalCloud:
         api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
         self.outputs = outputs(
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
+        )
+        # On the first CloudFormation call: moto's CloudFormation package costs 1.7 s to import.
+        self._dispatcher.aws.before_first_call["cloudformation"] = lambda: self._register_stack(
+            template, made
         )
         # What start-up built (moto's services, the SAM translator, the seeded items) lives as long as
         # the cloud: out of the collector's reach, requests' collections no longer walk it (0.08 ms of
@@ -422,6 +427,35 @@ class LocalCloud:
                 api_id=http_api_id(port.api.logical_id),
                 account_id=ACCOUNT_ID,
             )
+
+    def _register_stack(self, template: Template, made: Provisioned) -> None:
+        """The stack in the local CloudFormation API: its parameters, resources and outputs (their local
+        values, as in the outputs file)."""
+        from local.aws_apis.stack import StackOutput, register_stack
+
+        source = load_source(self.options.template)
+        declared = source.get("Parameters") or {}
+        register_stack(
+            stack_id=stack_id(self.options.region, ACCOUNT_ID, self.stack_name),
+            name=self.stack_name,
+            account_id=ACCOUNT_ID,
+            region=self.options.region,
+            parameters={k: v for k, v in template.parameters.items() if k in declared},
+            no_echo=[k for k, p in declared.items() if str(p.get("NoEcho", "")).lower() == "true"],
+            resources=[(r.logical_id, r.resource_type, r.physical_id) for r in made.resources.values()],
+            outputs=[
+                StackOutput(
+                    key,
+                    str(self.outputs[key]),
+                    output.get("Description"),
+                    str(_resolved(made.resolver, output["Export"]["Name"])) if "Export" in output else None,
+                )
+                for key, output in template.outputs.items()
+                if key in self.outputs
+            ],
+            template_body=self.options.template.read_text(),
+            description=source.get("Description"),
+        )
 
     def _signing_key(self) -> SigningKey:
         path = self.options.signing_key

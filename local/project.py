@@ -17,6 +17,9 @@ from typing import Any
 from local.cognito.people import SampleUser, users_from
 
 SETTINGS_FILE = "local-cloud.toml"
+SAM_CONFIG_FILE = "samconfig.toml"
+# `sam deploy --guided`'s own default, for a project whose samconfig.toml names no stack.
+DEFAULT_STACK_NAME = "sam-app"
 _KEYS = {"name", "openapi", "parameter_defaults", "people", "users"}
 
 
@@ -58,3 +61,20 @@ def project_of(template: Path) -> Project:
         user_client_output=people.get("client_output"),
         group_scopes_variable=people.get("group_scopes_variable"),
     )
+
+
+def stack_name_of(template: Path, environment: str = "default") -> str:
+    """The stack name `sam deploy` would use: samconfig.toml's beside the template (its `deploy`
+    command's, else its `global` one's, for the environment), else SAM's default."""
+    path = template.resolve().parent / SAM_CONFIG_FILE
+    if not path.exists():
+        return DEFAULT_STACK_NAME
+    try:
+        config = tomllib.loads(path.read_text()).get(environment, {})
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise SystemExit(f"{path}: cannot read it: {error}") from None
+    for command in ("deploy", "global"):
+        name = config.get(command, {}).get("parameters", {}).get("stack_name")
+        if name:
+            return str(name)
+    return DEFAULT_STACK_NAME

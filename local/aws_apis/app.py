@@ -10,6 +10,10 @@ DynamoDB answer that is already its own wire JSON, as items are, is written as i
 Flask apps run out of debug mode: in it, Flask makes a new class for every request's form data.
 DynamoDB calls in boto3's shape skip the Flask app altogether (local/aws_apis/dynamodb_json.py).
 
+A service's first call can be preceded by work that only it needs (`before_first_call`, by the service
+its requests are signed for): the local stack is registered in moto's CloudFormation backend on the
+first CloudFormation call, since moto's CloudFormation package imports some twenty services (1.7 s).
+
 Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
 once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
 ClientDirectory) is dropped before the caller has its answer.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import string
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -73,15 +78,35 @@ class AwsApis:
         moto.core.responses.gen_amzn_requestid_long = _request_id
         self._moto = _RememberingDispatcher()
         self.on_cognito_change: list[Callable[[], None]] = []
+        self.before_first_call: dict[str, Callable[[], None]] = {}  # signing name -> work to do once
+        self._first_calls = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if dynamodb_json.serves(environ):
             return dynamodb_json.answer(environ, start_response)
+        if self.before_first_call:
+            self._prepare(signing_name(environ))
         response = self._moto(environ, start_response)
         if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
             for listener in self.on_cognito_change:
                 listener()
         return response
+
+    def _prepare(self, service: str | None) -> None:
+        with self._first_calls:
+            work = self.before_first_call.pop(service, None) if service else None
+            if work is not None:
+                work()
+
+
+def signing_name(environ: dict[str, Any]) -> str | None:
+    """The service a SigV4-signed request is signed for (its credential scope's), else None."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    if not authorization.startswith("AWS4-"):
+        return None
+    credential = authorization.partition("Credential=")[2].split(",", 1)[0]
+    parts = credential.split("/")
+    return parts[3] if len(parts) == 5 else None
 
 
 def _request_id(headerdict: dict[str, Any] | None = None) -> str:

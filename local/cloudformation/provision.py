@@ -1,9 +1,14 @@
 """The template's resources, created in the local AWS (moto) as CloudFormation would create them.
 
-One small creator per resource type, run in dependency order; each records the physical ids and
+Resources are made in dependency order (local/cloudformation/inventory.py). A type moto models is made
+with moto's own CloudFormation model (local/aws_apis/cloudformation_models.py); a few types have a
+creator here, where the local cloud does more than moto's model (the pool and its clients, tables,
+API keys) or moto has none (secrets, subscriptions, policies). Each records the physical ids and
 attributes it made in the resolver, so later resources, functions' environments and the outputs can
-refer to them. Resources the local cloud does not create still get a name, so a `Ref` to them resolves.
-Serving requests is not done here (local/cloud.py wires that).
+refer to them. Resources the local cloud serves itself or does not reproduce still get a name, so a
+`Ref` to them resolves; every resource's fate is recorded (`Provisioned.resources`) for the start-up
+report and the local stack's CloudFormation API. Serving requests is not done here (local/cloud.py
+wires that).
 """
 
 from __future__ import annotations
@@ -18,8 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
-from local.cloudformation.resolve import Resolver, pseudo_parameters
+from local.aws_apis import cloudformation_models
+from local.cloudformation.inventory import (
+    CREATED,
+    NO_EMULATION,
+    NOT_REPRODUCED,
+    NOT_REPRODUCED_REASONS,
+    SERVED,
+    SERVED_TYPES,
+    StackResource,
+    dependency_order,
+    physical_name,
+)
+from local.cloudformation.resolve import Resolver, Unresolvable, pseudo_parameters, stack_id
 from local.cloudformation.spec import CloudSpec
 from local.cloudformation.template import Template
 from local.cognito.people import SampleUser
@@ -46,6 +64,7 @@ class Provisioned:
     api_key_values: dict[str, str] = field(default_factory=dict)  # logical id -> key value
     seeded: int | None = None
     users: list[SampleUser] = field(default_factory=list)
+    resources: dict[str, StackResource] = field(default_factory=dict)  # logical id -> what became of it
 
 
 class Provisioner:
@@ -87,9 +106,30 @@ class Provisioner:
                 f"the local cloud serves one user pool; the template has {sorted(spec.user_pools)}"
             )
         made = Provisioned(resolver, user_pool_id=None)
-        for resource_type, create in self._creators():
-            for name, resource in template.of_type(resource_type).items():
-                create(made, name, resource.get("Properties", {}))
+        creators = self._creators()
+        ranks = {resource_type: rank for rank, resource_type in enumerate(creators)}
+
+        def rank(name: str) -> int:
+            return ranks.get(template.resources[name]["Type"], len(ranks))
+
+        for name in dependency_order(template.resources, rank):
+            resource = template.resources[name]
+            resource_type, props = resource["Type"], resource.get("Properties", {})
+            create = creators.get(resource_type)
+            if create is not None:
+                create(made, name, props)
+                made.resources[name] = StackResource(
+                    name,
+                    resource_type,
+                    SERVED if resource_type in SERVED_TYPES else CREATED,
+                    resolver.refs[name],
+                )
+            elif cloudformation_models.models(resource_type):
+                made.resources[name] = self._create_with_moto(made, name, resource_type, props)
+            else:
+                status = SERVED if resource_type in SERVED_TYPES else NOT_REPRODUCED
+                reason = "" if status == SERVED else NOT_REPRODUCED_REASONS.get(resource_type, NO_EMULATION)
+                made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name], reason)
         if seed is not None:
             made.seeded = self._seed(template, made, seed)
         if users:
@@ -98,22 +138,134 @@ class Provisioner:
             made.users = self._create_users(made, users, users_source)
         return made
 
-    def _creators(self) -> list[tuple[str, Callable[[Provisioned, str, dict[str, Any]], None]]]:
-        """Creators in dependency order: names first, then pools before their clients, keys before plans."""
-        return [
-            ("AWS::Lambda::Function", self._name_function),
-            ("AWS::Logs::LogGroup", self._name_log_group),
-            ("AWS::IAM::Role", self._name_role),
-            ("AWS::Cognito::UserPool", self._create_user_pool),
-            ("AWS::Cognito::UserPoolResourceServer", self._create_resource_server),
-            ("AWS::Cognito::UserPoolClient", self._create_client),
-            ("AWS::Cognito::UserPoolGroup", self._create_group),
-            ("AWS::Cognito::UserPoolDomain", self._name_domain),
-            ("AWS::DynamoDB::Table", self._create_table),
-            ("AWS::ApiGateway::ApiKey", self._create_api_key),
-            ("AWS::ApiGateway::UsagePlan", self._create_usage_plan),
-            ("AWS::ApiGateway::UsagePlanKey", self._create_usage_plan_key),
-        ]
+    def _creators(self) -> dict[str, Callable[[Provisioned, str, dict[str, Any]], None]]:
+        """The types made here rather than with moto's models. Among resources whose references allow
+        either first, this order: names first, then pools before their clients, keys before plans."""
+        return {
+            "AWS::Lambda::Function": self._name_function,
+            "AWS::Cognito::UserPool": self._create_user_pool,
+            "AWS::Cognito::UserPoolResourceServer": self._create_resource_server,
+            "AWS::Cognito::UserPoolClient": self._create_client,
+            "AWS::Cognito::UserPoolGroup": self._create_group,
+            "AWS::Cognito::UserPoolDomain": self._name_domain,
+            "AWS::DynamoDB::Table": self._create_table,
+            "AWS::ApiGateway::ApiKey": self._create_api_key,
+            "AWS::ApiGateway::UsagePlan": self._create_usage_plan,
+            "AWS::ApiGateway::UsagePlanKey": self._create_usage_plan_key,
+            "AWS::SecretsManager::Secret": self._create_secret,
+            "AWS::SNS::Subscription": self._create_subscription,
+            "AWS::SQS::QueuePolicy": self._set_queue_policy,
+            "AWS::SNS::TopicPolicy": self._set_topic_policy,
+            "AWS::S3::BucketPolicy": self._set_bucket_policy,
+        }
+
+    # ------------------------------------------------------------ with moto's CloudFormation models
+
+    def _create_with_moto(
+        self, made: Provisioned, name: str, resource_type: str, props: dict[str, Any]
+    ) -> StackResource:
+        resolver = made.resolver
+        try:
+            resolved = resolver.resolve(props)
+        except Unresolvable as error:
+            return StackResource(name, resource_type, NOT_REPRODUCED, resolver.refs[name], str(error))
+        name_key = cloudformation_models.name_property(resource_type)
+        given = resolved.get(name_key) if name_key else None
+        fifo = str(resolved.get("FifoQueue", resolved.get("FifoTopic", ""))).lower() == "true"
+        physical = str(given) if given else physical_name(resource_type, self.stack_name, name, fifo=fifo)
+        notifications = resolved.pop("NotificationConfiguration", None)
+        try:
+            model = cloudformation_models.create(
+                resource_type,
+                name,
+                resolved,
+                physical,
+                account_id=ACCOUNT_ID,
+                region=self.region,
+                stack_id=stack_id(self.region, ACCOUNT_ID, self.stack_name),
+            )
+        except cloudformation_models.ModelFailed as error:
+            return StackResource(
+                name, resource_type, NOT_REPRODUCED, resolver.refs[name], f"moto refused it: {error}"
+            )
+        resolver.refs[name] = cloudformation_models.physical_id(resource_type, model)
+        resolver.attribute_sources[name] = lambda attribute: cloudformation_models.attribute(
+            resource_type, model, attribute
+        )
+        note = ""
+        if notifications:
+            note = self._set_bucket_notifications(resolver.refs[name], notifications)
+        return StackResource(name, resource_type, CREATED, resolver.refs[name], note)
+
+    def _set_bucket_notifications(self, bucket: str, configuration: dict[str, Any]) -> str:
+        """The bucket's NotificationConfiguration, set with S3's API as CloudFormation sets it; what
+        cannot be set is returned as a note (the bucket itself exists)."""
+        try:
+            self._aws("s3").put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration=bucket_notifications(configuration)
+            )
+        except (ClientError, KeyError, TypeError) as error:
+            return f"its NotificationConfiguration was not set: {error}"
+        return ""
+
+    # ------------------------------------------------------------ types moto has no model of
+
+    def _create_secret(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        secrets = self._aws("secretsmanager")
+        request: dict[str, Any] = {
+            "Name": props.get("Name") or physical_name("AWS::SecretsManager::Secret", self.stack_name, name)
+        }
+        for same in ("Description", "KmsKeyId", "Tags"):
+            if same in props:
+                request[same] = props[same]
+        if "SecretString" in props:
+            request["SecretString"] = str(props["SecretString"])
+        else:  # CloudFormation generates one, with GenerateSecretString's rules or its defaults
+            request["SecretString"] = generated_secret(secrets, props.get("GenerateSecretString") or {})
+        secret = secrets.create_secret(**request)
+        made.resolver.refs[name] = secret["ARN"]
+        made.resolver.attributes[(name, "Id")] = secret["ARN"]
+
+    def _create_subscription(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        request: dict[str, Any] = {
+            "TopicArn": props["TopicArn"],
+            "Protocol": props["Protocol"],
+            "ReturnSubscriptionArn": True,
+        }
+        if "Endpoint" in props:
+            request["Endpoint"] = str(props["Endpoint"])
+        attributes = {
+            key: json.dumps(value)
+            if isinstance(value, (dict, list))
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+            for key, value in props.items()
+            if key in _SUBSCRIPTION_ATTRIBUTES
+        }
+        if attributes:
+            request["Attributes"] = attributes
+        made.resolver.refs[name] = self._aws("sns").subscribe(**request)["SubscriptionArn"]
+
+    def _set_queue_policy(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        for queue_url in props.get("Queues", []):
+            self._aws("sqs").set_queue_attributes(
+                QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
+
+    def _set_topic_policy(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        for topic in props.get("Topics", []):
+            self._aws("sns").set_topic_attributes(
+                TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+            )
+
+    def _set_bucket_policy(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
+        props = made.resolver.resolve(props)
+        self._aws("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"]))
 
     # ------------------------------------------------------------ names only
 
@@ -123,16 +275,6 @@ class Provisioner:
         made.resolver.attributes[(name, "Arn")] = (
             f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{function_name}"
         )
-
-    def _name_log_group(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
-        group = str(made.resolver.resolve(props.get("LogGroupName") or f"{self.stack_name}-{name}"))
-        made.resolver.refs[name] = group
-        made.resolver.attributes[(name, "Arn")] = (
-            f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{group}:*"
-        )
-
-    def _name_role(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
-        made.resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{self.stack_name}-{name}"
 
     def _name_domain(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
         made.resolver.refs[name] = str(made.resolver.resolve(props.get("Domain", name)))
@@ -349,6 +491,53 @@ def localized(
 
 
 # ---------------------------------------------------------------- helpers
+
+_SUBSCRIPTION_ATTRIBUTES = {
+    "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy", "DeliveryPolicy",
+    "ReplayPolicy", "SubscriptionRoleArn",
+}  # fmt: skip
+_PASSWORD_OPTIONS = {
+    "ExcludeCharacters", "ExcludeLowercase", "ExcludeNumbers", "ExcludePunctuation", "ExcludeUppercase",
+    "IncludeSpace", "PasswordLength", "RequireEachIncludedType",
+}  # fmt: skip
+# S3's notification kinds: CloudFormation's name, its target's key, and the API's two names.
+_NOTIFICATION_KINDS = (
+    ("LambdaConfigurations", "Function", "LambdaFunctionConfigurations", "LambdaFunctionArn"),
+    ("QueueConfigurations", "Queue", "QueueConfigurations", "QueueArn"),
+    ("TopicConfigurations", "Topic", "TopicConfigurations", "TopicArn"),
+)
+
+
+def bucket_notifications(configuration: dict[str, Any]) -> dict[str, Any]:
+    """An AWS::S3::Bucket's NotificationConfiguration in PutBucketNotificationConfiguration's shape:
+    one event per entry (`Event`) becomes a list (`Events`), `Filter.S3Key.Rules` `Filter.Key.FilterRules`."""
+    request: dict[str, Any] = {}
+    for template_key, target, api_key, arn_key in _NOTIFICATION_KINDS:
+        for entry in configuration.get(template_key, []):
+            item: dict[str, Any] = {"Events": [entry["Event"]], arn_key: entry[target]}
+            rules = entry.get("Filter", {}).get("S3Key", {}).get("Rules")
+            if rules:
+                item["Filter"] = {
+                    "Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}
+                }
+            request.setdefault(api_key, []).append(item)
+    if str(configuration.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled", "")).lower() == "true":
+        request["EventBridgeConfiguration"] = {}
+    return request
+
+
+def generated_secret(secrets: Any, rules: dict[str, Any]) -> str:
+    """The secret CloudFormation generates: a password by GenerateSecretString's rules (32 characters
+    by default), alone or under GenerateStringKey in SecretStringTemplate's JSON."""
+    options = {k: v for k, v in rules.items() if k in _PASSWORD_OPTIONS}
+    if "PasswordLength" in options:
+        options["PasswordLength"] = int(options["PasswordLength"])
+    password = secrets.get_random_password(**options)["RandomPassword"]
+    if "SecretStringTemplate" in rules and "GenerateStringKey" in rules:
+        document = json.loads(rules["SecretStringTemplate"])
+        document[rules["GenerateStringKey"]] = password
+        return json.dumps(document)
+    return str(password)
 
 
 def api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[str, Any]:

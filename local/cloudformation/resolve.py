@@ -10,7 +10,8 @@ condition functions.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ class Resolver:
     conditions: Mapping[str, Any] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Attributes asked of a resource on demand (logical id -> attribute name -> value, KeyError when it
+    # has no such attribute): those of resources made with moto's models.
+    attribute_sources: dict[str, Callable[[str], Any]] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -69,7 +73,17 @@ class Resolver:
         try:
             return self.attributes[(logical_id, attribute)]
         except KeyError:
-            raise Unresolvable(f"Fn::GetAtt {logical_id}.{attribute}: no local value") from None
+            pass
+        source = self.attribute_sources.get(logical_id)
+        if source is not None:
+            try:
+                value = source(attribute)
+            except KeyError:
+                pass
+            else:
+                self.attributes[(logical_id, attribute)] = value
+                return value
+        raise Unresolvable(f"Fn::GetAtt {logical_id}.{attribute}: no local value")
 
     def sub(self, template: str, variables: Mapping[str, Any] | None = None) -> str:
         variables = variables or {}
@@ -150,7 +164,13 @@ def pseudo_parameters(region: str, account_id: str, stack_name: str) -> dict[str
         "AWS::Region": region,
         "AWS::AccountId": account_id,
         "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/local",
+        "AWS::StackId": stack_id(region, account_id, stack_name),
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
     }
+
+
+def stack_id(region: str, account_id: str, stack_name: str) -> str:
+    """The stack's ARN, shaped as CloudFormation's (a UUID at the end), the same at every start."""
+    unique = uuid.uuid5(uuid.NAMESPACE_URL, f"cloudformation:{region}:{account_id}:{stack_name}")
+    return f"arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/{unique}"

@@ -632,8 +632,8 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
         notes.append("sign-in with SRP, custom auth or passkeys is not served (USER_PASSWORD_AUTH is)")
         if "UserPoolTier" in props:
             notes.append(f"feature plan {props['UserPoolTier']} is not enforced")
-    elif kind in ("AWS::Logs::LogGroup", "AWS::ApiGateway::Account"):
-        notes.append(f"{kind} is not created locally")
+    # Whether a resource exists locally at all is said by the resource report
+    # (local/cloudformation/inventory.py), not here.
     return notes
 
 
