@@ -268,8 +268,8 @@ class _Reader:
             for target in props.get("Targets") or []:
                 function = functions.function_of(str(target.get("Arn", "")))
                 if function is not None:
-                    bus = props.get("EventBusName", "default")
-                    sources.served.append(f"EventBridge rule {name} on {bus} -> {function} (PutEvents)")
+                    bus, rule = props.get("EventBusName", "default"), self.resolver.refs.get(name, name)
+                    sources.served.append(f"EventBridge rule {rule} on {bus} -> {function} (PutEvents)")
 
     def schedules(self, functions: Deliveries, sources: EventSources) -> list[Schedule]:
         found = []
@@ -278,8 +278,12 @@ class _Reader:
                 props = self._resolved(name, resource.get("Properties", {}), sources)
                 if props is None or "ScheduleExpression" not in props:
                     continue
-                targets = props.get("Targets") or ([props["Target"]] if "Target" in props else [])
-                targets = [t for t in targets if functions.function_of(str(t.get("Arn", "")))]
+                every = props.get("Targets") or ([props["Target"]] if "Target" in props else [])
+                targets = [t for t in every if functions.function_of(str(t.get("Arn", "")))]
+                if len(targets) < len(every):
+                    sources.not_reproduced.append(
+                        f"{name}: on schedule, only targets that are functions of the template are invoked"
+                    )
                 if not targets:
                     continue
                 text = str(props["ScheduleExpression"])

@@ -7,6 +7,7 @@ seconds, a schedule within its period (docs/aws-behaviour.md §10)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -38,7 +39,11 @@ def template_with_triggers(folder: Path, record_to: Path) -> Path:
     """template.yaml, with a queue (and its dead-letter queue), a topic, a bucket, a table with a
     stream, a Kinesis stream and a function that each of them triggers, as a user would add them."""
     source = load_source(TEMPLATE_PATH)
-    source["Globals"]["Function"]["CodeUri"] = str(ROOT / "functions")  # the copy lives elsewhere
+    # CodeUri is relative to the template: the copy's folder gets the project's functions and the
+    # recorder, as a user's project has its functions beside its template.
+    (folder / "functions").symlink_to(ROOT / "functions")
+    (folder / "recorder").mkdir()
+    shutil.copy(FIXTURES / "functions" / "recorder.py", folder / "recorder" / "recorder.py")
     resources = source["Resources"]
     resources.update(
         {
@@ -68,7 +73,7 @@ def template_with_triggers(folder: Path, record_to: Path) -> Path:
             "RecorderFunction": {
                 "Type": "AWS::Serverless::Function",
                 "Properties": {
-                    "CodeUri": str(FIXTURES / "functions"),
+                    "CodeUri": "recorder/",
                     "Handler": "recorder.handler",
                     "Environment": {"Variables": {"RECORD_TO": str(record_to)}},
                     "Events": {
@@ -168,14 +173,15 @@ def delivered(record_to: Path, matches: Any, what: str) -> list[Any]:
 
 
 def test_start_up_names_each_event_source_as_served(cloud: LocalCloud) -> None:
-    console = cloud.console
+    console = cloud.wait_for_console("Event sources")  # the banner follows the outputs file
     for line in (
         "SQS ",
         "SNS ",
         "S3 ",
         "DynamoDB stream of ",
         "Kinesis ",
-        "EventBridge rule RecorderFunctionPlaced on default -> RecorderFunction (PutEvents)",
+        "-RecorderFunctionPlaced-",
+        " on default -> RecorderFunction (PutEvents)",
         " rate(1 minute)",
         "EventBridge schedule RecorderFunctionReminder cron(0 3 * * ? *)",
     ):
