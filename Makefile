@@ -111,7 +111,7 @@ invoke: install ## run one function on an event: make invoke FUNCTION=GetProduct
 	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
 
 fire: install ## fire a schedule of the running `make local` now: make fire SCHEDULE=MyFunctionNightly (SCHEDULE= alone lists them)
-	$(BIN)/python -m local.fire $(if $(SCHEDULE),$(SCHEDULE),--list)
+	$(BIN)/python -m local.fire --outputs .local/outputs.json $(if $(SCHEDULE),$(SCHEDULE),--list)
 
 deploy: build ## sam deploy (AWS account needed; first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV)) $(if $(filter command line,$(origin REGION)),--region $(REGION))

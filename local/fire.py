@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the local cloud at {base} does not answer: {error.reason}", file=sys.stderr)
         return 1
     if args.list:
+        if not answer["schedules"]:
+            print("the running cloud's template has no schedules")
         for item in answer["schedules"]:
             state = "" if item["enabled"] else " (DISABLED)"
             next_fire = item["next"] or "-"

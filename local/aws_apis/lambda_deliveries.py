@@ -100,7 +100,7 @@ def sns_event(
     subject: str | None,
     message_attributes: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The event SNS gives a function (docs/aws-behaviour.md §10.3)."""
+    """The event SNS gives a function (docs/aws-behaviour.md §12.3)."""
     topic_arn = subscription.topic.arn
     region = topic_arn.split(":")[3]
     attributes = {

@@ -6,7 +6,7 @@
   as with `InvocationType=Event`. Lambda keeps the event in its own queue: a function error or
   timeout is retried twice (after 1 and 2 minutes), a throttled call is retried with a back-off up to
   the event's maximum age (6 hours), and the function's EventInvokeConfig may lower both
-  (docs/aws-behaviour.md §10.1).
+  (docs/aws-behaviour.md §12.1).
 Every invocation prints one line in the console, with the function's logs; a failure says what failed
 and what happens next.
 """

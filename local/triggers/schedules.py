@@ -1,7 +1,7 @@
 """Schedules: EventBridge rules with a ScheduleExpression (SAM's `Schedule` event) and EventBridge
 Scheduler schedules (SAM's `ScheduleV2`), fired on time while the cloud runs, or now on request.
 
-A rule's target gets the scheduled event (docs/aws-behaviour.md §10.6): "detail-type" "Scheduled
+A rule's target gets the scheduled event (docs/aws-behaviour.md §12.6): "detail-type" "Scheduled
 Event", source "aws.events", the rule's ARN in `resources`, an empty `detail`, or the target's Input,
 InputPath or InputTransformer; a Scheduler schedule's target gets its Input. Both invoke
 asynchronously.

@@ -3,7 +3,7 @@
 Through the SQS API, as Lambda's pollers use it, so that the queue's own rules are moto's: a received
 message stays invisible for the queue's visibility timeout, comes back after it unless deleted, and
 moves to the dead-letter queue of its RedrivePolicy once received maxReceiveCount times. Lambda's
-rules (docs/aws-behaviour.md §10.2):
+rules (docs/aws-behaviour.md §12.2):
 - a batch is up to BatchSize messages, gathered for up to MaximumBatchingWindowInSeconds;
 - the function's success deletes the batch; a failure (error, timeout, throttle) deletes nothing;
 - with ReportBatchItemFailures, only the messages named in `batchItemFailures` stay; an answer Lambda
@@ -161,7 +161,7 @@ def failed_items(payload: Any, batch: set[str]) -> set[str] | None:
 
 
 def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """A message as Lambda puts it in the event (docs/aws-behaviour.md §10.2)."""
+    """A message as Lambda puts it in the event (docs/aws-behaviour.md §12.2)."""
     record = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],

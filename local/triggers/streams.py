@@ -1,7 +1,7 @@
 """DynamoDB stream and Kinesis event source mappings: a poller per mapping, reading each shard in order.
 
 Through the streams' own APIs (GetShardIterator, GetRecords), as Lambda's pollers read them. Lambda's
-rules (docs/aws-behaviour.md §10.4):
+rules (docs/aws-behaviour.md §12.4):
 - reading starts at StartingPosition: TRIM_HORIZON (the oldest record kept) or LATEST (what comes
   after the mapping starts);
 - a batch is up to BatchSize records of one shard, in order; the records carry the stream's view type
@@ -194,7 +194,7 @@ def _failed_sequence(payload: Any, sequences: list[str]) -> str | None:
 
 
 def dynamodb_record(record: dict[str, Any], stream_arn: str, shard_id: str) -> dict[str, Any]:
-    """A stream record as Lambda puts it in the event (docs/aws-behaviour.md §10.4)."""
+    """A stream record as Lambda puts it in the event (docs/aws-behaviour.md §12.4)."""
     change = dict(record["dynamodb"])
     created = change.get("ApproximateCreationDateTime")
     if isinstance(created, datetime):

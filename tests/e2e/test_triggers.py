@@ -2,7 +2,7 @@
 type SQS, SNS, S3, DynamoDB, Kinesis, EventBridgeRule, Schedule and ScheduleV2, on one function),
 served by the local cloud: the action done with plain boto3 against the cloud, and the event the
 function received (tests/fixtures/functions/recorder.py notes each one in a file) checked within
-seconds, a schedule within its period (docs/aws-behaviour.md §10)."""
+seconds, a schedule within its period (docs/aws-behaviour.md §12)."""
 
 from __future__ import annotations
 

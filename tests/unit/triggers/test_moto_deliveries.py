@@ -1,6 +1,6 @@
 """local/aws_apis/lambda_deliveries.py: what moto would hand its own Lambda (SNS, S3, EventBridge),
 after moto's own matching, reaches the local cloud's functions in AWS's event shapes
-(docs/aws-behaviour.md §10.3, §10.5, §10.6); moto's other deliveries are untouched."""
+(docs/aws-behaviour.md §12.3, §12.5, §12.6); moto's other deliveries are untouched."""
 
 from __future__ import annotations
 

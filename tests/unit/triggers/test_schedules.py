@@ -1,5 +1,5 @@
 """local/triggers/schedule_expressions.py and schedules.py: rate(), cron() and at() fire when AWS's
-rules say, and a rule's target gets the scheduled event (docs/aws-behaviour.md §10.6)."""
+rules say, and a rule's target gets the scheduled event (docs/aws-behaviour.md §12.6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """local/triggers/sqs.py: an SQS event source mapping runs the recorder function on batches of a moto
-queue's messages, with Lambda's rules (docs/aws-behaviour.md §10.2)."""
+queue's messages, with Lambda's rules (docs/aws-behaviour.md §12.2)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """local/triggers/streams.py: DynamoDB stream and Kinesis mappings run the recorder function on a moto
-stream's records, in order, with Lambda's rules (docs/aws-behaviour.md §10.4)."""
+stream's records, in order, with Lambda's rules (docs/aws-behaviour.md §12.4)."""
 
 from __future__ import annotations
 
