@@ -68,7 +68,7 @@ class Deliveries:
         self._async_configs = async_configs or {}
         self._retry_delays = retry_delays
         self._throttle_backoff = throttle_backoff
-        self._say = say
+        self.say = say  # the console: one line per invocation, failures with what happens next
         self._functions: dict[str, str] = {}  # ARN or name -> logical id
         for logical_id, config in runner.configs.items():
             self._functions[config.arn] = self._functions[config.name] = logical_id
@@ -104,7 +104,7 @@ class Deliveries:
         """Queued for the function (`function_arn`: its ARN or name), as Lambda's Event invocation."""
         function = self.function_of(function_arn)
         if function is None:
-            self._say(f"{source} -> {function_arn}: not delivered: no function of the template has that ARN")
+            self.say(f"{source} -> {function_arn}: not delivered: no function of the template has that ARN")
             return
         self._enqueue(0.0, _Queued(function, event, source, time.monotonic()))
 
@@ -119,7 +119,7 @@ class Deliveries:
             dropped, self._queue = len(self._queue), []
             self._changed.notify_all()
         if dropped:
-            self._say(f"stopping: {dropped} asynchronous invocation(s) not delivered")
+            self.say(f"stopping: {dropped} asynchronous invocation(s) not delivered")
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _enqueue(self, delay: float, queued: _Queued) -> None:
@@ -189,4 +189,4 @@ class Deliveries:
             line = f"{source} -> {invocation.function} {invocation.duration_ms:.1f} ms{cold}{tried}"
         else:
             line = f"{source} -> {invocation.function} FAILED {outcome.describe()}{cold}{tried}"
-        self._say(line + (f"; {note}" if note else ""), *invocation.logs)
+        self.say(line + (f"; {note}" if note else ""), *invocation.logs)

@@ -66,7 +66,7 @@ class SqsPoller:
             try:
                 self.poll_once()
             except Exception as error:  # the queue went away, or moto failed: say so, keep polling
-                self._deliveries._say(f"SQS {self.mapping.queue_name}: poll failed: {error}")
+                self._deliveries.say(f"SQS {self.mapping.queue_name}: poll failed: {error}")
                 self._stopping.wait(1.0)
 
     def queue_url(self) -> str:
@@ -122,7 +122,7 @@ class SqsPoller:
         if mapping.report_batch_item_failures:
             failed = failed_items(invocation.outcome.payload, {m["MessageId"] for m in messages})
             if failed is None:
-                self._deliveries._say(
+                self._deliveries.say(
                     f"SQS {mapping.queue_name}: the function's batchItemFailures cannot be read: "
                     "the whole batch failed"
                 )
