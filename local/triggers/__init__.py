@@ -30,7 +30,7 @@ from local.cloudformation.template import Template
 from local.lambda_.runner import Runner
 from local.triggers.delivery import AsyncConfig, Deliveries
 from local.triggers.schedule_expressions import InvalidExpression, parse
-from local.triggers.schedules import Schedule, Scheduler
+from local.triggers.schedules import Schedule, Scheduler, enabled_in
 from local.triggers.sqs import SqsMapping, SqsPoller
 from local.triggers.streams import StreamMapping, StreamPoller
 
@@ -83,7 +83,7 @@ class EventSources:
         reader.pushes(functions, sources)
         schedules = reader.schedules(functions, sources)
         if schedules:
-            sources.scheduler = Scheduler(schedules, functions)
+            sources.scheduler = Scheduler(schedules, functions, is_enabled=enabled_in(aws("events")))
             for schedule in schedules:
                 state = "" if schedule.enabled else " (DISABLED)"
                 sources.served.append(f"{schedule.label} {schedule.expression_text}{state}")
@@ -293,8 +293,8 @@ class _Reader:
                     sources.not_reproduced.append(f"{name}: {error}")
                     continue
                 rule_name = str(self.resolver.refs.get(name, name))
+                bus = str(props.get("EventBusName", "default"))
                 if kind == "rule":
-                    bus = str(props.get("EventBusName", "default"))
                     path = rule_name if bus == "default" else f"{bus}/{rule_name}"
                     arn = self.resolver.attributes.get(
                         (name, "Arn"), f"arn:aws:events:{self.region}:{self.account}:rule/{path}"
@@ -313,6 +313,7 @@ class _Reader:
                         targets=tuple(_target(t) for t in targets),
                         enabled=props.get("State", "ENABLED") == "ENABLED",
                         kind=kind,
+                        bus=bus.rsplit("/", 1)[-1],  # a name, or an ARN
                         account=self.account,
                         region=self.region,
                     )

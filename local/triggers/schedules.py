@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from local.aws_apis.lambda_deliveries import target_input
 from local.triggers.delivery import Deliveries
 from local.triggers.schedule_expressions import Expression
@@ -33,6 +35,7 @@ class Schedule:
     kind: str = "rule"  # "rule" (AWS::Events::Rule) or "scheduler" (AWS::Scheduler::Schedule)
     account: str = "123456789012"
     region: str = "us-east-1"
+    bus: str = "default"  # a rule's event bus
 
     @property
     def label(self) -> str:
@@ -58,6 +61,22 @@ class Schedule:
             (t["Arn"], target_input(t, event, {**event, "ingestion-time": when.timestamp()}))
             for t in self.targets
         ]
+
+
+def enabled_in(events: Any) -> Callable[[Schedule], bool]:
+    """Whether a schedule is enabled now: a rule's state as the Events API has it (`aws events
+    disable-rule` stops it, as in AWS), else the template's."""
+
+    def is_enabled(schedule: Schedule) -> bool:
+        if schedule.kind != "rule":
+            return schedule.enabled
+        try:
+            rule = events.describe_rule(Name=schedule.name, EventBusName=schedule.bus)
+        except ClientError:  # not in the local Events API: the template's state
+            return schedule.enabled
+        return bool(rule.get("State") == "ENABLED")
+
+    return is_enabled
 
 
 def _scheduler_input(target: dict[str, Any]) -> Any:

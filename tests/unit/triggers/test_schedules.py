@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from local.triggers.schedule_expressions import Cron, InvalidExpression, Rate, parse
-from local.triggers.schedules import Schedule, Scheduler
+from local.triggers.schedules import Schedule, Scheduler, enabled_in
 
 START = datetime(2026, 3, 4, 10, 7, 30, tzinfo=UTC)  # a Wednesday
 
@@ -215,3 +216,30 @@ def test_the_scheduler_thread_fires_on_time_and_stops() -> None:
         scheduler._thread.join(2)
     assert len(collected.calls) == 1
     assert not scheduler._thread.is_alive()
+
+
+def test_a_rule_disabled_through_the_events_api_stops_firing() -> None:
+    from tests.offline_aws import offline_aws
+
+    with offline_aws("us-east-1"):
+        events = boto3.client("events", region_name="us-east-1")
+        events.put_rule(Name="product-api-Nightly-ABC", ScheduleExpression="rate(1 minute)")
+        clock, collected = Clock(START), Collected()
+        scheduler = Scheduler([rule("rate(1 minute)")], collected, now=clock, is_enabled=enabled_in(events))  # type: ignore[arg-type]
+
+        clock.now = START + timedelta(minutes=1)
+        assert scheduler.fire_due() == 1
+        events.disable_rule(Name="product-api-Nightly-ABC")
+        clock.now = START + timedelta(minutes=2)
+        assert scheduler.fire_due() == 0
+        events.enable_rule(Name="product-api-Nightly-ABC")
+        clock.now = START + timedelta(minutes=3)
+        assert scheduler.fire_due() == 1
+
+
+def test_a_rule_the_events_api_does_not_know_keeps_the_templates_state() -> None:
+    from tests.offline_aws import offline_aws
+
+    with offline_aws("us-east-1"):
+        events = boto3.client("events", region_name="us-east-1")
+        assert enabled_in(events)(rule("rate(1 minute)")) is True
