@@ -69,6 +69,7 @@ class Deliveries:
         self._retry_delays = retry_delays
         self._throttle_backoff = throttle_backoff
         self.say = say  # the console: one line per invocation, failures with what happens next
+        self._poll_failures: dict[str, str | None] = {}  # source -> the failure last said
         self._functions: dict[str, str] = {}  # ARN or name -> logical id
         for logical_id, config in runner.configs.items():
             self._functions[config.arn] = self._functions[config.name] = logical_id
@@ -89,6 +90,15 @@ class Deliveries:
         if len(parts) == 8 and parts[5] == "function":  # qualified: ...:function:NAME:ALIAS
             return self._functions.get(":".join(parts[:7]))
         return None
+
+    def polled(self, source: str, error: Exception | None = None) -> None:
+        """A poller's last poll: a failure is said once (until it changes), and so is the recovery,
+        so that a deleted queue does not fill the console with one line a second."""
+        said = self._poll_failures.get(source)
+        now = None if error is None else f"{source}: poll failed: {error}"
+        if now != said:
+            self.say(now or f"{source}: polling again")
+            self._poll_failures[source] = now
 
     # ------------------------------------------------------------ synchronous
 

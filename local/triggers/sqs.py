@@ -66,8 +66,10 @@ class SqsPoller:
             try:
                 self.poll_once()
             except Exception as error:  # the queue went away, or moto failed: say so, keep polling
-                self._deliveries.say(f"SQS {self.mapping.queue_name}: poll failed: {error}")
+                self._deliveries.polled(f"SQS {self.mapping.queue_name}", error)
                 self._stopping.wait(1.0)
+            else:
+                self._deliveries.polled(f"SQS {self.mapping.queue_name}")
 
     def queue_url(self) -> str:
         if self._queue_url is None:

@@ -87,8 +87,10 @@ class StreamPoller:
             try:
                 self.poll_once()
             except Exception as error:  # the stream went away, or moto failed: say so, keep polling
-                self._deliveries.say(f"{self.mapping.label}: poll failed: {error}")
+                self._deliveries.polled(self.mapping.label, error)
                 self._stopping.wait(1.0)
+            else:
+                self._deliveries.polled(self.mapping.label)
 
     def poll_once(self) -> int:
         """One batch from each shard that has records; the number of records delivered."""

@@ -16,7 +16,7 @@ import pytest
 from local.triggers.delivery import Deliveries
 from local.triggers.sqs import SqsMapping, SqsPoller, failed_items
 from tests.offline_aws import offline_aws
-from tests.unit.triggers.support import FUNCTION, REGION, Console, recorded, recorder_runner
+from tests.unit.triggers.support import FUNCTION, REGION, Console, recorded, recorder_runner, wait_for
 
 
 @pytest.fixture
@@ -214,3 +214,24 @@ BATCH = {"a", "b"}
 )
 def test_a_partial_batch_response_is_read_as_lambda_reads_it(payload: Any, failed: set[str] | None) -> None:
     assert failed_items(payload, BATCH) == failed
+
+
+def test_a_queue_that_goes_away_is_said_once_and_its_return_too(sqs: Any, record_to: Path) -> None:
+    console = Console()
+    runner = recorder_runner(record_to)
+    deliveries = Deliveries(runner, say=console)
+    url, arn = make_queue(sqs)
+    source = poller(sqs, deliveries, arn)
+    source.start()
+    try:
+        sqs.delete_queue(QueueUrl=url)
+        wait_for(lambda: any("poll failed" in line for line in console.lines), what="the failure")
+        time.sleep(2.5)  # the poller tries again each second
+        make_queue(sqs)
+        wait_for(lambda: "SQS orders: polling again" in console.lines, what="the recovery")
+    finally:
+        source.stop()
+        source.join(3)
+        deliveries.stop()
+        runner.stop()
+    assert sum("poll failed" in line for line in console.lines) == 1
