@@ -5,12 +5,15 @@ reproduced with the reason."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from local import fire
 from local.cloudformation.resolve import Resolver, pseudo_parameters
 from local.cloudformation.template import Template, load_source, translate
 from local.lambda_.functions import function_configs
@@ -212,3 +215,45 @@ def test_the_schedules_endpoint_refuses_bad_requests_clearly(
 
 def test_the_schedules_endpoint_allows_only_get_and_post(sources: EventSources) -> None:
     assert call(sources, "DELETE")[0] == 405
+
+
+@pytest.fixture
+def served_outputs(sources: EventSources, tmp_path: Path) -> Iterator[Path]:
+    """An outputs file naming a server that answers `/_local/schedules` as the cloud does."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return sources.schedules_endpoint(Request(environ))(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"AwsEndpointUrl": f"http://127.0.0.1:{server.server_port}"}))
+    yield outputs
+    server.shutdown()
+
+
+def test_the_fire_command_lists_and_fires_through_the_endpoint(
+    served_outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert fire.main(["--list", "--outputs", str(served_outputs)]) == 0
+    listed = capsys.readouterr().out
+    assert "ConsumerNightly  stack-ConsumerNightly-X1  cron(0 3 * * ? *)  next: " in listed
+    assert "ConsumerPaused  ConsumerPaused  rate(1 hour) (DISABLED)" in listed
+
+    assert fire.main(["ConsumerReminder", "--outputs", str(served_outputs)]) == 0
+    assert "ConsumerReminder (ConsumerReminder): fired now, 1 target(s) invoked" in capsys.readouterr().out
+
+    assert fire.main(["Nope", "--outputs", str(served_outputs)]) == 1
+    assert "no schedule named 'Nope'" in capsys.readouterr().err
+
+
+def test_the_fire_command_says_when_no_cloud_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fire.main(["Any", "--outputs", str(tmp_path / "missing.json")]) == 1
+    assert "no running local cloud" in capsys.readouterr().err
+    stale = tmp_path / "outputs.json"
+    stale.write_text(json.dumps({"AwsEndpointUrl": "http://127.0.0.1:9"}))  # nothing listens there
+    assert fire.main(["Any", "--outputs", str(stale)]) == 1
+    assert "does not answer" in capsys.readouterr().err

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from local.triggers.delivery import Deliveries
-from local.triggers.streams import StreamMapping, StreamPoller
+from local.triggers.streams import StreamMapping, StreamPoller, _failed_sequence
 from tests.offline_aws import offline_aws
 from tests.unit.triggers.support import FUNCTION, REGION, Console, recorded, recorder_runner
 
@@ -187,3 +187,26 @@ def test_kinesis_records_arrive_base64_with_their_shard_and_sequence(
     assert record["eventName"] == "aws:kinesis:record"
     assert record["eventSource"] == "aws:kinesis"
     assert record["eventSourceARN"] == arn
+
+
+SEQUENCES = ["100", "101", "102"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "retry_from"),
+    [
+        (None, None),
+        ({}, None),
+        ({"batchItemFailures": []}, None),
+        ({"batchItemFailures": [{"itemIdentifier": "101"}]}, "101"),
+        ({"batchItemFailures": [{"itemIdentifier": "102"}, {"itemIdentifier": "101"}]}, "101"),
+        ({"batchItemFailures": [{"itemIdentifier": "999"}]}, "100"),  # not in the batch: all of it
+        ({"batchItemFailures": [{"itemIdentifier": None}]}, "100"),
+        ({"batchItemFailures": "101"}, "100"),
+        ("not an object", "100"),
+    ],
+)
+def test_a_partial_batch_response_retries_from_the_first_failed_record(
+    payload: Any, retry_from: str | None
+) -> None:
+    assert _failed_sequence(payload, SEQUENCES) == retry_from
