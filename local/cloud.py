@@ -13,9 +13,10 @@ resolve everywhere. On PORT:
 - the `cognito-idp` calls that sign people in (InitiateAuth...: local/cognito/sign_in_api.py), by
   X-Amz-Target;
 - AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (local/aws_apis/), which
-  holds the tables, the pool, its clients and the API keys created from the template
-  (local/cloudformation/provision.py).
-A request on the stage path always goes to the gateway, whatever its headers.
+  holds every resource created from the template (local/cloudformation/provision.py) and the stack
+  CloudFormation's API describes.
+A request on the stage path goes to the gateway, whatever its headers, unless it is signed for S3
+(header or presigned URL): S3's path-style `/{bucket}/{key}` may begin with a stage's name.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from local.apigateway.http_api import HttpApiGateway, IntegrationFailed, error_r
 from local.apigateway.jwt_authorizer import JwtAuthorizer
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
-from local.aws_apis.app import AwsApis
+from local.aws_apis.app import AwsApis, signing_name
 from local.cloudformation.provision import (
     ACCOUNT_ID,
     LOCAL_API_ID,
@@ -76,6 +77,10 @@ _RESERVED_STAGES = {
     "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
     "login", "logout", "error", PAGE_PATH.strip("/"), SCHEDULES_PATH.split("/")[1],
 }  # fmt: skip
+
+# Services whose calls put a resource's name first in the path (S3's path-style `/{bucket}/{key}`, as
+# boto3 sends it to 127.0.0.1): a call signed for one of them is theirs whatever its path.
+_PATH_STYLE_SERVICES = {"s3"}
 
 
 @dataclass
@@ -120,6 +125,8 @@ class _Dispatcher:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ["PATH_INFO"]
+        if signing_name(environ) in _PATH_STYLE_SERVICES:  # `/{bucket}/{key}` may look like a stage's path
+            return self.aws(environ, start_response)
         api = next((api for api in self.apis if api.serves(path)), None)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         handler = api.gateway if api else self.endpoints.get(path) or self.targets.get(target)

@@ -26,6 +26,7 @@ import string
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 import moto.core.responses
 from moto.moto_api._internal import mock_random
@@ -100,11 +101,16 @@ class AwsApis:
 
 
 def signing_name(environ: dict[str, Any]) -> str | None:
-    """The service a SigV4-signed request is signed for (its credential scope's), else None."""
+    """The service a SigV4-signed request is signed for (its credential scope's, in the Authorization
+    header or, for a presigned URL, in `X-Amz-Credential`), else None."""
     authorization = environ.get("HTTP_AUTHORIZATION", "")
-    if not authorization.startswith("AWS4-"):
-        return None
-    credential = authorization.partition("Credential=")[2].split(",", 1)[0]
+    if authorization.startswith("AWS4-"):
+        credential = authorization.partition("Credential=")[2].split(",", 1)[0]
+    else:
+        query = environ.get("QUERY_STRING", "")
+        if "X-Amz-Credential=" not in query:
+            return None
+        credential = unquote(query.partition("X-Amz-Credential=")[2].split("&", 1)[0])
     parts = credential.split("/")
     return parts[3] if len(parts) == 5 else None
 

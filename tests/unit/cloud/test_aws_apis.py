@@ -225,3 +225,24 @@ def test_the_moto_internals_the_local_aws_apis_replace_are_still_there() -> None
     assert callable(DynamoHandler.call_action)
     assert isinstance(recorder._user_enabled, bool)
     assert BackendRequest.from_wsgi_server is True
+
+
+def test_the_first_call_of_a_service_does_its_preparation_once_and_before_moto_answers() -> None:
+    """The local stack is registered on the first CloudFormation call (moto's package costs 1.7 s)."""
+    from werkzeug.test import Client
+
+    apis = app.AwsApis()
+    prepared: list[str] = []
+    apis.before_first_call["cloudformation"] = lambda: prepared.append("stack")
+    client = Client(apis)
+    scope = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{}/aws4_request, Signature=0"
+    client.post("/", data="Action=ListQueues", headers={"Authorization": scope.format("sqs")})
+    assert prepared == []
+    for _ in range(2):
+        client.post(
+            "/",
+            data="Action=ListExports&Version=2010-05-15",
+            headers={"Authorization": scope.format("cloudformation")},
+        )
+    assert prepared == ["stack"]
+    assert apis.before_first_call == {}

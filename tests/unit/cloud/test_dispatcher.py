@@ -70,6 +70,24 @@ def test_the_stage_path_reaches_the_gateway_whatever_its_aws_headers() -> None:
     assert seen == ["/"]
 
 
+def test_a_call_signed_for_s3_reaches_s3_whatever_its_path() -> None:
+    """Path-style S3 (`/{bucket}/{key}`, as boto3 sends it to 127.0.0.1): a bucket may be named like
+    the stage or an endpoint; a call signed for another service on the stage path stays the gateway's."""
+    dispatcher, seen = _dispatcher(lambda request: Response("gateway"))
+    client = Client(dispatcher)
+    scope = "Credential=testing/20260101/us-east-1/{}/aws4_request, SignedHeaders=host, Signature=0"
+    for_s3 = {"Authorization": f"AWS4-HMAC-SHA256 {scope.format('s3')}"}
+    assert client.put("/v1/report.csv", headers=for_s3).get_data(as_text=True) == "aws"
+    assert client.get("/oauth2/token", headers=for_s3).get_data(as_text=True) == "aws"
+    presigned = (
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=testing%2F20260101%2Fus-east-1%2Fs3%2Faws4_request"
+    )
+    assert client.get(f"/v1/report.csv?{presigned}").get_data(as_text=True) == "aws"
+    for_the_api = {"Authorization": f"AWS4-HMAC-SHA256 {scope.format('execute-api')}"}
+    assert client.get("/v1/products", headers=for_the_api).get_data(as_text=True) == "gateway"
+    assert seen == ["/v1/report.csv", "/oauth2/token", "/v1/report.csv"]
+
+
 def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch, tmp_path) -> None:
     from local.cloud import LocalCloud, Options, _Dispatcher
     from local.http_server import Server
