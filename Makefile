@@ -38,7 +38,7 @@ PIP_PROGRESS := awk -v tty=$$([ -t 1 ] && echo 1 || echo 0) \
                    else printf "  %3d  %s\n", n, $$2; fflush() } \
    END { if (tty && n) printf "\n" }'
 
-.PHONY: help install lint build test unit e2e bench local invoke invoke-usage deploy destroy clean distclean openapi
+.PHONY: help install lint build test unit e2e bench local invoke invoke-usage fire deploy destroy clean distclean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ invoke-usage:
 	@echo "make invoke needs FUNCTION= and EVENT=, e.g. make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json" >&2
 	@echo "(events/README.md lists each event with its function; SEED=events/seed_item.json preloads the table)" >&2
 	@exit 2
+
+fire: install ## fire a schedule of the running `make local` now: make fire SCHEDULE=MyFunctionNightly (SCHEDULE= alone lists them)
+	$(BIN)/python -m local.fire --outputs $(if $(filter 3000,$(PORT)),.local/outputs.json,.local/outputs-$(PORT).json) $(if $(SCHEDULE),$(SCHEDULE),--list)
 
 deploy: build ## sam deploy (AWS account needed; first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV)) $(if $(filter command line,$(origin REGION)),--region $(REGION))

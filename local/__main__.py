@@ -203,6 +203,9 @@ def banner(cloud: Any) -> list[str]:
     if cloud.seeded is not None:
         lines.append(f"  Seeded      {cloud.seeded} item(s) from {cloud.options.seed}")
     lines += _people_lines(cloud)
+    if cloud.triggers is not None and (cloud.triggers.served or cloud.triggers.not_reproduced):
+        lines += ["  Event sources (a schedule fires now with: python -m local.fire NAME)"]
+        lines += [f"  {line}" for line in cloud.triggers.report()]
     lines += [
         "",
         "# the AWS CLI and boto3 against the local cloud (any credentials do):",

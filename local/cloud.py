@@ -69,12 +69,13 @@ from local.http_server import Server
 from local.lambda_.functions import function_configs, unrunnable
 from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
 from local.project import Project, project_of, stack_name_of
+from local.triggers import SCHEDULES_PATH, EventSources
 
 # Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
 # stage of that name would shadow them.
 _RESERVED_STAGES = {
     "oauth2", "restapis", "apikeys", "usageplans", "domainnames", "account", "tags",
-    "login", "logout", "error", PAGE_PATH.strip("/"),
+    "login", "logout", "error", PAGE_PATH.strip("/"), SCHEDULES_PATH.split("/")[1],
 }  # fmt: skip
 
 # Services whose calls put a resource's name first in the path (S3's path-style `/{bucket}/{key}`, as
@@ -198,6 +199,7 @@ class LocalCloud:
         self.spec: CloudSpec | None = None
         self.provisioned: Provisioned | None = None  # what start-up made of each resource
         self.runner: Runner | None = None
+        self.triggers: EventSources | None = None  # the template's event sources (local/triggers/)
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
@@ -241,6 +243,16 @@ class LocalCloud:
         self.provisioned = made
         self.seeded = made.seeded
         self._serve(template, spec, made)
+        assert self.runner is not None
+        self.triggers = EventSources.build(
+            template,
+            made.resolver,
+            self.runner,
+            self.aws_client,
+            region=self.options.region,
+            account=ACCOUNT_ID,
+        )
+        self._dispatcher.endpoints[SCHEDULES_PATH] = _logged(self.triggers.schedules_endpoint)
         api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
         self.outputs = outputs(
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
@@ -263,10 +275,13 @@ class LocalCloud:
                 target=port.server.serve_forever, name=f"http-api-{port.api.logical_id}", daemon=True
             )
             port.thread.start()
+        self.triggers.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
 
     def stop(self) -> None:
+        if self.triggers:  # the pollers and schedules first: nothing new reaches the functions
+            self.triggers.stop()
         self._remove_outputs()
         if self.runner:
             self.runner.stop()

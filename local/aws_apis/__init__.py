@@ -12,7 +12,9 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - cognito_secrets.py: an app client's secrets, up to two, kept on moto's client model;
 - dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app;
 - cloudformation_models.py: the template's resources made with moto's own CloudFormation models;
-- stack.py: the local stack in moto's CloudFormation backend, for CloudFormation's API.
+- stack.py: the local stack in moto's CloudFormation backend, for CloudFormation's API;
+- lambda_deliveries.py: what moto's SNS, S3 and EventBridge would hand its own Lambda, handed to the
+  local cloud's functions (local/triggers/).
 """
 
 from __future__ import annotations

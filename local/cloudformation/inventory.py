@@ -43,12 +43,13 @@ SERVED_TYPES = {
     "AWS::ApiGatewayV2::Api": "served by the local HTTP API gateway",
     "AWS::ApiGatewayV2::Stage": "served by the local HTTP API gateway",
     "AWS::Cognito::UserPoolDomain": "served on the local port",
+    "AWS::Lambda::EventSourceMapping": "polled by the local event sources (local/triggers/)",
+    "AWS::Scheduler::Schedule": "fired by the local event sources (local/triggers/)",
 }
 
 # Why a type is not reproduced, where there is more to say than "no local emulation".
 NOT_REPRODUCED_REASONS = {
     "AWS::Lambda::Permission": "invoke permissions are not checked: every local caller may invoke",
-    "AWS::Lambda::EventSourceMapping": "event source mappings are not run: nothing polls the source",
     "AWS::Lambda::Version": "versions are not made: the function's current code runs",
     "AWS::Lambda::Alias": "aliases are not made: the function's current code runs",
     "AWS::Lambda::LayerVersion": "layers are not made: the local environment's packages are used",
