@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeSerializer
 
@@ -24,6 +24,9 @@ from local.cloudformation.spec import CloudSpec
 from local.cloudformation.template import Template
 from local.cognito.people import SampleUser
 from local.cognito.tokens import aws_issuer
+
+if TYPE_CHECKING:
+    from local.state import Kept
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"
@@ -46,6 +49,7 @@ class Provisioned:
     api_key_values: dict[str, str] = field(default_factory=dict)  # logical id -> key value
     seeded: int | None = None
     users: list[SampleUser] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # logical ids made by this run (not kept from the last)
 
 
 class Provisioner:
@@ -61,7 +65,10 @@ class Provisioner:
         seed: Path | None = None,
         users: list[SampleUser] | None = None,
         users_source: str = "users",
+        kept: Kept | None = None,
     ) -> Provisioned:
+        """`kept`: what a previous run made (local/state.py), with moto's state already loaded: those
+        resources are kept as they are, the others made."""
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,
@@ -89,7 +96,10 @@ class Provisioner:
         made = Provisioned(resolver, user_pool_id=None)
         for resource_type, create in self._creators():
             for name, resource in template.of_type(resource_type).items():
+                if kept is not None and kept.restore(made, name, resource):
+                    continue
                 create(made, name, resource.get("Properties", {}))
+                made.created.append(name)
         if seed is not None:
             made.seeded = self._seed(template, made, seed)
         if users:
@@ -97,6 +107,11 @@ class Provisioner:
                 raise SystemExit(f"{users_source}: names people, but the template has no user pool")
             made.users = self._create_users(made, users, users_source)
         return made
+
+    # Named, not made in the local AWS: named anew at every start, from the template as it is now.
+    NAMED_ONLY = frozenset(
+        {"AWS::Lambda::Function", "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::Cognito::UserPoolDomain"}
+    )
 
     def _creators(self) -> list[tuple[str, Callable[[Provisioned, str, dict[str, Any]], None]]]:
         """Creators in dependency order: names first, then pools before their clients, keys before plans."""
@@ -189,6 +204,8 @@ class Provisioner:
         cognito = self._aws("cognito-idp")
         groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=made.user_pool_id)["Groups"]}
         for user in users:
+            if _exists(cognito, made.user_pool_id, user.username):
+                continue  # kept from the last run (local/state.py), with what changed since: a password...
             missing = sorted(set(user.groups) - groups)
             if missing:
                 raise SystemExit(
@@ -355,6 +372,14 @@ def api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[
     """The template properties that are also parameters of the AWS API call (same names in CloudFormation)."""
     members = client.meta.service_model.operation_model(operation).input_shape.members
     return {k: v for k, v in properties.items() if k in members}
+
+
+def _exists(cognito: Any, user_pool_id: str | None, username: str) -> bool:
+    try:
+        cognito.admin_get_user(UserPoolId=user_pool_id, Username=username)
+    except cognito.exceptions.UserNotFoundException:
+        return False
+    return True
 
 
 def _check_client_scopes(name: str, client: dict[str, Any], defined: set[str]) -> None:

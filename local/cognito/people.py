@@ -313,6 +313,7 @@ class UserTokens:
         self._sessions: dict[str, Session] = {}
         self._revoked_origins: set[str] = set()
         self._lock = threading.Lock()
+        self.changes = 0  # sign-ins and revocations so far: a snapshot of the sessions is due when it moved
 
     # ------------------------------------------------------------ sign-in, refresh, revocation
 
@@ -347,6 +348,7 @@ class UserTokens:
         refresh_token = _opaque_token()
         with self._lock:
             self._sessions[refresh_token] = session
+            self.changes += 1
         return dataclasses.replace(tokens, refresh_token=refresh_token)
 
     def refresh(self, refresh_token: str, client: dict[str, Any], *, oauth: bool) -> Tokens:
@@ -386,6 +388,20 @@ class UserTokens:
             if session is not None and session.client_id == client_id:
                 session.revoked = True
                 self._revoked_origins.add(session.origin_jti)
+                self.changes += 1
+
+    def saved(self) -> tuple[dict[str, Session], set[str]]:
+        """The refresh tokens' sessions and the revoked sign-ins, as copies (kept across restarts)."""
+        with self._lock:
+            sessions = {token: dataclasses.replace(s) for token, s in self._sessions.items()}
+            return sessions, set(self._revoked_origins)
+
+    def restore(self, sessions: dict[str, Session], revoked_origins: set[str]) -> None:
+        """What `saved` gave before a restart: refresh tokens issued then work until they expire."""
+        now = time.time()
+        with self._lock:
+            self._sessions.update({t: s for t, s in sessions.items() if s.expires_at > now})
+            self._revoked_origins |= revoked_origins
 
     def is_revoked(self, origin_jti: str | None) -> bool:
         with self._lock:

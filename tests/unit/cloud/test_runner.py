@@ -18,7 +18,7 @@ import pytest
 
 from local.lambda_.functions import FunctionConfig
 from local.lambda_.outcome import FunctionError, Throttled
-from local.lambda_.runner import DEFAULT_CONCURRENCY, Invocation, Runner
+from local.lambda_.runner import Invocation, Runner
 from tests.e2e.support import FIXTURES
 
 FUNCTION = "GateFunction"
@@ -44,9 +44,13 @@ def config(reserved: int | None = None) -> FunctionConfig:
 def runner_for() -> Iterator:
     made: list[Runner] = []
 
-    def make(reserved: int | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> Runner:
+    def make(reserved: int | None = None, concurrency: int | None = None, environments: int = 10) -> Runner:
         runner = Runner(
-            {FUNCTION: config(reserved)}, region="us-east-1", endpoint_url=None, concurrency=concurrency
+            {FUNCTION: config(reserved)},
+            region="us-east-1",
+            endpoint_url=None,
+            concurrency=concurrency,
+            environments=environments,
         )
         made.append(runner)
         return runner
