@@ -138,6 +138,23 @@ def test_without_reserved_concurrency_the_default_limit_applies(runner_for, tmp_
     assert runner.functions[FUNCTION].limit == 3
 
 
+def test_without_a_limit_calls_beyond_the_local_environments_wait_for_one(runner_for, tmp_path: Path) -> None:
+    """No ReservedConcurrentExecutions, no --concurrency: a standard account's calls are never throttled;
+    beyond the environments the laptop runs at once, they wait for a free one."""
+    runner, gate, results = runner_for(environments=2), Gate(tmp_path), []
+    threads = [call_in_background(runner, gate, results) for _ in range(5)]
+    pids = gate.wait_until_running(2)
+    time.sleep(0.5)  # the other three would have started by now if they could
+    assert len(gate.started.read_text().split()) == 2
+    assert results == []  # waiting, not throttled
+    gate.open()
+    for thread in threads:
+        thread.join()
+    assert [r.error for r in results] == [None] * 5
+    assert runner.functions[FUNCTION].count == 2
+    assert set(gate.started.read_text().split()) == set(pids)  # the two environments served all five
+
+
 def test_reserved_concurrency_of_zero_throttles_every_call(runner_for, tmp_path: Path) -> None:
     runner, gate = runner_for(reserved=0), Gate(tmp_path)
     gate.open()
