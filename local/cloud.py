@@ -242,7 +242,7 @@ class LocalCloud:
         if self.state is not None:
             record = record_of(template, made, kept)
             self.template_changes = template_changes(template, made, kept) if kept else []
-            self.state.start(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
+            self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
         api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
         self.outputs = outputs(
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
@@ -262,6 +262,8 @@ class LocalCloud:
             port.thread.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
+        if self.state is not None:
+            self.state.start()
 
     def stop(self) -> None:
         # No new requests, then the last save of the state (the AWS APIs stay paused after it: nothing

@@ -218,13 +218,16 @@ class StateStore:
         self._sessions = sessions
         return Kept(record, self.restored_from)
 
-    def start(self, aws: Any, tokens: Any, record: Record) -> None:
-        """Saves now (the ids just made are kept from the first second), then within a second of each
-        write. `aws`: the AWS APIs (local/aws_apis/app.py); `tokens`: the pool's UserTokens, or None."""
+    def attach(self, aws: Any, tokens: Any, record: Record) -> None:
+        """What is to be saved: `aws`, the AWS APIs (local/aws_apis/app.py); `tokens`, the pool's
+        UserTokens or None, given back the refresh tokens loaded; `record`, what provisioning made."""
         self._aws, self._tokens, self._record = aws, tokens, record
         if tokens is not None and self._sessions is not None:
             tokens.restore(*self._sessions)
-        self.save()
+
+    def start(self) -> None:
+        """Saves at once (the ids just made are kept from the first second), on a thread of its own
+        once the cloud is ready, then within a second of each write."""
         self._thread = threading.Thread(target=self._save_while_running, name="state", daemon=True)
         self._thread.start()
 
@@ -234,7 +237,8 @@ class StateStore:
         return (self._aws.writes, self._tokens.changes if self._tokens is not None else 0)
 
     def _save_while_running(self) -> None:
-        while not self._stopping.wait(self._interval):
+        interval = 0.0  # the first save at once
+        while not self._stopping.wait(interval):
             if self._changes() != self._saved:
                 try:
                     self.save()
@@ -242,6 +246,7 @@ class StateStore:
                     if not self._failed:  # said once, not every second
                         console.say(f"state: cannot save to {self.path}: {error}")
                     self._failed = True
+            interval = self._interval
 
     def save(self, *, final: bool = False) -> None:
         """The state as it is, with the AWS APIs paused meanwhile (for good when `final`)."""

@@ -16,8 +16,9 @@ import pytest
 import requests
 
 from events.generate import group_scopes
+from local.cloudformation.spec import read_spec
 from local.cloudformation.template import translate
-from local.state import SAVE_SECONDS, STATE_FILE
+from local.state import KEY_FILE, SAVE_SECONDS, STATE_FILE
 from tests.e2e.sign_in import SignedIn, create_person, refresh, sign_in
 from tests.e2e.support import HTTP, LOCAL_ONLY, REST, Api, Person, Stack, local_stack, new_product
 from tests.harness import LocalCloud, LocalCloudDidNotStart, start_local_cloud, widest_client
@@ -168,3 +169,41 @@ def test_after_a_crash_the_writes_saved_a_second_before_are_there(tmp_path: Path
         assert response.json() == product
     finally:
         second.stop()
+
+
+def test_a_second_cloud_on_the_same_state_is_refused(
+    restarted: tuple[Before, LocalCloud], tmp_path: Path
+) -> None:
+    before, _ = restarted  # the restarted cloud holds its state folder
+    with pytest.raises(LocalCloudDidNotStart) as refused:
+        start_local_cloud(tmp_path, "--state", str(before.state), timeout=30)
+    assert "another local cloud" in str(refused.value)
+    assert "Traceback" not in str(refused.value)
+
+
+def test_a_template_that_changed_keeps_what_was_made_and_makes_what_is_new(
+    restarted: tuple[Before, LocalCloud], tmp_path: Path
+) -> None:
+    """RequireApiKey=true adds an API key and its usage plan to the template: they are created, the
+    pool and its clients are kept, and the banner names what is new."""
+    before, _ = restarted
+    copy = tmp_path / "state"
+    copy.mkdir()
+    (copy / STATE_FILE).write_bytes((before.state / STATE_FILE).read_bytes())
+    (copy / KEY_FILE).write_bytes((before.state / KEY_FILE).read_bytes())
+    changed = start_local_cloud(tmp_path, "--state", str(copy), "--parameter-overrides", "RequireApiKey=true")
+    try:
+        assert changed.outputs["Clients"] == before.outputs["Clients"]
+        assert changed.outputs["UserPoolId"] == before.outputs["UserPoolId"]
+        assert "ApiKey" in changed.outputs
+        new = read_spec(translate({"RequireApiKey": "true"})).api_keys
+        assert new
+        line = next(line for line in changed.console.splitlines() if "new in the template" in line)
+        assert all(key in line for key in new), line
+        stack = local_stack(changed)
+        response = Api(stack, REST).call(
+            "GET", f"/products/{before.product['id']}", token=before.machine_token
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        changed.stop()
