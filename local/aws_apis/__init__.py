@@ -9,7 +9,9 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - ordered_scan.py: Scan pages at a constant cost;
 - dynamodb_results.py: DynamoDB answers that are already wire JSON written as they are;
 - cognito_users.py: a pool's people, read from moto's Cognito models;
-- dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app.
+- dynamodb_json.py: DynamoDB calls handed to moto's DynamoDB handler without its Flask app;
+- snapshot.py: every service's backends pickled and put back, so the state outlives a restart (a file
+  saved by another moto release is refused: local/state.py).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ from local.lambda_.outcome import (
 from local.lambda_.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-# Execution environments the laptop runs at once per function. Each is a process of some 50 MB that
+# Execution environments the laptop runs at once per function. Each is a process of some 65 MB that
 # takes a quarter of a second of CPU to start; ten of them keep a laptop's cores busy on the local
 # cloud's handlers (which mostly wait on the local AWS APIs, in the cloud's own process), so more would
 # cost memory and cold starts without serving calls sooner. Calls beyond them wait for one.
