@@ -104,7 +104,7 @@ openapi: install ## rewrite docs/openapi.json from the code and template.yaml (a
 bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench
 
-local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1 (PORT=3000, SEED=, USERS=, ARGS=...)
+local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1, state kept in .local/state/ (PORT=3000, SEED=, USERS=, ARGS=...)
 	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
 
 local-clean: install ## make local, starting clean: this port's saved state (.local/state/...) deleted first

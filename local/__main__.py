@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         console.say("stopping: function workers terminated")
     finally:
         cloud.stop()
+    if cloud.state is not None and cloud.state.saved_at_stop:
+        console.say(f"state saved in {cloud.state.directory} (`make local-clean` starts clean)")
     return 0
 
 

@@ -150,6 +150,7 @@ class StateStore:
         self.path = directory / STATE_FILE
         self.key_path = directory / KEY_FILE
         self.restored_from: str | None = None  # when the state loaded at start was saved
+        self.saved_at_stop = False
         self._lock_file: IO[str] | None = None
         self._aws: Any = None
         self._tokens: Any = None
@@ -160,6 +161,7 @@ class StateStore:
         self._thread: threading.Thread | None = None
         self._interval = SAVE_SECONDS
         self._failed = False
+        self._left_out: set[str] = set()  # services whose state does not pickle (said once)
         self._sessions: Any = None  # the refresh tokens' sessions loaded, for the pool once it is built
 
     # ------------------------------------------------------------ start
@@ -242,9 +244,9 @@ class StateStore:
             if self._changes() != self._saved:
                 try:
                     self.save()
-                except OSError as error:
+                except Exception as error:
                     if not self._failed:  # said once, not every second
-                        console.say(f"state: cannot save to {self.path}: {error}")
+                        console.say(f"state: cannot save to {self.path}: {type(error).__name__}: {error}")
                     self._failed = True
             interval = self._interval
 
@@ -257,10 +259,14 @@ class StateStore:
             try:
                 sessions = self._tokens.saved() if self._tokens is not None else ({}, set())
                 changes = (self._aws.writes, changes[1])
-                data = snapshot.dump({"record": self._record, "sessions": sessions})
+                data, left_out = snapshot.dump({"record": self._record, "sessions": sessions})
             finally:
                 if not final:
                     self._aws.resume()
+            for service, reason in left_out.items():
+                if service not in self._left_out:  # said once
+                    console.say(f"state: {service} is not kept across restarts ({reason})")
+            self._left_out |= set(left_out)
             self._write(data)
             self._saved = changes
             self._interval = max(SAVE_SECONDS, _SAVE_SHARE * (time.perf_counter() - started))
@@ -290,7 +296,11 @@ class StateStore:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join()
-            self.save(final=True)
+            try:
+                self.save(final=True)
+                self.saved_at_stop = True
+            except Exception as error:
+                console.say(f"state: cannot save to {self.path}: {type(error).__name__}: {error}")
         if self._lock_file is not None:
             with contextlib.suppress(OSError):
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
