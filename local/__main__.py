@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cloud.stop()
     if cloud.state is not None and cloud.state.saved_at_stop:
-        console.say(f"state saved in {cloud.state.directory} (`make local-clean` starts clean)")
+        console.say(f"state saved in {_shown(cloud.state.directory)}/ (`make local-clean` starts clean)")
     return 0
 
 
@@ -232,12 +232,16 @@ def _state_lines(cloud: Any) -> list[str]:
     state = cloud.state
     if state is None:
         return ["  State       in memory only: lost when the cloud stops"]
-    where = state.directory
-    with contextlib.suppress(ValueError):
-        where = where.relative_to(Path.cwd())
     how = f"kept from {state.restored_from}" if state.restored_from else "new"
-    lines = [f"  State       {where}/  ({how}; `make local-clean` or --fresh starts clean)"]
+    lines = [f"  State       {_shown(state.directory)}/  ({how}; `make local-clean` or --fresh starts clean)"]
     return lines + [f"  Template    {change}" for change in cloud.template_changes]
+
+
+def _shown(path: Path) -> Path:
+    """A path as the banner shows it: from the current folder when it is under it."""
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd())
+    return path
 
 
 def _example_api(cloud: Any) -> tuple[list[Any], str, str]:

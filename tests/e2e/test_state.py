@@ -185,21 +185,31 @@ def test_a_template_that_changed_keeps_what_was_made_and_makes_what_is_new(
     restarted: tuple[Before, LocalCloud], tmp_path: Path
 ) -> None:
     """RequireApiKey=true adds an API key and its usage plan to the template: they are created, the
-    pool and its clients are kept, and the banner names what is new."""
+    pool and its clients are kept, and the banner names what is new. AllowUserPasswordAuth=false
+    changes an app client's properties: it is kept as it was made, and the banner says so."""
     before, _ = restarted
     copy = tmp_path / "state"
     copy.mkdir()
     (copy / STATE_FILE).write_bytes((before.state / STATE_FILE).read_bytes())
     (copy / KEY_FILE).write_bytes((before.state / KEY_FILE).read_bytes())
-    changed = start_local_cloud(tmp_path, "--state", str(copy), "--parameter-overrides", "RequireApiKey=true")
+    overrides = {"RequireApiKey": "true", "AllowUserPasswordAuth": "false"}
+    arguments = ["--parameter-overrides", *(f"{k}={v}" for k, v in overrides.items())]
+    changed = start_local_cloud(tmp_path, "--state", str(copy), *arguments)
     try:
         assert changed.outputs["Clients"] == before.outputs["Clients"]
         assert changed.outputs["UserPoolId"] == before.outputs["UserPoolId"]
         assert "ApiKey" in changed.outputs
-        new = read_spec(translate({"RequireApiKey": "true"})).api_keys
+        new = read_spec(translate(overrides)).api_keys
         assert new
-        line = next(line for line in changed.console.splitlines() if "new in the template" in line)
+        lines = changed.console.splitlines()
+        line = next(line for line in lines if "new in the template" in line)
         assert all(key in line for key in new), line
+        clients_then = translate({"AllowUserPasswordAuth": "true"}).of_type("AWS::Cognito::UserPoolClient")
+        clients_now = translate(overrides).of_type("AWS::Cognito::UserPoolClient")
+        differ = [name for name in clients_now if clients_now[name] != clients_then.get(name)]
+        assert differ
+        line = next(line for line in lines if "changed in the template" in line)
+        assert all(name in line for name in differ), line
         stack = local_stack(changed)
         response = Api(stack, REST).call(
             "GET", f"/products/{before.product['id']}", token=before.machine_token
