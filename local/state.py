@@ -228,8 +228,8 @@ class StateStore:
             tokens.restore(*self._sessions)
 
     def start(self) -> None:
-        """Saves at once (the ids just made are kept from the first second), on a thread of its own
-        once the cloud is ready, then within a second of each write."""
+        """Saves a second after the start (the ids just made are kept from then on), on a thread of
+        its own, then within a second of each write."""
         self._thread = threading.Thread(target=self._save_while_running, name="state", daemon=True)
         self._thread.start()
 
@@ -239,7 +239,9 @@ class StateStore:
         return (self._aws.writes, self._tokens.changes if self._tokens is not None else 0)
 
     def _save_while_running(self) -> None:
-        interval = 0.0  # the first save at once
+        # The first save a second after the start, not at once: a save holds the interpreter (pickle is
+        # C code), and the banner and the first requests come first.
+        interval = SAVE_SECONDS
         while not self._stopping.wait(interval):
             if self._changes() != self._saved:
                 try:
