@@ -38,7 +38,7 @@ PIP_PROGRESS := awk -v tty=$$([ -t 1 ] && echo 1 || echo 0) \
                    else printf "  %3d  %s\n", n, $$2; fflush() } \
    END { if (tty && n) printf "\n" }'
 
-.PHONY: help install lint build test unit e2e bench local invoke invoke-usage fire deploy destroy clean distclean openapi
+.PHONY: help install lint build test unit e2e bench local local-clean invoke invoke-usage fire deploy destroy clean distclean openapi
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,8 +104,11 @@ openapi: install ## rewrite docs/openapi.json from the code and template.yaml (a
 bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench
 
-local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1 (PORT=3000, SEED=, USERS=, ARGS=...)
+local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1, state kept in .local/state/ (PORT=3000, SEED=, USERS=, ARGS=...)
 	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
+
+local-clean: install ## make local, starting clean: this port's saved state (.local/state/...) deleted first
+	$(MAKE) --no-print-directory local ARGS="--fresh $(ARGS)"
 
 # Without FUNCTION= and EVENT=, the usage, before anything is installed.
 invoke: $(if $(and $(FUNCTION),$(EVENT)),install,invoke-usage) ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]

@@ -2,7 +2,7 @@
 
     python -m local [--port 3000] [--seed FILE] [--users FILE] [--parameter-overrides KEY=VALUE ...]
                     [--template FILE] [--signing-key FILE] [--no-throttle] [--concurrency N]
-                    [--allow-unenforced]
+                    [--allow-unenforced] [--state DIR] [--fresh]
 
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
 JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. events/seed_item.json):
@@ -10,7 +10,10 @@ JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. ev
 --users FILE creates people in the user pool (default events/users.json with the default template), each
 confirmed, with a password and in the template's groups:
     [{"Username": "viewer@example.com", "Password": "...", "Groups": ["product-viewers"]}]
-Ctrl-C stops the server and every function worker.
+State (the pool, its clients and secrets, people, API keys, every table's items, the signing key...)
+is kept across restarts in .local/state/ beside the template, one folder per template, stack, region
+and port (--state DIR for another); --fresh (`make local-clean`) deletes it first.
+Ctrl-C stops the server and every function worker, and saves the state.
 
 Imports stay inside main(): function workers start quickly and never import this.
 """
@@ -18,6 +21,7 @@ Imports stay inside main(): function workers start quickly and never import this
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +34,7 @@ from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from local.lambda_.runner import DEFAULT_CONCURRENCY
+    from local.lambda_.runner import LOCAL_ENVIRONMENTS
 
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (0 picks a free one)")
@@ -71,17 +75,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency",
         type=_positive,
-        default=DEFAULT_CONCURRENCY,
+        default=None,
         metavar="N",
-        help="execution environments each function may run at once, unless its "
-        f"ReservedConcurrentExecutions says otherwise (default {DEFAULT_CONCURRENCY}); beyond them, "
-        "calls are throttled as Lambda throttles them",
+        help="model a smaller account: each function without ReservedConcurrentExecutions runs at most "
+        "N calls at once, and calls beyond them are throttled as Lambda throttles them (default: none "
+        f"are, as in a standard account; calls beyond the {LOCAL_ENVIRONMENTS} environments a function "
+        "runs at once locally wait for one)",
     )
     parser.add_argument(
         "--allow-unenforced",
         action="store_true",
         help="serve what the local cloud cannot enforce (Lambda or IAM authorizers, ...) unenforced, "
         "marking each such request in the console, instead of refusing to start",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="where the state is kept across restarts "
+        "(default .local/state/TEMPLATE-STACK-REGION-PORT beside the template; none with --port 0)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start clean: delete the saved state first (make local-clean)"
     )
     return parser.parse_args(argv)
 
@@ -108,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from local import console
     from local.cloud import LocalCloud, Options
+    from local.project import stack_name_of
+    from local.state import default_directory
 
     options = Options(
         port=args.port,
@@ -119,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         throttling=not args.no_throttle,
         concurrency=args.concurrency,
         allow_unenforced=args.allow_unenforced,
+        fresh=args.fresh,
     )
     if args.template:
         options.template = args.template.resolve()
+    if args.state is not None:
+        options.state_dir = args.state
+    elif args.port:  # a cloud on a port of its own keeps its state there; one on any free port, none
+        options.state_dir = default_directory(
+            options.template, options.stack_name or stack_name_of(options.template), options.region, args.port
+        )
     stopping = threading.Event()
 
     def stop(signum: int, frame: Any) -> None:
@@ -156,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         console.say("stopping: function workers terminated")
     finally:
         cloud.stop()
+    if cloud.state is not None and cloud.state.saved_at_stop:
+        console.say(f"state saved in {_shown(cloud.state.directory)}/ (`make local-clean` starts clean)")
     return 0
 
 
@@ -174,12 +200,6 @@ def banner(cloud: Any) -> list[str]:
         lines += ["SERVED UNENFORCED (--allow-unenforced; each request is marked):"]
         lines += [f"  - {item}" for item in spec.unenforceable]
     throttling = "on, as declared" if cloud.options.throttling else "OFF (--no-throttle)"
-    limits = cloud.runner.functions.values() if cloud.runner else []
-    reserved = sorted(
-        f"{e.config.logical_id} {e.limit}" for e in limits if e.config.reserved_concurrency is not None
-    )
-    concurrency = f"up to {cloud.options.concurrency} execution environments per function at once"
-    concurrency += f" ({', '.join(reserved)}: reserved)" if reserved else ""
     throttled = " or ".join(
         ([] if spec.api is None else ["500 (REST API)"]) + (["503 (HTTP API)"] if spec.http_apis else [])
     )
@@ -196,9 +216,9 @@ def banner(cloud: Any) -> list[str]:
         f"  AWS APIs    {base}  (the template's resources, CloudFormation's stack {cloud.stack_name})",
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",
-        f"  Functions   {concurrency}; beyond that, {throttled or '-'} "
-        "as API Gateway answers a throttled Lambda",
+        f"  Functions   {_concurrency(cloud, throttled or '-')}",
         f"  Outputs     {cloud.outputs_path}  (removed when the cloud stops)",
+        *_state_lines(cloud),
     ]
     if cloud.seeded is not None:
         lines.append(f"  Seeded      {cloud.seeded} item(s) from {cloud.options.seed}")
@@ -216,6 +236,40 @@ def banner(cloud: Any) -> list[str]:
         "",
     ]
     return lines
+
+
+def _concurrency(cloud: Any, throttled: str) -> str:
+    """Where calls wait for an environment, and where they are throttled (docs/aws-behaviour.md §7)."""
+    from local.lambda_.runner import LOCAL_ENVIRONMENTS
+
+    functions = cloud.runner.functions.values() if cloud.runner else []
+    reserved = sorted(
+        f"{e.config.logical_id} {e.limit}" for e in functions if e.config.reserved_concurrency is not None
+    )
+    account = cloud.options.concurrency
+    limits = [f"{account} calls at once each (--concurrency)"] if account else []
+    limits += [f"their ReservedConcurrentExecutions ({', '.join(reserved)})"] if reserved else []
+    line = f"up to {LOCAL_ENVIRONMENTS} execution environments each at once; further calls wait for one"
+    if not limits:
+        return line + " (never throttled, as in a standard account's 1,000 concurrent executions)"
+    return line + f"; throttled beyond {' and '.join(limits)}: {throttled}, as API Gateway answers it"
+
+
+def _state_lines(cloud: Any) -> list[str]:
+    """Where the state is kept, whether it was, and what changed in the template since (local/state.py)."""
+    state = cloud.state
+    if state is None:
+        return ["  State       in memory only: lost when the cloud stops"]
+    how = f"kept from {state.restored_from}" if state.restored_from else "new"
+    lines = [f"  State       {_shown(state.directory)}/  ({how}; `make local-clean` or --fresh starts clean)"]
+    return lines + [f"  Template    {change}" for change in cloud.template_changes]
+
+
+def _shown(path: Path) -> Path:
+    """A path as the banner shows it: from the current folder when it is under it."""
+    with contextlib.suppress(ValueError):
+        return path.relative_to(Path.cwd())
+    return path
 
 
 def _example_api(cloud: Any) -> tuple[list[Any], str, str]:

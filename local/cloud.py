@@ -67,8 +67,9 @@ from local.cognito.public_host import PublicHost
 from local.cognito.tokens import SigningKey, openid_configuration
 from local.http_server import Server
 from local.lambda_.functions import function_configs, unrunnable
-from local.lambda_.runner import DEFAULT_CONCURRENCY, Runner
+from local.lambda_.runner import Runner
 from local.project import Project, project_of, stack_name_of
+from local.state import Kept, StateStore, record_of, template_changes
 from local.triggers import SCHEDULES_PATH, EventSources
 
 # Paths served here off the stage (API Gateway's own REST API, the pool's domain, the API page): a
@@ -97,8 +98,10 @@ class Options:
     stack_name: str | None = None  # None: samconfig.toml's beside the template (local/project.py)
     signing_key: Path | None = None  # PEM; made there if missing, so tokens outlive a restart
     throttling: bool = True
-    concurrency: int = DEFAULT_CONCURRENCY  # per function without ReservedConcurrentExecutions
+    concurrency: int | None = None  # a smaller account's limit per function (throttles); None: AWS's 1,000
     allow_unenforced: bool = False
+    state_dir: Path | None = None  # kept across restarts there (local/state.py); None: in memory only
+    fresh: bool = False  # the state in state_dir deleted first
 
 
 @dataclass(frozen=True)
@@ -201,11 +204,14 @@ class LocalCloud:
         self.runner: Runner | None = None
         self.triggers: EventSources | None = None  # the template's event sources (local/triggers/)
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
+        self.state: StateStore | None = None
+        self.template_changes: list[str] = []  # what changed in the template since the state was saved
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
         self._http_ports: list[_HttpApiPort] = []
         self._public_host: PublicHost | None = None  # AWS's Cognito host, for the functions' own code
+        self._pool: LocalUserPool | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -235,11 +241,16 @@ class LocalCloud:
         self._bind_http_apis(spec)
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
+        kept: Kept | None = None
+        if self.options.state_dir is not None:
+            self.state = StateStore(self.options.state_dir)
+            self.state.open(fresh=self.options.fresh)
+            kept = self.state.load()  # moto's state put back, before anything is made
         provisioner = Provisioner(self.aws_client, region=self.options.region, stack_name=self.stack_name)
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
-        made = provisioner.provision(template, spec, self.options.seed, users, source)
+        made = provisioner.provision(template, spec, self.options.seed, users, source, kept=kept)
         self.provisioned = made
         self.seeded = made.seeded
         self._serve(template, spec, made)
@@ -253,6 +264,10 @@ class LocalCloud:
             account=ACCOUNT_ID,
         )
         self._dispatcher.endpoints[SCHEDULES_PATH] = _logged(self.triggers.schedules_endpoint)
+        if self.state is not None:
+            record = record_of(template, made, kept)
+            self.template_changes = template_changes(template, made, kept) if kept else []
+            self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
         api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
         self.outputs = outputs(
             template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
@@ -278,15 +293,16 @@ class LocalCloud:
         self.triggers.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
+        if self.state is not None:
+            self.state.start()
 
     def stop(self) -> None:
-        if self.triggers:  # the pollers and schedules first: nothing new reaches the functions
+        # The event sources first (nothing new reaches the functions), then no new requests, then the
+        # last save of the state (the AWS APIs stay paused after it: nothing is acknowledged that it
+        # lacks), then the functions.
+        if self.triggers:
             self.triggers.stop()
         self._remove_outputs()
-        if self.runner:
-            self.runner.stop()
-        if self._public_host:
-            self._public_host.stop()
         for port in self._http_ports:
             if port.thread is not None:
                 port.server.shutdown()
@@ -295,6 +311,12 @@ class LocalCloud:
             if self._thread is not None:  # shutdown() waits for a serve_forever() that must have begun
                 self._server.shutdown()
             self._server.server_close()
+        if self.state:
+            self.state.close()
+        if self.runner:
+            self.runner.stop()
+        if self._public_host:
+            self._public_host.stop()
 
     @property
     def base_url(self) -> str:
@@ -400,6 +422,7 @@ class LocalCloud:
                 cognito=self.aws_client("cognito-idp"),
                 runner=self.runner,
             )
+            self._pool = pool
             self._dispatcher.aws.on_cognito_change.append(pool.clients.forget)
             assert self._public_host is not None
             self._public_host.serve(
@@ -525,7 +548,7 @@ class LocalCloud:
         )
 
     def _signing_key(self) -> SigningKey:
-        path = self.options.signing_key
+        path = self.options.signing_key or (self.state.key_path if self.state else None)
         if path is None:
             return SigningKey.generate()
         if path.exists():

@@ -124,13 +124,15 @@ def start_local_cloud(
     env: Mapping[str, str] | None = None,
 ) -> LocalCloud:
     """`python -m local ARGS` on a free port, returned once it is ready. Its outputs (and console,
-    unless discarded) go to a new folder in `workdir`, so one workdir can serve several clouds."""
+    unless discarded) go to a new folder in `workdir`, so one workdir can serve several clouds; so does
+    its state, unless ARGS name a `--state DIR` (a restart on the same state)."""
     workdir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="cloud-", dir=workdir))
     port = free_port()
     outputs = folder / "outputs.json"
+    state = () if "--state" in args else ("--state", str(folder / "state"))
     return launch(
-        [sys.executable, "-m", "local", "--port", str(port), "--outputs", str(outputs), *args],
+        [sys.executable, "-m", "local", "--port", str(port), "--outputs", str(outputs), *state, *args],
         port=port,
         outputs=outputs,
         console=folder / "console.log" if keep_console else None,

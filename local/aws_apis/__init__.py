@@ -15,6 +15,8 @@ tests/unit/cloud/test_aws_apis.py, which fails on an upgrade until each part has
 - stack.py: the local stack in moto's CloudFormation backend, for CloudFormation's API;
 - lambda_deliveries.py: what moto's SNS, S3 and EventBridge would hand its own Lambda, handed to the
   local cloud's functions (local/triggers/).
+- snapshot.py: every service's backends pickled and put back, so the state outlives a restart (a file
+  saved by another moto release is refused: local/state.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ first CloudFormation call, since moto's CloudFormation package imports some twen
 Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
 once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
 ClientDirectory) is dropped before the caller has its answer.
+
+Calls that may change anything are counted (`writes`), and the AWS APIs can be paused (`pause`): new
+calls wait, the calls under way finish. A snapshot of moto's state (local/state.py) is taken paused,
+so it holds each call whole, and after the last one nothing is acknowledged that it lacks.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from local.aws_apis import dynamodb_json
 
 _COGNITO = "AWSCognitoIdentityProviderService"
 _READS = ("Describe", "List", "Get", "AdminGet", "AdminList")
+_DYNAMODB = "DynamoDB_20120810"
+_DYNAMODB_READS = ("Describe", "List", "GetItem", "BatchGetItem", "Query", "Scan")
 _REMEMBERED_HOSTS = 1000  # a host names a service and a region: any client can make up more
 _REQUEST_ID_CHARACTERS = string.ascii_letters + string.digits
 _REQUEST_ID_LENGTH = 52
@@ -81,17 +87,45 @@ class AwsApis:
         self.on_cognito_change: list[Callable[[], None]] = []
         self.before_first_call: dict[str, Callable[[], None]] = {}  # signing name -> work to do once
         self._first_calls = threading.Lock()
+        self.writes = 0  # calls so far that may have changed something (reads are not counted)
+        self._gate = threading.Condition()
+        self._inside = 0  # calls under way
+        self._paused = False
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if dynamodb_json.serves(environ):
-            return dynamodb_json.answer(environ, start_response)
-        if self.before_first_call:
-            self._prepare(signing_name(environ))
-        response = self._moto(environ, start_response)
-        if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
-            for listener in self.on_cognito_change:
-                listener()
-        return response
+        with self._gate:
+            while self._paused:
+                self._gate.wait()
+            self._inside += 1
+            if _may_write(environ):
+                self.writes += 1
+        try:
+            if dynamodb_json.serves(environ):
+                return dynamodb_json.answer(environ, start_response)
+            if self.before_first_call:
+                self._prepare(signing_name(environ))
+            response = self._moto(environ, start_response)
+            if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
+                for listener in self.on_cognito_change:
+                    listener()
+            return response
+        finally:
+            with self._gate:
+                self._inside -= 1
+                if self._paused and not self._inside:
+                    self._gate.notify_all()
+
+    def pause(self) -> None:
+        """Returns once the calls under way have finished; new ones wait until `resume`."""
+        with self._gate:
+            self._paused = True
+            while self._inside:
+                self._gate.wait()
+
+    def resume(self) -> None:
+        with self._gate:
+            self._paused = False
+            self._gate.notify_all()
 
     def _prepare(self, service: str | None) -> None:
         with self._first_calls:
@@ -122,6 +156,16 @@ def _request_id(headerdict: dict[str, Any] | None = None) -> str:
     if headerdict is not None and isinstance(headerdict, dict):
         headerdict.update({"x-amzn-requestid": request_id})
     return request_id
+
+
+def _may_write(environ: dict[str, Any]) -> bool:
+    """Whether a call may change the state: all but the reads of DynamoDB and Cognito and GETs."""
+    service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+    if service == _DYNAMODB:
+        return not operation.startswith(_DYNAMODB_READS)
+    if service == _COGNITO:
+        return not operation.startswith(_READS)
+    return service != "" or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
 
 
 def _may_change_cognito(target: str) -> bool:

@@ -42,6 +42,10 @@ class _KeyIndex:
     def __deepcopy__(self, memo: dict[int, Any]) -> None:
         """None: a copy of the table (moto copies them to undo a failed transaction) makes its own."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """None: a table loaded from a snapshot (local/aws_apis/snapshot.py) makes its own."""
+        return (type(None), ())
+
     def add(self, hash_key: DynamoType, range_key: DynamoType | None) -> None:
         with self.lock:
             self.keys[_sort_key(hash_key, range_key)] = (hash_key, range_key)

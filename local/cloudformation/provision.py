@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from boto3.dynamodb.types import TypeSerializer
@@ -44,6 +44,9 @@ from local.cloudformation.template import Template
 from local.cognito.people import SampleUser
 from local.cognito.tokens import aws_issuer
 
+if TYPE_CHECKING:
+    from local.state import Kept
+
 ACCOUNT_ID = "123456789012"  # moto's default account
 LOCAL_API_ID = "local"
 STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
@@ -66,6 +69,7 @@ class Provisioned:
     seeded: int | None = None
     users: list[SampleUser] = field(default_factory=list)
     resources: dict[str, StackResource] = field(default_factory=dict)  # logical id -> what became of it
+    created: list[str] = field(default_factory=list)  # logical ids made by this run (not kept from the last)
 
 
 class Provisioner:
@@ -81,7 +85,10 @@ class Provisioner:
         seed: Path | None = None,
         users: list[SampleUser] | None = None,
         users_source: str = "users",
+        kept: Kept | None = None,
     ) -> Provisioned:
+        """`kept`: what a previous run made (local/state.py), with moto's state already loaded: those
+        resources are kept as they are, the others made."""
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,
@@ -116,21 +123,22 @@ class Provisioner:
         for name in dependency_order(template.resources, rank):
             resource = template.resources[name]
             resource_type, props = resource["Type"], resource.get("Properties", {})
+            status = SERVED if resource_type in SERVED_TYPES else CREATED
+            if kept is not None and kept.restore(made, name, resource):
+                made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name])
+                continue
             create = creators.get(resource_type)
             if create is not None:
                 create(made, name, props)
-                made.resources[name] = StackResource(
-                    name,
-                    resource_type,
-                    SERVED if resource_type in SERVED_TYPES else CREATED,
-                    resolver.refs[name],
-                )
+                made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name])
             elif cloudformation_models.models(resource_type):
                 made.resources[name] = self._create_with_moto(made, name, resource_type, props)
             else:
                 status = SERVED if resource_type in SERVED_TYPES else NOT_REPRODUCED
                 reason = "" if status == SERVED else NOT_REPRODUCED_REASONS.get(resource_type, NO_EMULATION)
                 made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name], reason)
+            if made.resources[name].status == CREATED:
+                made.created.append(name)
         if seed is not None:
             made.seeded = self._seed(template, made, seed)
         if users:
@@ -138,6 +146,10 @@ class Provisioner:
                 raise SystemExit(f"{users_source}: names people, but the template has no user pool")
             made.users = self._create_users(made, users, users_source)
         return made
+
+    # Types that are only named here (not made in the local AWS): named afresh at every start, never
+    # kept from the last run (local/state.py).
+    NAMED_ONLY = frozenset({"AWS::Lambda::Function", "AWS::Cognito::UserPoolDomain"})
 
     def _creators(self) -> dict[str, Callable[[Provisioned, str, dict[str, Any]], None]]:
         """The types made here rather than with moto's models. Among resources whose references allow
@@ -333,6 +345,8 @@ class Provisioner:
         cognito = self._aws("cognito-idp")
         groups = {g["GroupName"] for g in cognito.list_groups(UserPoolId=made.user_pool_id)["Groups"]}
         for user in users:
+            if _exists(cognito, made.user_pool_id, user.username):
+                continue  # kept from the last run (local/state.py), with what changed since: a password...
             missing = sorted(set(user.groups) - groups)
             if missing:
                 raise SystemExit(
@@ -546,6 +560,14 @@ def api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[
     """The template properties that are also parameters of the AWS API call (same names in CloudFormation)."""
     members = client.meta.service_model.operation_model(operation).input_shape.members
     return {k: v for k, v in properties.items() if k in members}
+
+
+def _exists(cognito: Any, user_pool_id: str | None, username: str) -> bool:
+    try:
+        cognito.admin_get_user(UserPoolId=user_pool_id, Username=username)
+    except cognito.exceptions.UserNotFoundException:
+        return False
+    return True
 
 
 def _check_client_scopes(name: str, client: dict[str, Any], defined: set[str]) -> None:

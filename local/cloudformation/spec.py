@@ -833,7 +833,7 @@ def _notes_for(kind: str, props: dict[str, Any]) -> list[str]:
         if props.get("DeletionProtectionEnabled"):
             notes.append("deletion protection is not emulated")
         if "SSESpecification" in props:
-            notes.append("encryption at rest is not emulated (state is in memory)")
+            notes.append("encryption at rest is not emulated (the local state file is not encrypted)")
     elif kind == "AWS::Cognito::UserPool":
         if props.get("DeletionProtection") == "ACTIVE":
             notes.append("deletion protection is not emulated")

@@ -326,6 +326,7 @@ class UserTokens:
         self._sessions: dict[str, Session] = {}
         self._revoked_origins: set[str] = set()
         self._lock = threading.Lock()
+        self.changes = 0  # sign-ins and revocations so far: a snapshot of the sessions is due when it moved
 
     # ------------------------------------------------------------ sign-in, refresh, revocation
 
@@ -360,6 +361,7 @@ class UserTokens:
         refresh_token = _opaque_token()
         with self._lock:
             self._sessions[refresh_token] = session
+            self.changes += 1
         return dataclasses.replace(tokens, refresh_token=refresh_token)
 
     def refresh(
@@ -429,6 +431,20 @@ class UserTokens:
                     if other.origin_jti == session.origin_jti:
                         other.revoked = True
                 self._revoked_origins.add(session.origin_jti)
+                self.changes += 1
+
+    def saved(self) -> tuple[dict[str, Session], set[str]]:
+        """The refresh tokens' sessions and the revoked sign-ins, as copies (kept across restarts)."""
+        with self._lock:
+            sessions = {token: dataclasses.replace(s) for token, s in self._sessions.items()}
+            return sessions, set(self._revoked_origins)
+
+    def restore(self, sessions: dict[str, Session], revoked_origins: set[str]) -> None:
+        """What `saved` gave before a restart: refresh tokens issued then work until they expire."""
+        now = time.time()
+        with self._lock:
+            self._sessions.update({t: s for t, s in sessions.items() if s.expires_at > now})
+            self._revoked_origins |= revoked_origins
 
     def is_revoked(self, origin_jti: str | None) -> bool:
         with self._lock:

@@ -2,12 +2,20 @@
 
 An execution environment is a process (local/lambda_/worker.py), started with the function's environment set
 before the handler is imported, so each one cold-starts once and keeps its own module cache, as in
-Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts,
-up to the function's concurrency limit: its ReservedConcurrentExecutions, or else the local default
-(10, `python -m local --concurrency N`). A call beyond the limit is throttled: it gets no environment
-and its Invocation says so (`throttled`), as Lambda answers 429 TooManyRequestsException; the gateway
-turns that into API Gateway's answer (local/apigateway/errors.py, LambdaThrottled). A call that outlives
-the function's Timeout kills its environment; the next call that needs one cold-starts a new one.
+Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts.
+
+Two numbers bound a function (docs/aws-behaviour.md §7):
+- its concurrency limit, where Lambda throttles: its ReservedConcurrentExecutions, or else the limit of
+  a smaller account that `python -m local --concurrency N` models; with neither, none (a standard
+  account's 1,000 concurrent executions, which a laptop's load never reaches). A call beyond the limit
+  is throttled: it gets no environment and its Invocation says so (`throttled`), as Lambda answers 429
+  TooManyRequestsException; the gateway turns that into API Gateway's answer
+  (local/apigateway/errors.py, LambdaThrottled);
+- the environments the laptop runs at once (LOCAL_ENVIRONMENTS, or fewer when the limit is lower): a
+  call within the limit that finds them all busy waits for one to be free, where Lambda would have
+  started another.
+A call that outlives the function's Timeout kills its environment; the next call that needs one
+cold-starts a new one.
 """
 
 from __future__ import annotations
@@ -45,10 +53,11 @@ from local.lambda_.outcome import (
 from local.lambda_.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-# Execution environments a function without ReservedConcurrentExecutions may run at once. Lambda's
-# default account quota is 1,000 (shared by all functions, lower for new accounts); each local
-# environment is a process of some 50 MB that takes a quarter of a second of CPU to start.
-DEFAULT_CONCURRENCY = 10
+# Execution environments the laptop runs at once per function. Each is a process of some 65 MB that
+# takes a quarter of a second of CPU to start; ten of them keep a laptop's cores busy on the local
+# cloud's handlers (which mostly wait on the local AWS APIs, in the cloud's own process), so more would
+# cost memory and cold starts without serving calls sooner. Calls beyond them wait for one.
+LOCAL_ENVIRONMENTS = 10
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
 _COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
 _READ_BYTES = 1024 * 1024
@@ -182,23 +191,29 @@ class _Process:
 
 
 class Environments:
-    """One function's execution environments: idle ones are reused, busy ones counted up to `limit`."""
+    """One function's execution environments: idle ones are reused, busy ones counted up to
+    `environments`; calls beyond `limit` (None: no limit) are throttled, the others wait for one."""
 
     def __init__(
         self,
         config: FunctionConfig,
         environment: dict[str, str],
-        limit: int,
+        limit: int | None,
         cold_starts: threading.Semaphore | None = None,
+        environments: int = LOCAL_ENVIRONMENTS,
     ):
         self.config = config
         self.environment = environment
         self.limit = limit
+        self.environments = environments if limit is None else min(limit, environments)
         self._cold_starts = cold_starts or threading.Semaphore(_COLD_STARTS_AT_ONCE)
         self._idle: list[_Process] = []  # the most recently used last: it is the one reused
         self._all: set[_Process] = set()
         self._busy = 0  # calls holding an environment, including one still starting for them
+        self._admitted = 0  # calls within the limit: holding an environment or waiting for one
+        self._stopped = False
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
 
     @property
     def count(self) -> int:
@@ -212,10 +227,16 @@ class Environments:
         return None if slot is None else functools.partial(self.run, slot.process)
 
     def take(self) -> _Slot | None:
-        """A place for one call, with the idle environment it runs on (None: one is to start), or None:
-        every environment the limit allows is busy. `run` or `begin` must follow, and frees it."""
+        """A place for one call, with the idle environment it runs on (None: one is to start), once one
+        is free; or None: the call is beyond the limit. `run` or `begin` must follow, and frees it."""
         with self._lock:
-            if self._busy >= self.limit:
+            if self.limit is not None and self._admitted >= self.limit:
+                return None
+            self._admitted += 1
+            while self._busy >= self.environments and not self._stopped:
+                self._freed.wait()
+            if self._stopped:  # the cloud is stopping: no environment will be free again
+                self._admitted -= 1
                 return None
             self._busy += 1
             while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
@@ -234,6 +255,8 @@ class Environments:
     def stop(self) -> None:
         with self._lock:
             processes, self._all, self._idle = list(self._all), set(), []
+            self._stopped = True
+            self._freed.notify_all()
         for process in processes:
             process.kill()
 
@@ -268,6 +291,8 @@ class Environments:
         """The call's place freed; its environment kept for the next call if it is still alive."""
         with self._lock:
             self._busy -= 1
+            self._admitted -= 1
+            self._freed.notify()
             if process is not None and process.alive and process in self._all:
                 self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
             elif process is not None:
@@ -412,10 +437,13 @@ class Runner:
         *,
         region: str,
         endpoint_url: str | None,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
+        environments: int = LOCAL_ENVIRONMENTS,
         local_environment: dict[str, str] | None = None,
     ):
-        """`local_environment`: what every execution environment gets besides Lambda's own variables, for
+        """`concurrency`: the limit of a function without ReservedConcurrentExecutions (None: none, as
+        in a standard account); `environments`: how many the laptop runs at once per function;
+        `local_environment`: what every execution environment gets besides Lambda's own variables, for
         the local cloud's sake (the user pool's public host: local/cognito/public_host.py)."""
         self.configs = configs
         cold_starts = threading.Semaphore(_COLD_STARTS_AT_ONCE)  # shared by all the functions
@@ -425,13 +453,14 @@ class Runner:
                 {**config.environment(region=region, endpoint_url=endpoint_url), **(local_environment or {})},
                 limit=config.reserved_concurrency if config.reserved_concurrency is not None else concurrency,
                 cold_starts=cold_starts,
+                environments=environments,
             )
             for name, config in configs.items()
         }
         # Cold starts, and calls whose caller stopped waiting (API Gateway's integration timeout) while
         # the function runs on to its own timeout, as in Lambda, wait on threads of their own. A call
-        # holds an environment for as long as it runs, so the limits bound the threads needed.
-        most = sum(environments.limit for environments in self.functions.values())
+        # holds an environment for as long as it runs, so the environments bound the threads needed.
+        most = sum(environments.environments for environments in self.functions.values())
         self._threads = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="invoke")
 
     def invoke(
@@ -442,7 +471,8 @@ class Runner:
     def submit(
         self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Future[Invocation]:
-        """The call, running; throttled at once (a done future) when the function has no environment.
+        """The call, running once an environment is free (this waits for one); throttled at once (a done
+        future) when the call is beyond the function's limit.
 
         A warm call's reply is read when its result is first asked for: ask for it (with a timeout).
         """

@@ -1,7 +1,7 @@
 """End-to-end tests over HTTP: one suite, two targets.
 
 Local (default, part of `make test`): a session fixture starts the local cloud
-(`python -m local --port N --signing-key FILE --no-throttle --concurrency 64`) on a free port, waits
+(`python -m local --port N --signing-key FILE --no-throttle`) on a free port, waits
 until it has written its outputs, and stops it after the session (tests/harness.py, which the README
 test and the benchmarks start their clouds with too). The key file is the fixture's, so
 tests can sign the tokens no client can get from Cognito (expired ones, ID tokens before people can
@@ -45,10 +45,6 @@ from tests.e2e.support import (
 )
 from tests.harness import start_local_cloud
 
-# As many execution environments per function as the tests call at once (test_no_lost_writes: 50),
-# as an AWS account has; the local default of 10 would throttle them (docs/aws-behaviour.md §7).
-CONCURRENCY = "64"
-
 # ---------------------------------------------------------------- fixtures
 
 
@@ -60,9 +56,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("local-cloud")
     key = SigningKey.generate()
     (workdir / "key.pem").write_bytes(key.to_pem())
-    cloud = start_local_cloud(
-        workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle", "--concurrency", CONCURRENCY
-    )
+    # Functions are not throttled, as in a standard account: the tests' 50 concurrent calls
+    # (test_no_lost_writes) wait for the environments a function runs locally (docs/aws-behaviour.md §7).
+    cloud = start_local_cloud(workdir, "--signing-key", str(workdir / "key.pem"), "--no-throttle")
     try:
         yield local_stack(cloud, SigningKey.from_pem(key.to_pem()))
     finally:

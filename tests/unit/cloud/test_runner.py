@@ -18,7 +18,7 @@ import pytest
 
 from local.lambda_.functions import FunctionConfig
 from local.lambda_.outcome import FunctionError, Throttled
-from local.lambda_.runner import DEFAULT_CONCURRENCY, Invocation, Runner
+from local.lambda_.runner import Invocation, Runner
 from tests.e2e.support import FIXTURES
 
 FUNCTION = "GateFunction"
@@ -44,9 +44,13 @@ def config(reserved: int | None = None) -> FunctionConfig:
 def runner_for() -> Iterator:
     made: list[Runner] = []
 
-    def make(reserved: int | None = None, concurrency: int = DEFAULT_CONCURRENCY) -> Runner:
+    def make(reserved: int | None = None, concurrency: int | None = None, environments: int = 10) -> Runner:
         runner = Runner(
-            {FUNCTION: config(reserved)}, region="us-east-1", endpoint_url=None, concurrency=concurrency
+            {FUNCTION: config(reserved)},
+            region="us-east-1",
+            endpoint_url=None,
+            concurrency=concurrency,
+            environments=environments,
         )
         made.append(runner)
         return runner
@@ -132,6 +136,23 @@ def test_without_reserved_concurrency_the_default_limit_applies(runner_for, tmp_
     for thread in threads:
         thread.join()
     assert runner.functions[FUNCTION].limit == 3
+
+
+def test_without_a_limit_calls_beyond_the_local_environments_wait_for_one(runner_for, tmp_path: Path) -> None:
+    """No ReservedConcurrentExecutions, no --concurrency: a standard account's calls are never throttled;
+    beyond the environments the laptop runs at once, they wait for a free one."""
+    runner, gate, results = runner_for(environments=2), Gate(tmp_path), []
+    threads = [call_in_background(runner, gate, results) for _ in range(5)]
+    pids = gate.wait_until_running(2)
+    time.sleep(0.5)  # the other three would have started by now if they could
+    assert len(gate.started.read_text().split()) == 2
+    assert results == []  # waiting, not throttled
+    gate.open()
+    for thread in threads:
+        thread.join()
+    assert [r.error for r in results] == [None] * 5
+    assert runner.functions[FUNCTION].count == 2
+    assert set(gate.started.read_text().split()) == set(pids)  # the two environments served all five
 
 
 def test_reserved_concurrency_of_zero_throttles_every_call(runner_for, tmp_path: Path) -> None:
