@@ -142,7 +142,8 @@ def test_tagged_block_is_valid_bash(block: Block):
 
 @LOCAL_ONLY
 def test_local_blocks_run_as_written_against_make_local(scratch: Path, local_cloud: int):
-    script = ["set -eo pipefail"]
+    # `make` targets that talk to the running cloud (make fire) find it by PORT, as for `make local`.
+    script = ["set -eo pipefail", f"export PORT={local_cloud}"]
     skipped = []
     for block in (b for b in BLOCKS if "local" in b.tags):
         missing = [tool for tool in block.needs if shutil.which(tool) is None]

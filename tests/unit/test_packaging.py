@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 OWN_PACKAGES = {p.name for p in FUNCTIONS.iterdir() if (p / "__init__.py").exists()}
@@ -33,11 +35,11 @@ def _import_names(distribution: str) -> set[str]:
             continue
         seen.add(_norm(name))
         names |= by_distribution.get(_norm(name), set())
-        for requirement in metadata.requires(name) or []:
-            requirement_name, _, marker = requirement.partition(";")
-            if marker and f'extra == "{extra}"' not in marker:
+        for text in metadata.requires(name) or []:
+            requirement = Requirement(text)  # markers as pip reads them, whatever their quoting
+            if requirement.marker and not requirement.marker.evaluate({"extra": extra}):
                 continue
-            todo.append((re.split(r"[ (<>=!~\[]", requirement_name.strip())[0], ""))
+            todo.append((requirement.name, ""))
     return names
 
 
