@@ -46,7 +46,8 @@ def run(script: str) -> subprocess.CompletedProcess[str]:
 def start(tmp_path: Path) -> LocalCloud:
     port = free_port()
     return launch(
-        [sys.executable, "-m", "local", "--port", str(port)],
+        # Outputs where a user's cloud writes them (the point here); state in the test's own folder.
+        [sys.executable, "-m", "local", "--port", str(port), "--state", str(tmp_path / f"state-{port}")],
         port=port,
         outputs=default_path(ROOT, port),
         console=tmp_path / f"console-{port}.log",
