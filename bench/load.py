@@ -8,9 +8,9 @@ product, 20% GET /products), 20% writes (half POST /products, half PUT /products
 own products at the version it last got back, so every write should succeed). An error is any status
 other than the one expected, or a failed request; the run should have none.
 
-What it shows is the local cloud's behaviour under concurrency on this machine (each function may run
-as many execution environments as there are clients: `--concurrency`; the stage's throttling is off:
-`--no-throttle`), not AWS's throughput.
+What it shows is the local cloud's behaviour under concurrency on this machine (each function runs up
+to the laptop's execution environments, and calls beyond them wait, as with no reserved concurrency;
+the stage's throttling is off: `--no-throttle`), not AWS's throughput.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def run(clients: int, seconds: float) -> int:
         products = [_product() for _ in range(SEEDED_PRODUCTS)]
         seed = workdir / "seed.json"
         seed.write_text(json.dumps(products))
-        cloud = _start_cloud(workdir, seed, "--no-throttle", "--concurrency", str(clients))
+        cloud = _start_cloud(workdir, seed, "--no-throttle")
         outputs = cloud.outputs
         try:
             token = _token(outputs)

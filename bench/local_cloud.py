@@ -757,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         product = _product()
         if args.only != "get-cpu":
             _print_startup(startup(workdir))
-        cloud = _start_cloud(workdir, _seed_file(workdir, [product]), "--no-throttle", *CLOUD_ARGS)
+        cloud = _start_cloud(workdir, _seed_file(workdir, [product]), "--no-throttle")
         outputs = cloud.outputs
         try:
             token = _token(outputs)
@@ -771,8 +771,6 @@ def main(argv: list[str] | None = None) -> int:
             _print_list(list_pages(workdir))
     return 0
 
-
-CLOUD_ARGS = ("--concurrency", str(max(CLIENTS)))
 
 if __name__ == "__main__":
     sys.exit(main())
