@@ -25,20 +25,6 @@ def sqs() -> Iterator[Any]:
         yield boto3.client("sqs", region_name=REGION)
 
 
-@pytest.fixture
-def record_to(tmp_path: Path) -> Path:
-    return tmp_path / "events.jsonl"
-
-
-@pytest.fixture
-def deliveries(record_to: Path) -> Iterator[Deliveries]:
-    runner = recorder_runner(record_to)
-    deliveries = Deliveries(runner, say=Console())
-    yield deliveries
-    deliveries.stop()
-    runner.stop()
-
-
 def make_queue(sqs: Any, name: str = "orders", **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

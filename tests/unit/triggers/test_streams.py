@@ -23,20 +23,6 @@ def aws() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def record_to(tmp_path: Path) -> Path:
-    return tmp_path / "events.jsonl"
-
-
-@pytest.fixture
-def deliveries(record_to: Path) -> Iterator[Deliveries]:
-    runner = recorder_runner(record_to)
-    deliveries = Deliveries(runner, say=Console())
-    yield deliveries
-    deliveries.stop()
-    runner.stop()
-
-
 def make_table(view_type: str = "NEW_AND_OLD_IMAGES") -> tuple[Any, str]:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     table = dynamodb.create_table(
