@@ -185,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _title(name: str) -> str:
+    """`product-api local cloud`, or just `local cloud` for a project that names none."""
+    return name if name.endswith("local cloud") else f"{name} local cloud"
+
+
 def banner(cloud: Any) -> list[str]:
     from local.cloudformation.inventory import report
 
@@ -192,7 +197,7 @@ def banner(cloud: Any) -> list[str]:
     api_lines = [f"  API         {base}/{spec.api.stage}"] if spec.api else []
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
-    lines = ["Not honoured locally (declared in the template):"]
+    lines = ["Not honoured locally (declared in the template):"] if spec.not_honoured else []
     lines += [f"  - {note}" for note in spec.not_honoured]
     if cloud.provisioned is not None:
         lines += report(cloud.provisioned.resources.values())
@@ -205,7 +210,7 @@ def banner(cloud: Any) -> list[str]:
     )
     lines += [
         "",
-        f"{cloud.project.name} local cloud ready in {cloud.startup_seconds:.2f} s",
+        f"{_title(cloud.project.name)} ready in {cloud.startup_seconds:.2f} s",
         *api_lines,
         f"  Token URL   {base}/oauth2/token",
         *(

@@ -13,6 +13,7 @@ Routes, scopes and validators are read from the templates through the spec the l
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,17 @@ def test_inline_code_is_served_as_index_py(conventions: LocalCloud) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["inline"] is True
     assert Path(response.json()["file"]).name == "index.py"
+
+
+def test_the_banner_of_a_project_without_local_settings(conventions: LocalCloud) -> None:
+    """No local-cloud.toml beside the template: the banner has no name of its own to give, and no
+    empty heading for notes it does not have."""
+    banner = conventions.wait_for_console("ready in")
+    assert re.search(r"^local cloud ready in ", banner, re.MULTILINE), banner
+    lines = banner.splitlines()
+    for at, line in enumerate(lines[:-1]):
+        if line.endswith("(declared in the template):"):
+            assert lines[at + 1].startswith("  - "), banner
 
 
 @pytest.mark.parametrize("left_out", ["header", "query"])
