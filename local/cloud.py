@@ -452,11 +452,16 @@ class LocalCloud:
             LOCAL_API_ID, spec.api.stage, self.options.region, ACCOUNT_ID, spec.api.stage_variables
         )
         authorizers.update(lambda_authorizers(spec.api.lambda_authorizers, runner=self.runner, api=facts))
+        api_keys = None
+        if any(route.api_key for route in spec.api.routes):
+            # Keys made at run time through the API count too: read again after each change.
+            api_keys = ApiKeys(self.aws_client("apigateway"), api_id=LOCAL_API_ID, stage=spec.api.stage)
+            self._dispatcher.aws.on_apigateway_change.append(api_keys.forget)
         gateway = Gateway(
             spec.api,
             runner=self.runner,
             authorizers=authorizers,
-            api_keys=ApiKeys(self.aws_client("apigateway")) if spec.api_keys else None,
+            api_keys=api_keys,
             throttling=Throttling(spec.api.method_throttles) if self.options.throttling else None,
             api_id=LOCAL_API_ID,
             account_id=ACCOUNT_ID,

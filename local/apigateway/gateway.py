@@ -61,42 +61,64 @@ class ApiKey:
 
 
 class ApiKeys:
-    """Enabled API keys of the local API Gateway (moto) and their usage plans' limits.
+    """The API keys one stage accepts, read from the local API Gateway (moto): enabled keys of a usage
+    plan that lists the stage, with that plan's limits (docs/aws-behaviour.md §2.1).
 
-    Read again when an unknown value shows up, so keys made through the API at run time work too.
+    Keys and plans made, changed or deleted through the API at run time count at once: the local AWS
+    APIs call `forget` after each API Gateway change (local/aws_apis/app.py), and the next request
+    reads them again. Between changes a request costs a dict look-up, an unknown value included.
     """
 
-    def __init__(self, apigateway: Any):
+    def __init__(self, apigateway: Any, *, api_id: str, stage: str):
         self._apigateway = apigateway
-        self._keys: dict[str, ApiKey] = {}
+        self._stage = {"apiId": api_id, "stage": stage}
+        self._keys: dict[str, ApiKey] | None = None
+        self._generation = 0  # bumped by `forget`: a read that overlaps a change is not kept
         self._lock = threading.Lock()
 
     def find(self, value: str | None) -> ApiKey | None:
         if not value:
             return None
-        if value not in self._keys:
+        keys = self._keys
+        if keys is None:
             with self._lock:
-                self._keys = self._read()
-        return self._keys.get(value)
+                keys = self._keys
+                if keys is None:
+                    generation = self._generation
+                    keys = self._read()
+                    if generation == self._generation:
+                        self._keys = keys
+        return keys.get(value)
+
+    def forget(self) -> None:
+        self._generation += 1
+        self._keys = None
 
     def _read(self) -> dict[str, ApiKey]:
         limits: dict[str, tuple[Throttle | None, Quota | None]] = {}
-        for plan in self._apigateway.get_usage_plans().get("items", []):
+        for plan in self._apigateway.get_paginator("get_usage_plans").paginate().search("items"):
+            if not any(_same_stage(stage, self._stage) for stage in plan.get("apiStages") or []):
+                continue
             throttle = plan.get("throttle")
             quota = plan.get("quota")
             entry = (
                 Throttle(float(throttle["rateLimit"]), int(throttle["burstLimit"])) if throttle else None,
                 Quota(int(quota["limit"]), quota.get("period", "DAY")) if quota else None,
             )
-            for key in self._apigateway.get_usage_plan_keys(usagePlanId=plan["id"]).get("items", []):
-                limits[key["id"]] = entry
+            plan_keys = self._apigateway.get_paginator("get_usage_plan_keys").paginate(usagePlanId=plan["id"])
+            for key in plan_keys.search("items"):
+                # A key in two plans of this stage: the first listed counts (docs/aws-behaviour.md §2.1).
+                limits.setdefault(key["id"], entry)
         pages = self._apigateway.get_paginator("get_api_keys").paginate(includeValues=True)
         return {
-            k["value"]: ApiKey(k["id"], *limits.get(k["id"], (None, None)))
-            for page in pages
-            for k in page["items"]
-            if k.get("enabled")
+            key["value"]: ApiKey(key["id"], *limits[key["id"]])
+            for key in pages.search("items")
+            if key.get("enabled") and key["id"] in limits
         }
+
+
+def _same_stage(listed: Mapping[str, Any], served: Mapping[str, str]) -> bool:
+    return listed.get("apiId") == served["apiId"] and listed.get("stage") == served["stage"]
 
 
 @dataclass

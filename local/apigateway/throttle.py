@@ -38,7 +38,7 @@ class TokenBucket:
 
 class QuotaCounter:
     def __init__(self, quota: Quota, now: Callable[[], datetime] = lambda: datetime.now(UTC)):
-        self._quota = quota
+        self.quota = quota
         self._now = now
         self._period: tuple[int, ...] | None = None
         self._used = 0
@@ -46,10 +46,10 @@ class QuotaCounter:
 
     def take(self) -> bool:
         with self._lock:
-            period = _period_of(self._now(), self._quota.period)
+            period = _period_of(self._now(), self.quota.period)
             if period != self._period:
                 self._period, self._used = period, 0
-            if self._used >= self._quota.limit:
+            if self._used >= self.quota.limit:
                 return False
             self._used += 1
             return True
@@ -78,11 +78,14 @@ class Throttling:
             raise Throttled
 
     def check_key(self, key_id: str, throttle: Throttle | None, quota: Quota | None) -> None:
-        if throttle is not None and not self._bucket(("key", key_id), throttle).take():
+        # By the limits too: a plan's throttle or quota changed through the API applies at once. The
+        # quota's count so far is kept (docs/aws-behaviour.md §2.1, unsettled).
+        if throttle is not None and not self._bucket(("key", key_id, throttle), throttle).take():
             raise Throttled
         if quota is not None:
             with self._lock:
                 counter = self._quotas.setdefault(key_id, QuotaCounter(quota))
+                counter.quota = quota
             if not counter.take():
                 raise QuotaExceeded
 

@@ -16,7 +16,9 @@ first CloudFormation call, since moto's CloudFormation package imports some twen
 
 Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
 once moto has made the change, so that what the local cloud keeps of the clients (local/cognito/tokens.py,
-ClientDirectory) is dropped before the caller has its answer.
+ClientDirectory) is dropped before the caller has its answer. Likewise, API Gateway calls that may
+change something (API keys, usage plans and their keys) are announced to `on_apigateway_change`, so
+that the keys the REST API accepts (local/apigateway/gateway.py, ApiKeys) are read again.
 
 Calls that may change anything are counted (`writes`), and the AWS APIs can be paused (`pause`): new
 calls wait, the calls under way finish. A snapshot of moto's state (local/state.py) is taken paused,
@@ -85,6 +87,7 @@ class AwsApis:
         moto.core.responses.gen_amzn_requestid_long = _request_id
         self._moto = _RememberingDispatcher()
         self.on_cognito_change: list[Callable[[], None]] = []
+        self.on_apigateway_change: list[Callable[[], None]] = []
         self.before_first_call: dict[str, Callable[[], None]] = {}  # signing name -> work to do once
         self._first_calls = threading.Lock()
         self.writes = 0  # calls so far that may have changed something (reads are not counted)
@@ -107,6 +110,9 @@ class AwsApis:
             response = self._moto(environ, start_response)
             if _may_change_cognito(environ.get("HTTP_X_AMZ_TARGET", "")):
                 for listener in self.on_cognito_change:
+                    listener()
+            elif self.on_apigateway_change and _may_change_apigateway(environ):
+                for listener in self.on_apigateway_change:
                     listener()
             return response
         finally:
@@ -166,6 +172,11 @@ def _may_write(environ: dict[str, Any]) -> bool:
     if service == _COGNITO:
         return not operation.startswith(_READS)
     return service != "" or environ["REQUEST_METHOD"] not in ("GET", "HEAD")
+
+
+def _may_change_apigateway(environ: dict[str, Any]) -> bool:
+    """API Gateway's API is REST: anything but GET and HEAD may change something."""
+    return environ["REQUEST_METHOD"] not in ("GET", "HEAD") and signing_name(environ) == "apigateway"
 
 
 def _may_change_cognito(target: str) -> bool:

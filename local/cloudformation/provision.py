@@ -427,6 +427,10 @@ class Provisioner:
     def _create_usage_plan(self, made: Provisioned, name: str, props: dict[str, Any]) -> None:
         props = made.resolver.resolve(props)
         request: dict[str, Any] = {"name": props.get("UsagePlanName", name)}
+        if props.get("ApiStages"):  # the stages whose methods take the plan's keys
+            request["apiStages"] = [
+                {"apiId": str(stage["ApiId"]), "stage": str(stage["Stage"])} for stage in props["ApiStages"]
+            ]
         if "Throttle" in props:
             request["throttle"] = {
                 "rateLimit": float(props["Throttle"].get("RateLimit", 10_000)),

@@ -176,6 +176,16 @@ def test_spent_quota_raises_quota_exceeded_429() -> None:
     throttling.check_key("key-b", None, quota)  # another key has its own quota
 
 
+def test_a_plans_limits_changed_at_run_time_apply_at_once_and_the_quota_keeps_its_count() -> None:
+    """A usage plan updated through the API (docs/aws-behaviour.md §2.1): the key's new throttle is a
+    fresh bucket; its quota's new limit counts the requests already made in the period."""
+    throttling = Throttling({})
+    assert passes(lambda: throttling.check_key("key-a", Throttle(NO_REFILL, 2), None)) == 2
+    assert passes(lambda: throttling.check_key("key-a", Throttle(NO_REFILL, 5), None)) == 5
+    assert passes(lambda: throttling.check_key("key-a", None, Quota(limit=3, period="DAY"))) == 3
+    assert passes(lambda: throttling.check_key("key-a", None, Quota(limit=5, period="DAY"))) == 2
+
+
 def test_key_throttle_is_checked_before_its_quota() -> None:
     throttling = Throttling({})
     throttle, quota = Throttle(NO_REFILL, 1), Quota(limit=100, period="DAY")
