@@ -73,10 +73,20 @@ class Provisioned:
 
 
 class Provisioner:
-    def __init__(self, aws: Callable[[str], Any], *, region: str, stack_name: str):
+    def __init__(
+        self,
+        aws: Callable[[str], Any],
+        *,
+        region: str,
+        stack_name: str,
+        imports: Mapping[str, str] | None = None,
+        rest_api_id: str = LOCAL_API_ID,
+    ):
         self._aws = aws  # service name -> boto3 client on the local endpoint
         self.region = region
         self.stack_name = stack_name
+        self.imports = dict(imports or {})  # the exports of the stacks served before (Fn::ImportValue)
+        self.rest_api_id = rest_api_id
 
     def provision(
         self,
@@ -92,12 +102,13 @@ class Provisioner:
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,
+            imports=self.imports,
         )
         # Every resource has a Ref; the ones created below get their real ids.
         resolver.refs.update({name: name for name in template.resources})
         api = spec.api
         if api is not None:
-            resolver.refs[api.logical_id] = LOCAL_API_ID
+            resolver.refs[api.logical_id] = self.rest_api_id
             resolver.refs[api.stage_logical_id] = api.stage
             resolver.refs[f"{api.logical_id}.Stage"] = api.stage
         for http_api in spec.http_apis:
