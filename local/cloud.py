@@ -50,6 +50,7 @@ from local.apigateway.lambda_authorizer import ApiFacts, lambda_authorizers
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
 from local.aws_apis.app import AwsApis, signing_name
+from local.cloudformation.inventory import physical_name
 from local.cloudformation.provision import (
     ACCOUNT_ID,
     LOCAL_API_ID,
@@ -240,6 +241,8 @@ class LocalCloud:
         self._http_ports: list[_HttpApiPort] = []
         self._public_host: PublicHost | None = None  # AWS's Cognito host, for the functions' own code
         self._pool: LocalUserPool | None = None
+        self._people: tuple[Any, str] = (None, "")  # the people to create, and where they were named
+        self._people_stack: str | None = None  # the stack whose pool they go to
 
     # ------------------------------------------------------------ lifecycle
 
@@ -270,37 +273,12 @@ class LocalCloud:
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
-        # The people go to the pool, in whichever stack it is.
-        people_stack = next((s for s in self.stacks if s.spec.user_pools), main)
-        api_urls = self._api_urls()
-        imports: dict[str, str] = {}
-        for stack in self.stacks:
-            provisioner = Provisioner(
-                self.aws_client,
-                region=self.options.region,
-                stack_name=stack.name,
-                imports=imports,
-                rest_api_id=stack.rest_api_id,
-            )
-            stack.made = provisioner.provision(
-                stack.template,
-                stack.spec,
-                self.options.seed if stack is main else None,
-                users if stack is people_stack else None,
-                source,
-                kept=kept if stack is main else None,
-            )
-            stack.outputs = outputs(
-                stack.template,
-                stack.made,
-                base_url=self.base_url,
-                region=self.options.region,
-                api_urls=api_urls,
-            )
-            stack.exports = _exports(stack)
-            for name in stack.exports.keys() & imports.keys():
-                raise SystemExit(f"stack {stack.name}: export {name} is already exported by another stack")
-            imports.update(stack.exports)
+        # The people go to the pool, in whichever stack it is (a nested one's, when no other has one).
+        self._people = (users, source)
+        self._people_stack = next((s.name for s in self.stacks if s.spec.user_pools), None)
+        top_level, self.stacks = self.stacks, []  # made in order: each nested stack before its parent
+        for stack in top_level:
+            self._provision(stack, kept if stack is main else None, main=stack is main)
         made = main.made
         assert made is not None
         self.provisioned = made
@@ -444,6 +422,77 @@ class LocalCloud:
             apis += [(stack, api) for api in stack.spec.http_apis]
         for index, (stack, api) in enumerate(apis, start=1):
             port = self.options.port + index if self.options.port else 0
+            app = _HttpApiApp()
+            self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
+
+    def _provision(self, stack: ServedStack, kept: Kept | None, *, main: bool) -> None:
+        """Makes the stack in the local AWS (its nested stacks first), imports what the stacks made
+        before it export, and records its outputs and exports."""
+        imports = {name: value for made in self.stacks for name, value in made.exports.items()}
+        users, source = self._people
+        if self._people_stack is None and main:
+            self._people_stack = stack.name  # no pool anywhere: the main stack says so, as before
+        provisioner = Provisioner(
+            self.aws_client,
+            region=self.options.region,
+            stack_name=stack.name,
+            imports=imports,
+            rest_api_id=stack.rest_api_id,
+            nested=lambda parent, logical_id, url, parameters: self._nested_stack(
+                stack, logical_id, url, parameters
+            ),
+        )
+        stack.made = provisioner.provision(
+            stack.template,
+            stack.spec,
+            self.options.seed if main else None,
+            users if stack.name == self._people_stack else None,
+            source,
+            kept=kept,
+        )
+        stack.outputs = outputs(
+            stack.template,
+            stack.made,
+            base_url=self.base_url,
+            region=self.options.region,
+            api_urls=self._api_urls(),
+        )
+        stack.exports = _exports(stack)
+        for name in stack.exports.keys() & imports.keys():
+            raise SystemExit(f"stack {stack.name}: export {name} is already exported by another stack")
+        self.stacks.append(stack)
+
+    def _nested_stack(
+        self, parent: ServedStack, logical_id: str, url: str, parameters: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """A nested stack with a local template (TemplateURL, or an application's Location, relative to
+        its parent's folder, as `sam deploy` packages it), served as a stack of its own, named as
+        CloudFormation names it: `{parent}-{LogicalId}-{SUFFIX}`."""
+        path = (parent.path.parent / url).resolve()
+        if not path.is_file():
+            raise SystemExit(f"stack {parent.name}: nested stack {logical_id}: no such template {path}")
+        name = physical_name("AWS::CloudFormation::Stack", parent.name, logical_id)
+        declared = load_source(path).get("Parameters") or {}
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:  # CloudFormation refuses a parameter the nested template does not declare
+            raise SystemExit(f"stack {parent.name}: nested stack {logical_id} does not declare {unknown}")
+        template = active(translate(parameters, path=path, region=self.options.region, stack_name=name))
+        spec = read_spec(template)
+        self._refuse_what_cannot_be_run(spec)
+        self._refuse_what_cannot_be_enforced(spec)
+        stack = ServedStack(name, path, template, spec, http_api_id(f"{name}/rest-api"))
+        _refuse_what_clashes([*self.stacks, parent, stack])
+        if self._people_stack is None and spec.user_pools:
+            self._people_stack = name
+        self._bind_apis_of(stack)
+        self._provision(stack, None, main=False)
+        return stack_id(self.options.region, ACCOUNT_ID, name), {k: str(v) for k, v in stack.outputs.items()}
+
+    def _bind_apis_of(self, stack: ServedStack) -> None:
+        """Ports of their own for a nested stack's REST and HTTP APIs, after those taken already."""
+        apis: list[HttpApiSpec | ApiSpec] = [stack.spec.api] if stack.spec.api else []
+        for api in [*apis, *stack.spec.http_apis]:
+            port = self.options.port + len(self._http_ports) + 1 if self.options.port else 0
             app = _HttpApiApp()
             self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
 
