@@ -6,6 +6,8 @@ stacks"), each started with the harness and called over HTTP:
   its function's environment: `--template shared:STACK --template api:STACK`;
 - tests/fixtures/stacks/nested/template.yaml gets the same pool from a nested application whose
   template is a local file (`Fn::GetAtt Auth.Outputs.X`);
+- tests/fixtures/stacks/by_parameter/template.yaml nests the pool's template and an API that takes the
+  pool's ARN and id as parameters, given the first one's outputs (its API on a port of its own);
 - the API stack alone, and two templates that would be one stack: refused at start-up by name.
 
 A person of the served pool signs in through the sign-in API (InitiateAuth, as boto3 calls it) and
@@ -33,6 +35,7 @@ STACKS = FIXTURES / "stacks"
 SHARED = STACKS / "shared" / "cognito.yaml"
 API = STACKS / "api" / "template.yaml"
 NESTED = STACKS / "nested" / "template.yaml"
+BY_PARAMETER = STACKS / "by_parameter" / "template.yaml"
 # The stack name the API template imports from, by default (its CognitoStackName parameter).
 SHARED_STACK = load_source(API)["Parameters"]["CognitoStackName"]["Default"]
 API_STACK = "orders"
@@ -165,6 +168,22 @@ def test_a_person_of_the_nested_pool_calls_the_parent_api(nested: LocalCloud) ->
     assert orders(parent["ApiUrl"], None).status_code == 401
 
 
+def test_a_pool_passed_as_a_parameter_is_the_served_pool(tmp_path: Path) -> None:
+    cloud = start_local_cloud(tmp_path, "--template", f"{BY_PARAMETER}:{API_STACK}", timeout=60)
+    try:
+        parent = stack_outputs(cloud, API_STACK)
+        token = id_token(cloud, parent["UserPoolId"], parent["UserPoolClientId"], "alan@example.com")
+        # The nested API is on a port of its own; the parent's output names its local URL.
+        assert parent["ApiUrl"].startswith("http://127.0.0.1:")
+        assert not parent["ApiUrl"].startswith(cloud.base_url)
+        answer = orders(parent["ApiUrl"], token)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["userPoolId"] == parent["UserPoolId"]
+        assert orders(parent["ApiUrl"], None).status_code == 401
+    finally:
+        cloud.stop()
+
+
 # ---------------------------------------------------------------- refusals
 
 
@@ -191,4 +210,18 @@ def test_what_the_stacks_cannot_be_is_a_named_refusal(
     done = start(tmp_path, *templates)
     assert done.returncode != 0
     assert expected in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_an_authorizer_on_a_pool_no_served_stack_has_is_refused_not_served_open(tmp_path: Path) -> None:
+    elsewhere = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Elsewhere"
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "local", "--port", "0", "--outputs", str(tmp_path / "o.json"),
+         "--template", str(BY_PARAMETER.parent / "api.yaml"),
+         "--parameter-overrides", f"UserPoolArn={elsewhere}", "UserPoolId=us-east-1_Elsewhere",
+         "AdminGroupName=admins"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "authorizer GivenPool names a user pool that none of the served stacks has" in done.stderr
     assert "Traceback" not in done.stderr
