@@ -266,6 +266,10 @@ class LocalCloud:
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
         kept: Kept | None = None
+        if main.template.of_type("AWS::CloudFormation::Stack"):
+            # Nested stacks are stacks of their own: kept in memory only, as several stacks are
+            # (the state store records one stack's resources by logical id).
+            self.options.state_dir = None
         if self.options.state_dir is not None:
             self.state = StateStore(self.options.state_dir)
             self.state.open(fresh=self.options.fresh)

@@ -150,6 +150,8 @@ def test_a_nested_application_is_a_stack_named_as_cloudformation_names_it(nested
     ]
     assert detail["ResourceType"] == "AWS::CloudFormation::Stack"
     assert f":stack/{name}/" in detail["PhysicalResourceId"]
+    # Asked to keep its state (the harness gives --state), it says it cannot, rather than keep half.
+    assert "in memory only: lost when the cloud stops (several stacks are not kept" in nested.console
     # The parameter the parent passes reached the nested template.
     assert (
         stack_outputs(nested, name)["AdminGroupName"]
