@@ -15,6 +15,9 @@ resolve everywhere. On PORT:
 - AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (local/aws_apis/), which
   holds every resource created from the template (local/cloudformation/provision.py) and the stack
   CloudFormation's API describes.
+Several templates (`--template FILE:STACK`, repeated) and nested stacks with a local template are
+served as stacks of their own in the same local AWS, Runner and pool (docs/aws-behaviour.md §16); the
+main stack's REST API is the one on PORT, every other stack's APIs have ports of their own.
 A request on the stage path goes to the gateway, whatever its headers, unless it is signed for S3
 (header or presigned URL): S3's path-style `/{bucket}/{key}` may begin with a stage's name.
 """

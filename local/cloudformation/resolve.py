@@ -3,8 +3,8 @@
 The transformed template still holds `Ref`, `Fn::GetAtt`, `Fn::Sub`... wherever a value depends on
 something only a deployment knows (a table's name, the pool's ARN). The local cloud knows those
 values once it has created the resources in moto, so it resolves them here the way CloudFormation
-would: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::If`, `Fn::Join`, `Fn::Select`, `Fn::Split` and the
-condition functions.
+would: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::If`, `Fn::Join`, `Fn::Select`, `Fn::Split`, the
+condition functions, and `Fn::ImportValue` from the exports of the stacks served before this one.
 """
 
 from __future__ import annotations
