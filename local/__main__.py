@@ -1,7 +1,7 @@
 """`make local`: the local cloud on 127.0.0.1:PORT.
 
     python -m local [--port 3000] [--seed FILE] [--users FILE] [--parameter-overrides KEY=VALUE ...]
-                    [--template FILE] [--signing-key FILE] [--no-throttle] [--concurrency N]
+                    [--template FILE[:STACK] ...] [--signing-key FILE] [--no-throttle] [--concurrency N]
                     [--allow-unenforced] [--state DIR] [--fresh]
 
 --seed FILE preloads the table: one item or a JSON list of items as the handlers store them, in plain
@@ -13,6 +13,9 @@ confirmed, with a password and in the template's groups:
 State (the pool, its clients and secrets, people, API keys, every table's items, the signing key...)
 is kept across restarts in .local/state/ beside the template, one folder per template, stack, region
 and port (--state DIR for another); --fresh (`make local-clean`) deletes it first.
+--template may be given several times: each template is served as a stack of its own (named STACK,
+else samconfig.toml's beside it), in that order, in one local AWS; a later one imports the exports of
+those before it (Fn::ImportValue), and the last one is the main stack (its REST API on PORT).
 Ctrl-C stops the server and every function worker, and saves the state.
 
 Imports stay inside main(): function workers start quickly and never import this.
@@ -25,6 +28,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -59,7 +63,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ".local/outputs-PORT.json on another port)",
     )
     parser.add_argument(
-        "--template", type=Path, default=None, help="the SAM template (default template.yaml)"
+        "--template",
+        type=_stack_source,
+        action="append",
+        default=[],
+        metavar="FILE[:STACK]",
+        help="the SAM template (default template.yaml), as stack STACK (default: samconfig.toml's); "
+        "repeat it to serve several stacks together, the main one last",
     )
     parser.add_argument(
         "--signing-key",
@@ -107,6 +117,14 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _stack_source(text: str) -> tuple[Path, str | None]:
+    """FILE or FILE:STACK (a stack name: a letter, then letters, digits and hyphens)."""
+    path, sep, name = text.rpartition(":")
+    if sep and path and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name) and not Path(text).exists():
+        return Path(path), name
+    return Path(text), None
+
+
 def _overrides(pairs: list[str]) -> dict[str, str]:
     result = {}
     for pair in pairs:
@@ -139,8 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         fresh=args.fresh,
     )
     if args.template:
-        options.template = args.template.resolve()
-    if args.state is not None:
+        *others, (main, main_stack) = args.template
+        options.template = main.resolve()
+        options.stack_name = main_stack
+        options.stacks = [(path.resolve(), name) for path, name in others]
+    for path in [options.template, *(path for path, _ in options.stacks)]:
+        if not path.is_file():
+            print(f"--template {path}: no such file", file=sys.stderr)
+            return 1
+    if options.stacks:
+        pass  # several stacks: kept in memory only (local/state.py keeps one stack's resources)
+    elif args.state is not None:
         options.state_dir = args.state
     elif args.port:  # a cloud on a port of its own keeps its state there; one on any free port, none
         options.state_dir = default_directory(
@@ -194,13 +221,21 @@ def banner(cloud: Any) -> list[str]:
     from local.cloudformation.inventory import report
 
     spec, outputs, base = cloud.spec, cloud.outputs, cloud.base_url
-    api_lines = [f"  API         {base}/{spec.api.stage}"] if spec.api else []
+    several = len(cloud.stacks) > 1
+    api_lines = [
+        f"  API         {url}" + (f"  (stack {name})" if several else "") for name, url in cloud.rest_api_urls
+    ]
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
-    lines = ["Not honoured locally (declared in the template):"] if spec.not_honoured else []
-    lines += [f"  - {note}" for note in spec.not_honoured]
-    if cloud.provisioned is not None:
-        lines += report(cloud.provisioned.resources.values())
+    notes = any(stack.spec.not_honoured for stack in cloud.stacks)
+    lines = ["Not honoured locally (declared in the template):"] if notes else []
+    for stack in cloud.stacks:
+        prefix = f"{stack.name}: " if several else ""
+        lines += [f"  - {prefix}{note}" for note in stack.spec.not_honoured]
+    for stack in cloud.stacks:
+        if stack.made is not None:
+            lines += [f"Stack {stack.name}"] if several else []
+            lines += report(stack.made.resources.values())
     if spec.unenforceable:
         lines += ["SERVED UNENFORCED (--allow-unenforced; each request is marked):"]
         lines += [f"  - {item}" for item in spec.unenforceable]
@@ -218,7 +253,8 @@ def banner(cloud: Any) -> list[str]:
             if cloud.page_url
             else []
         ),
-        f"  AWS APIs    {base}  (the template's resources, CloudFormation's stack {cloud.stack_name})",
+        f"  AWS APIs    {base}  (the template's resources, CloudFormation's "
+        + (f"stacks {', '.join(s.name for s in cloud.stacks)})" if several else f"stack {cloud.stack_name})"),
         f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
         f"  Throttling  {throttling}",
         f"  Functions   {_concurrency(cloud, throttled or '-')}",
@@ -264,7 +300,8 @@ def _state_lines(cloud: Any) -> list[str]:
     """Where the state is kept, whether it was, and what changed in the template since (local/state.py)."""
     state = cloud.state
     if state is None:
-        return ["  State       in memory only: lost when the cloud stops"]
+        why = " (several stacks are not kept across restarts)" if len(cloud.stacks) > 1 else ""
+        return [f"  State       in memory only: lost when the cloud stops{why}"]
     how = f"kept from {state.restored_from}" if state.restored_from else "new"
     lines = [f"  State       {_shown(state.directory)}/  ({how}; `make local-clean` or --fresh starts clean)"]
     return lines + [f"  Template    {change}" for change in cloud.template_changes]

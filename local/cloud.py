@@ -15,6 +15,9 @@ resolve everywhere. On PORT:
 - AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (local/aws_apis/), which
   holds every resource created from the template (local/cloudformation/provision.py) and the stack
   CloudFormation's API describes.
+Several templates (`--template FILE:STACK`, repeated) and nested stacks with a local template are
+served as stacks of their own in the same local AWS, Runner and pool (docs/aws-behaviour.md §16); the
+main stack's REST API is the one on PORT, every other stack's APIs have ports of their own.
 A request on the stage path goes to the gateway, whatever its headers, unless it is signed for S3
 (header or presigned URL): S3's path-style `/{bucket}/{key}` may begin with a stage's name.
 """
@@ -50,6 +53,7 @@ from local.apigateway.lambda_authorizer import ApiFacts, lambda_authorizers
 from local.apigateway.throttle import Throttling
 from local.aws_apis import use_local_aws
 from local.aws_apis.app import AwsApis, signing_name
+from local.cloudformation.inventory import physical_name
 from local.cloudformation.provision import (
     ACCOUNT_ID,
     LOCAL_API_ID,
@@ -58,8 +62,8 @@ from local.cloudformation.provision import (
     http_api_id,
     outputs,
 )
-from local.cloudformation.resolve import Resolver, stack_id
-from local.cloudformation.spec import CloudSpec, HttpApiSpec, active, read_spec
+from local.cloudformation.resolve import Resolver, Unresolvable, stack_id
+from local.cloudformation.spec import ApiSpec, CloudSpec, HttpApiSpec, active, read_spec
 from local.cloudformation.template import ROOT, TEMPLATE_PATH, Template, load_source, translate
 from local.cognito.people import read_users
 from local.cognito.pool import LocalUserPool
@@ -102,6 +106,23 @@ class Options:
     allow_unenforced: bool = False
     state_dir: Path | None = None  # kept across restarts there (local/state.py); None: in memory only
     fresh: bool = False  # the state in state_dir deleted first
+    # Templates served before `template`, each as a stack of its own (its name, or samconfig.toml's):
+    # their exports are what `template` imports (Fn::ImportValue), in this order.
+    stacks: list[tuple[Path, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class ServedStack:
+    """One template served as a CloudFormation stack: what it declares, what was made of it."""
+
+    name: str
+    path: Path
+    template: Template
+    spec: CloudSpec
+    rest_api_id: str = LOCAL_API_ID
+    made: Provisioned | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)  # export name -> value
 
 
 @dataclass(frozen=True)
@@ -171,16 +192,25 @@ class _HttpApiApp:
 
 @dataclass
 class _HttpApiPort:
-    api: HttpApiSpec
+    """A port of its own: an HTTP API's, or the REST API of a stack served beside the main one."""
+
+    api: HttpApiSpec | ApiSpec
     app: _HttpApiApp
     server: Server
     thread: threading.Thread | None = None
+    stack: ServedStack | None = None
 
     @property
     def url(self) -> str:
         """The API's root, as its `$default` stage serves it; a named stage is under `/{stage}`."""
         host, port = self.server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def api_id(self) -> str:
+        if isinstance(self.api, ApiSpec):
+            return self.stack.rest_api_id if self.stack else LOCAL_API_ID
+        return http_api_id(self.api.logical_id)
 
 
 def _is_aws_api_call(environ: dict[str, Any]) -> bool:
@@ -199,10 +229,12 @@ class LocalCloud:
         self.local_defaults: dict[str, str] = {}
         self.project: Project = project_of(options.template)
         self.stack_name = options.stack_name or stack_name_of(options.template)
+        self.stacks: list[ServedStack] = []  # every served stack, the main one (`template`) last
         self.spec: CloudSpec | None = None
         self.provisioned: Provisioned | None = None  # what start-up made of each resource
         self.runner: Runner | None = None
         self.triggers: EventSources | None = None  # the template's event sources (local/triggers/)
+        self._other_triggers: list[EventSources] = []  # those of the stacks served beside it
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self.state: StateStore | None = None
         self.template_changes: list[str] = []  # what changed in the template since the state was saved
@@ -212,6 +244,8 @@ class LocalCloud:
         self._http_ports: list[_HttpApiPort] = []
         self._public_host: PublicHost | None = None  # AWS's Cognito host, for the functions' own code
         self._pool: LocalUserPool | None = None
+        self._people: tuple[Any, str] = (None, "")  # the people to create, and where they were named
+        self._people_stack: str | None = None  # the stack whose pool they go to
 
     # ------------------------------------------------------------ lifecycle
 
@@ -227,56 +261,61 @@ class LocalCloud:
             self.options.parameter_overrides,
             port=self._server.server_address[1],
         )
-        template = active(
-            translate(
-                {**self.local_defaults, **self.options.parameter_overrides},
-                path=self.options.template,
-                region=self.options.region,
-                stack_name=self.stack_name,
-            )
-        )
-        self.spec = spec = read_spec(template)
-        self._refuse_what_cannot_be_run(spec)
-        self._refuse_what_cannot_be_enforced(spec)
-        self._bind_http_apis(spec)
+        self.stacks = self._read_stacks()
+        main = self.stacks[-1]
+        template, self.spec = main.template, main.spec
+        spec = self.spec
+        self._bind_http_apis()
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
         kept: Kept | None = None
+        if main.template.of_type("AWS::CloudFormation::Stack"):
+            # Nested stacks are stacks of their own: kept in memory only, as several stacks are
+            # (the state store records one stack's resources by logical id).
+            self.options.state_dir = None
         if self.options.state_dir is not None:
             self.state = StateStore(self.options.state_dir)
             self.state.open(fresh=self.options.fresh)
             kept = self.state.load()  # moto's state put back, before anything is made
-        provisioner = Provisioner(self.aws_client, region=self.options.region, stack_name=self.stack_name)
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
-        made = provisioner.provision(template, spec, self.options.seed, users, source, kept=kept)
+        # The people go to the pool, in whichever stack it is (a nested one's, when no other has one).
+        self._people = (users, source)
+        self._people_stack = next((s.name for s in self.stacks if s.spec.user_pools), None)
+        top_level, self.stacks = self.stacks, []  # made in order: each nested stack before its parent
+        for stack in top_level:
+            self._provision(stack, kept if stack is main else None, main=stack is main)
+        made = main.made
+        assert made is not None
         self.provisioned = made
         self.seeded = made.seeded
-        self._serve(template, spec, made)
+        self._serve()
         assert self.runner is not None
-        self.triggers = EventSources.build(
-            template,
-            made.resolver,
-            self.runner,
-            self.aws_client,
-            region=self.options.region,
-            account=ACCOUNT_ID,
-        )
+        for stack in self.stacks:
+            assert stack.made is not None
+            triggers = EventSources.build(
+                stack.template,
+                stack.made.resolver,
+                self.runner,
+                self.aws_client,
+                region=self.options.region,
+                account=ACCOUNT_ID,
+            )
+            if stack is main:
+                self.triggers = triggers
+            else:
+                self._other_triggers.append(triggers)
+        assert self.triggers is not None
         self._dispatcher.endpoints[SCHEDULES_PATH] = _logged(self.triggers.schedules_endpoint)
         if self.state is not None:
             record = record_of(template, made, kept)
             self.template_changes = template_changes(template, made, kept) if kept else []
             self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
-        api_urls = {http_api_id(port.api.logical_id): port.url for port in self._http_ports}
-        self.outputs = outputs(
-            template, made, base_url=self.base_url, region=self.options.region, api_urls=api_urls
-        )
+        self.outputs = _merged_outputs(self.stacks)
         self._serve_page(spec, made)
         # On the first CloudFormation call: moto's CloudFormation package costs 1.7 s to import.
-        self._dispatcher.aws.before_first_call["cloudformation"] = lambda: self._register_stack(
-            template, made
-        )
+        self._dispatcher.aws.before_first_call["cloudformation"] = self._register_stacks
         # What start-up built (moto's services, the SAM translator, the seeded items) lives as long as
         # the cloud: out of the collector's reach, requests' collections no longer walk it (0.08 ms of
         # CPU per GET, docs/performance.md). Start-up's garbage is collected first, not frozen with it.
@@ -291,6 +330,8 @@ class LocalCloud:
             )
             port.thread.start()
         self.triggers.start()
+        for other in self._other_triggers:
+            other.start()
         self._write_outputs()
         self.startup_seconds = time.perf_counter() - started
         if self.state is not None:
@@ -302,6 +343,8 @@ class LocalCloud:
         # lacks), then the functions.
         if self.triggers:
             self.triggers.stop()
+        for other in self._other_triggers:
+            other.stop()
         self._remove_outputs()
         for port in self._http_ports:
             if port.thread is not None:
@@ -329,15 +372,140 @@ class LocalCloud:
         return {
             port.api.logical_id: port.url + ("/" if port.api.stage == "$default" else f"/{port.api.stage}")
             for port in self._http_ports
+            if isinstance(port.api, HttpApiSpec)
         }
 
-    def _bind_http_apis(self, spec: CloudSpec) -> None:
-        """A port for each HTTP API, PORT+1, PORT+2... (free ones with --port 0), taken before anything
-        is made, as PORT is: a busy one stops the start here."""
-        for index, api in enumerate(spec.http_apis, start=1):
+    @property
+    def rest_api_urls(self) -> list[tuple[str, str]]:
+        """Each served REST API's URL (its stage's), with its stack's name: the main stack's first."""
+        urls = [(self.stack_name, api.url) for api in self._dispatcher.apis]
+        return urls + [
+            (port.stack.name if port.stack else self.stack_name, f"{port.url}/{port.api.stage}")
+            for port in self._http_ports
+            if isinstance(port.api, ApiSpec)
+        ]
+
+    def _read_stacks(self) -> list[ServedStack]:
+        """Every template translated, read and checked, before anything is made: the stacks beside the
+        main one first, in the order given, then the main one."""
+        sources = [*self.options.stacks, (self.options.template, self.stack_name)]
+        several = len(sources) > 1
+        overrides = self.options.parameter_overrides
+        if several:  # each stack takes the overrides it declares, as each `sam deploy` would
+            declared = [set(load_source(path).get("Parameters") or {}) for path, _ in sources]
+            unknown = sorted(set(overrides) - set().union(*declared))
+            if unknown:
+                raise SystemExit(f"--parameter-overrides: no served stack declares {', '.join(unknown)}")
+        stacks: list[ServedStack] = []
+        for index, (path, name) in enumerate(sources):
+            main = index == len(sources) - 1
+            stack_name = name or stack_name_of(path)
+            if any(s.name == stack_name for s in stacks):
+                raise SystemExit(
+                    f"two templates would be stack {stack_name!r}: name each with --template FILE:STACK"
+                )
+            given = {**self.local_defaults, **overrides} if main else dict(overrides)
+            if several:
+                known = set(load_source(path).get("Parameters") or {})
+                given = {k: v for k, v in given.items() if k in known}
+            template = active(translate(given, path=path, region=self.options.region, stack_name=stack_name))
+            spec = read_spec(template)
+            self._refuse_what_cannot_be_run(spec)
+            self._refuse_what_cannot_be_enforced(spec)
+            # The main stack's REST API keeps the one id it always had; another stack's gets its own.
+            rest_api_id = LOCAL_API_ID if main else http_api_id(f"{stack_name}/rest-api")
+            stacks.append(ServedStack(stack_name, path, template, spec, rest_api_id))
+        _refuse_what_clashes(stacks)
+        return stacks
+
+    def _bind_http_apis(self) -> None:
+        """A port for each HTTP API, PORT+1, PORT+2... (free ones with --port 0), the main stack's
+        first, then for each other stack's REST and HTTP APIs; taken before anything is made, as PORT
+        is: a busy one stops the start here."""
+        main, *others = reversed(self.stacks)
+        apis: list[tuple[ServedStack, HttpApiSpec | ApiSpec]] = [(main, api) for api in main.spec.http_apis]
+        for stack in reversed(others):
+            apis += [(stack, stack.spec.api)] if stack.spec.api else []
+            apis += [(stack, api) for api in stack.spec.http_apis]
+        for index, (stack, api) in enumerate(apis, start=1):
             port = self.options.port + index if self.options.port else 0
             app = _HttpApiApp()
-            self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app)))
+            self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
+
+    def _provision(self, stack: ServedStack, kept: Kept | None, *, main: bool) -> None:
+        """Makes the stack in the local AWS (its nested stacks first), imports what the stacks made
+        before it export, and records its outputs and exports."""
+        imports = {name: value for made in self.stacks for name, value in made.exports.items()}
+        users, source = self._people
+        if self._people_stack is None and main:
+            self._people_stack = stack.name  # no pool anywhere: the main stack says so, as before
+        provisioner = Provisioner(
+            self.aws_client,
+            region=self.options.region,
+            stack_name=stack.name,
+            imports=imports,
+            rest_api_id=stack.rest_api_id,
+            nested=lambda parent, logical_id, url, parameters: self._nested_stack(
+                stack, logical_id, url, parameters
+            ),
+        )
+        stack.made = provisioner.provision(
+            stack.template,
+            stack.spec,
+            self.options.seed if main else None,
+            users if stack.name == self._people_stack else None,
+            source,
+            kept=kept,
+        )
+        stack.outputs = outputs(
+            stack.template,
+            stack.made,
+            base_url=self.base_url,
+            region=self.options.region,
+            api_urls=self._api_urls(),
+        )
+        stack.exports = _exports(stack)
+        for name in stack.exports.keys() & imports.keys():
+            raise SystemExit(f"stack {stack.name}: export {name} is already exported by another stack")
+        self.stacks.append(stack)
+
+    def _nested_stack(
+        self, parent: ServedStack, logical_id: str, url: str, parameters: dict[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """A nested stack with a local template (TemplateURL, or an application's Location, relative to
+        its parent's folder, as `sam deploy` packages it), served as a stack of its own, named as
+        CloudFormation names it: `{parent}-{LogicalId}-{SUFFIX}`."""
+        path = (parent.path.parent / url).resolve()
+        if not path.is_file():
+            raise SystemExit(f"stack {parent.name}: nested stack {logical_id}: no such template {path}")
+        name = physical_name("AWS::CloudFormation::Stack", parent.name, logical_id)
+        declared = load_source(path).get("Parameters") or {}
+        unknown = sorted(set(parameters) - set(declared))
+        if unknown:  # CloudFormation refuses a parameter the nested template does not declare
+            raise SystemExit(f"stack {parent.name}: nested stack {logical_id} does not declare {unknown}")
+        template = active(translate(parameters, path=path, region=self.options.region, stack_name=name))
+        spec = read_spec(template)
+        self._refuse_what_cannot_be_run(spec)
+        self._refuse_what_cannot_be_enforced(spec)
+        stack = ServedStack(name, path, template, spec, http_api_id(f"{name}/rest-api"))
+        _refuse_what_clashes([*self.stacks, parent, stack])
+        if self._people_stack is None and spec.user_pools:
+            self._people_stack = name
+        self._bind_apis_of(stack)
+        self._provision(stack, None, main=False)
+        return stack_id(self.options.region, ACCOUNT_ID, name), {k: str(v) for k, v in stack.outputs.items()}
+
+    def _bind_apis_of(self, stack: ServedStack) -> None:
+        """Ports of their own for a nested stack's REST and HTTP APIs, after those taken already."""
+        apis: list[HttpApiSpec | ApiSpec] = [stack.spec.api] if stack.spec.api else []
+        for api in [*apis, *stack.spec.http_apis]:
+            port = self.options.port + len(self._http_ports) + 1 if self.options.port else 0
+            app = _HttpApiApp()
+            self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
+
+    def _api_urls(self) -> dict[str, str]:
+        """API id -> the local root of each API on a port of its own (for the outputs' URLs)."""
+        return {port.api_id: port.url for port in self._http_ports}
 
     def aws_client(self, service: str) -> Any:
         """A boto3 client of the local AWS APIs for the cloud's own calls (provisioning, seeding, look-ups).
@@ -400,14 +568,17 @@ class LocalCloud:
 
     # ------------------------------------------------------------ the pieces that serve requests
 
-    def _serve(self, template: Template, spec: CloudSpec, made: Provisioned) -> None:
-        authorizers: dict[str, Authorizer] = {}
+    def _serve(self) -> None:
         pool: LocalUserPool | None = None
-        pool_id = made.user_pool_id
+        pool_id = next((s.made.user_pool_id for s in self.stacks if s.made and s.made.user_pool_id), None)
         if pool_id is not None:
             self._public_host = PublicHost(self.options.region, self.options.host)
+        configs = {}
+        for stack in self.stacks:
+            assert stack.made is not None
+            configs.update(function_configs(stack.template, stack.made.resolver))
         self.runner = Runner(
-            function_configs(template, made.resolver),
+            configs,
             region=self.options.region,
             endpoint_url=self.base_url,
             concurrency=self.options.concurrency,
@@ -440,34 +611,40 @@ class LocalCloud:
                 **pool.documents(self.base_url),
             }
             self._dispatcher.targets = pool.targets()
-            if spec.api is not None:
-                authorizers = {
-                    name: CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
-                    for name, a in spec.api.authorizers.items()
-                }
-        self._serve_http_apis(spec, made, pool)
-        if spec.api is None:
-            return
-        facts = ApiFacts(
-            LOCAL_API_ID, spec.api.stage, self.options.region, ACCOUNT_ID, spec.api.stage_variables
-        )
-        authorizers.update(lambda_authorizers(spec.api.lambda_authorizers, runner=self.runner, api=facts))
+        self._serve_http_apis(pool)
+        main = self.stacks[-1]
+        if main.spec.api is not None:
+            gateway = self._rest_gateway(main, main.spec.api, pool)
+            url = f"{self.base_url}/{main.spec.api.stage}"
+            self._dispatcher.apis = [ServedApi(main.spec.api.logical_id, main.spec.api.stage, gateway, url)]
+
+    def _rest_gateway(self, stack: ServedStack, api: ApiSpec, pool: LocalUserPool | None) -> Gateway:
+        assert self.runner is not None
+        assert stack.made is not None
+        authorizers: dict[str, Authorizer] = {}
+        for name, a in api.authorizers.items():
+            if pool is None or not _names_pool(stack.made.resolver, a.provider, pool):
+                raise SystemExit(
+                    f"stack {stack.name}: the Cognito authorizer {name} names a user pool that none of the "
+                    "served stacks has: serve the pool's template too (--template FILE:STACK, first)"
+                )
+            authorizers[name] = CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
+        facts = ApiFacts(stack.rest_api_id, api.stage, self.options.region, ACCOUNT_ID, api.stage_variables)
+        authorizers.update(lambda_authorizers(api.lambda_authorizers, runner=self.runner, api=facts))
         api_keys = None
-        if any(route.api_key for route in spec.api.routes):
-            # Keys made at run time through the API count too: read again after each change.
-            api_keys = ApiKeys(self.aws_client("apigateway"), api_id=LOCAL_API_ID, stage=spec.api.stage)
+        if any(route.api_key for route in api.routes):
+            # The keys of the local AWS, made by any stack or at run time: read again after each change.
+            api_keys = ApiKeys(self.aws_client("apigateway"), api_id=stack.rest_api_id, stage=api.stage)
             self._dispatcher.aws.on_apigateway_change.append(api_keys.forget)
-        gateway = Gateway(
-            spec.api,
+        return Gateway(
+            api,
             runner=self.runner,
             authorizers=authorizers,
             api_keys=api_keys,
-            throttling=Throttling(spec.api.method_throttles) if self.options.throttling else None,
-            api_id=LOCAL_API_ID,
+            throttling=Throttling(api.method_throttles) if self.options.throttling else None,
+            api_id=stack.rest_api_id,
             account_id=ACCOUNT_ID,
         )
-        url = f"{self.base_url}/{spec.api.stage}"
-        self._dispatcher.apis = [ServedApi(spec.api.logical_id, spec.api.stage, gateway, url)]
 
     def _serve_page(self, spec: CloudSpec, made: Provisioned) -> None:
         """The API's contract, named by the project, and the page to try it (local/api_page.py)."""
@@ -491,9 +668,15 @@ class LocalCloud:
         here = [url for url in (people.page_urls() if people else []) if urlsplit(url).port == port]
         self.page_url = here[0] if here else self.base_url + PAGE_PATH
 
-    def _serve_http_apis(self, spec: CloudSpec, made: Provisioned, pool: LocalUserPool | None) -> None:
+    def _serve_http_apis(self, pool: LocalUserPool | None) -> None:
         assert self.runner is not None
         for port in self._http_ports:
+            assert port.stack is not None
+            assert port.stack.made is not None
+            made = port.stack.made
+            if isinstance(port.api, ApiSpec):
+                port.app.gateway = self._rest_gateway(port.stack, port.api, pool)
+                continue
             authorizers: dict[str, Authorizer] = {
                 name: JwtAuthorizer(
                     issuer=(issuer := str(_resolved(made.resolver, a.issuer))),
@@ -523,16 +706,22 @@ class LocalCloud:
                 account_id=ACCOUNT_ID,
             )
 
-    def _register_stack(self, template: Template, made: Provisioned) -> None:
+    def _register_stacks(self) -> None:
+        for stack in self.stacks:
+            self._register_stack(stack)
+
+    def _register_stack(self, stack: ServedStack) -> None:
         """The stack in the local CloudFormation API: its parameters, resources and outputs (their local
         values, as in the outputs file)."""
         from local.aws_apis.stack import StackOutput, register_stack
 
-        source = load_source(self.options.template)
+        template, made = stack.template, stack.made
+        assert made is not None
+        source = load_source(stack.path)
         declared = source.get("Parameters") or {}
         register_stack(
-            stack_id=stack_id(self.options.region, ACCOUNT_ID, self.stack_name),
-            name=self.stack_name,
+            stack_id=stack_id(self.options.region, ACCOUNT_ID, stack.name),
+            name=stack.name,
             account_id=ACCOUNT_ID,
             region=self.options.region,
             parameters={k: v for k, v in template.parameters.items() if k in declared},
@@ -541,14 +730,14 @@ class LocalCloud:
             outputs=[
                 StackOutput(
                     key,
-                    str(self.outputs[key]),
+                    str(stack.outputs[key]),
                     output.get("Description"),
                     str(_resolved(made.resolver, output["Export"]["Name"])) if "Export" in output else None,
                 )
                 for key, output in template.outputs.items()
-                if key in self.outputs
+                if key in stack.outputs
             ],
-            template_body=self.options.template.read_text(),
+            template_body=stack.path.read_text(),
             description=source.get("Description"),
         )
 
@@ -584,6 +773,58 @@ class LocalCloud:
         with contextlib.suppress(OSError):
             if path is not None and self._outputs_text and path.read_text() == self._outputs_text:
                 path.unlink()
+
+
+def _exports(stack: ServedStack) -> dict[str, str]:
+    """The stack's exports (name -> value), as Fn::ImportValue reads them in the stacks after it."""
+    assert stack.made is not None
+    return {
+        str(_resolved(stack.made.resolver, output["Export"]["Name"])): str(stack.outputs[key])
+        for key, output in stack.template.outputs.items()
+        if "Export" in output and key in stack.outputs
+    }
+
+
+def _merged_outputs(stacks: list[ServedStack]) -> dict[str, Any]:
+    """The outputs file: every stack's outputs, the main stack's (last) winning a key both have."""
+    merged: dict[str, Any] = {}
+    for stack in stacks:
+        for key, value in stack.outputs.items():
+            if key == "Clients":
+                merged.setdefault("Clients", {}).update(value)
+            elif key == "Users":
+                merged["Users"] = [*merged.get("Users", []), *value]
+            else:
+                merged[key] = value
+    return merged
+
+
+def _refuse_what_clashes(stacks: list[ServedStack]) -> None:
+    """What the local cloud keys by logical id across stacks (functions, HTTP APIs) or serves once
+    (the user pool): refused by name rather than served wrong."""
+    for kind in ("function", "HTTP API"):
+        seen: dict[str, str] = {}
+        for stack in stacks:
+            ids = stack.spec.functions if kind == "function" else [a.logical_id for a in stack.spec.http_apis]
+            for logical_id in ids:
+                if logical_id in seen:
+                    raise SystemExit(
+                        f"the {kind} {logical_id} is in stacks {seen[logical_id]} and {stack.name}: "
+                        "served together, stacks need different logical ids for these"
+                    )
+                seen[logical_id] = stack.name
+    pools = [f"{s.name}/{p}" for s in stacks for p in s.spec.user_pools]
+    if len(pools) > 1:
+        raise SystemExit(f"the local cloud serves one user pool; the stacks have {', '.join(pools)}")
+
+
+def _names_pool(resolver: Resolver, provider: Any, pool: LocalUserPool) -> bool:
+    """Whether an authorizer's providerARN, resolved in its stack, is the served pool's ARN."""
+    try:
+        arn = _resolved(resolver, provider)
+    except Unresolvable:
+        return False
+    return isinstance(arn, str) and arn.endswith(f":userpool/{pool.pool_id}")
 
 
 def _resolved(resolver: Resolver, value: Any) -> Any:

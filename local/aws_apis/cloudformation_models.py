@@ -84,6 +84,9 @@ def create(
     name_key = name_property(resource_type)
     if name_key and name_key in _NAME_IN_PROPERTIES.get(resource_type, ()):
         properties.setdefault(name_key, physical_name)  # these models read the name from the properties
+    mend = _MENDED_PROPERTIES.get(resource_type)
+    if mend is not None:
+        properties = mend(properties)
     try:
         resource = model.create_from_cloudformation_json(
             physical_name,
@@ -100,6 +103,16 @@ def create(
     resource.logical_resource_id = logical_id
     return resource
 
+
+def _kms_key_tags(properties: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's `Tags` ({Key, Value}) in the shape moto's KMS model stores (its API's TagKey,
+    TagValue): it refused a key with tags (KeyError: 'TagKey')."""
+    tags = properties.get("Tags") or []
+    return {**properties, "Tags": [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]}
+
+
+# Properties moto's models read in another shape than CloudFormation's.
+_MENDED_PROPERTIES = {"AWS::KMS::Key": _kms_key_tags}
 
 # Models that take the resource's name from its properties rather than from the name they are given.
 _NAME_IN_PROPERTIES = {

@@ -53,6 +53,11 @@ STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.us
 _BATCH = 25  # BatchWriteItem's limit
 
 
+# (parent stack name, logical id, the template's local path as written, parameters) -> (the nested
+# stack's id, its outputs): made by the cloud, which serves the nested stack as a stack of its own.
+NestedStacks = Callable[[str, str, str, dict[str, str]], tuple[str, dict[str, str]]]
+
+
 def http_api_id(logical_id: str) -> str:
     """An HTTP API's id, shaped like AWS's (10 lower-case letters and digits), the same at every start."""
     return hashlib.sha256(logical_id.encode()).hexdigest()[:10]
@@ -73,10 +78,23 @@ class Provisioned:
 
 
 class Provisioner:
-    def __init__(self, aws: Callable[[str], Any], *, region: str, stack_name: str):
+    def __init__(
+        self,
+        aws: Callable[[str], Any],
+        *,
+        region: str,
+        stack_name: str,
+        imports: Mapping[str, str] | None = None,
+        rest_api_id: str = LOCAL_API_ID,
+        nested: NestedStacks | None = None,
+    ):
         self._aws = aws  # service name -> boto3 client on the local endpoint
         self.region = region
         self.stack_name = stack_name
+        self.imports = dict(imports or {})  # the exports of the stacks served before (Fn::ImportValue)
+        self.rest_api_id = rest_api_id
+        # Makes a nested stack whose template is a local file; None: nested stacks are not made.
+        self.nested = nested
 
     def provision(
         self,
@@ -92,12 +110,13 @@ class Provisioner:
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,
+            imports=self.imports,
         )
         # Every resource has a Ref; the ones created below get their real ids.
         resolver.refs.update({name: name for name in template.resources})
         api = spec.api
         if api is not None:
-            resolver.refs[api.logical_id] = LOCAL_API_ID
+            resolver.refs[api.logical_id] = self.rest_api_id
             resolver.refs[api.stage_logical_id] = api.stage
             resolver.refs[f"{api.logical_id}.Stage"] = api.stage
         for http_api in spec.http_apis:
@@ -128,7 +147,9 @@ class Provisioner:
                 made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name])
                 continue
             create = creators.get(resource_type)
-            if create is not None:
+            if resource_type == "AWS::CloudFormation::Stack" and self.nested is not None:
+                made.resources[name] = self._create_nested_stack(made, name, props)
+            elif create is not None:
                 create(made, name, props)
                 made.resources[name] = StackResource(name, resource_type, status, resolver.refs[name])
             elif cloudformation_models.models(resource_type):
@@ -171,6 +192,27 @@ class Provisioner:
             "AWS::SNS::TopicPolicy": self._set_topic_policy,
             "AWS::S3::BucketPolicy": self._set_bucket_policy,
         }
+
+    def _create_nested_stack(self, made: Provisioned, name: str, props: dict[str, Any]) -> StackResource:
+        """A nested stack (AWS::CloudFormation::Stack, or SAM's AWS::Serverless::Application) from a local
+        template: made as a stack of its own, its id the `Ref`, its outputs `Fn::GetAtt Name.Outputs.X`."""
+        assert self.nested is not None
+        resolver = made.resolver
+        kind = "AWS::CloudFormation::Stack"
+        url = props.get("TemplateURL")
+        if not isinstance(url, str) or re.match(r"(https?|s3)://", url):
+            reason = "its template is not a local file (TemplateURL or Location)"
+            return StackResource(name, kind, NOT_REPRODUCED, resolver.refs[name], reason)
+        try:
+            parameters = {k: str(v) for k, v in resolver.resolve(props.get("Parameters") or {}).items()}
+        except Unresolvable as error:
+            where = f"stack {self.stack_name}: nested stack {name}"
+            raise SystemExit(f"{where}: its Parameters: {error}") from None
+        nested_id, nested_outputs = self.nested(self.stack_name, name, url, parameters)
+        resolver.refs[name] = nested_id
+        for key, value in nested_outputs.items():
+            resolver.attributes[(name, f"Outputs.{key}")] = value
+        return StackResource(name, kind, CREATED, nested_id)
 
     # ------------------------------------------------------------ with moto's CloudFormation models
 

@@ -3,8 +3,8 @@
 The transformed template still holds `Ref`, `Fn::GetAtt`, `Fn::Sub`... wherever a value depends on
 something only a deployment knows (a table's name, the pool's ARN). The local cloud knows those
 values once it has created the resources in moto, so it resolves them here the way CloudFormation
-would: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::If`, `Fn::Join`, `Fn::Select`, `Fn::Split` and the
-condition functions.
+would: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::If`, `Fn::Join`, `Fn::Select`, `Fn::Split`, the
+condition functions, and `Fn::ImportValue` from the exports of the stacks served before this one.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class Resolver:
     # Attributes asked of a resource on demand (logical id -> attribute name -> value, KeyError when it
     # has no such attribute): those of resources made with moto's models.
     attribute_sources: dict[str, Callable[[str], Any]] = field(default_factory=dict)
+    # The exports of the stacks served before this one (name -> value), for Fn::ImportValue.
+    imports: Mapping[str, str] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -133,6 +135,14 @@ def _split(r: Resolver, arg: Any) -> list[str]:
     return str(r.resolve(text)).split(delimiter)
 
 
+def _import_value(r: Resolver, arg: Any) -> str:
+    """An export of a stack served before this one, as CloudFormation resolves it at deploy time."""
+    name = r.resolve(arg)
+    if not isinstance(name, str) or name not in r.imports:
+        raise Unresolvable(f"Fn::ImportValue {name!r}: no served stack exports it")
+    return r.imports[name]
+
+
 def _unsupported(name: str):
     def fail(_: Resolver, arg: Any) -> Any:
         raise Unresolvable(f"{name} {arg!r} is not available locally")
@@ -153,7 +163,7 @@ _FUNCTIONS = {
     "Fn::And": lambda r, arg: all(r.resolve(v) for v in arg),
     "Fn::Or": lambda r, arg: any(r.resolve(v) for v in arg),
     "Condition": lambda r, arg: r.condition(arg),
-    "Fn::ImportValue": _unsupported("Fn::ImportValue"),
+    "Fn::ImportValue": _import_value,
     "Fn::GetAZs": lambda r, arg: [f"{r.parameters.get('AWS::Region', 'us-east-1')}{z}" for z in "abc"],
     "Fn::Base64": _unsupported("Fn::Base64"),
 }

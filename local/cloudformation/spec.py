@@ -85,7 +85,10 @@ class Quota:
 class AuthorizerSpec:
     name: str
     header: str
-    user_pool: str  # logical id of the AWS::Cognito::UserPool
+    user_pool: str  # logical id of the AWS::Cognito::UserPool; "" for a pool of another stack
+    # The providerARN as written (Fn::GetAtt, Fn::ImportValue, a parameter's Ref, an ARN): resolved at
+    # start-up, it must name the served pool (one of the served stacks), else start-up refuses it.
+    provider: Any = None
 
 
 # A Lambda authorizer's result TTL when the template sets none: API Gateway's 300 s (docs/aws-behaviour.md
@@ -270,7 +273,12 @@ def _read_api(template: Template) -> ApiSpec:
     body = openapi_body(template)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
-        name: AuthorizerSpec(name=name, header=scheme["name"], user_pool=pool)
+        name: AuthorizerSpec(
+            name=name,
+            header=scheme["name"],
+            user_pool=pool,
+            provider=scheme["x-amazon-apigateway-authorizer"]["providerARNs"][0],
+        )
         for name, scheme in schemes.items()
         if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
         and (pool := _user_pool_of(scheme)) is not None
@@ -359,11 +367,16 @@ def _stage_of(template: Template, api_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def _user_pool_of(scheme: dict[str, Any]) -> str | None:
-    """The logical id of the one pool of this template an authorizer names, else None (unenforceable)."""
+    """The logical id of the one pool of this template an authorizer names; "" for one pool named
+    otherwise (Fn::ImportValue, a parameter, an ARN: resolved at start-up against the served stacks);
+    None for several (unenforceable)."""
     arns = scheme.get("x-amazon-apigateway-authorizer", {}).get("providerARNs", [])
-    if len(arns) != 1 or not isinstance(arns[0], dict) or "Fn::GetAtt" not in arns[0]:
+    if len(arns) != 1:
         return None
-    return arns[0]["Fn::GetAtt"][0]
+    if isinstance(arns[0], dict) and "Fn::GetAtt" in arns[0]:
+        target = arns[0]["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
+    return ""
 
 
 def _authorizer_kind(scheme: dict[str, Any]) -> str:
@@ -415,6 +428,8 @@ def _authorizer_function(uri: Any, functions: set[str]) -> str | None:
     SAM writes `Fn::Sub` with `${__FunctionArn__}` bound to the function's `Fn::GetAtt ... Arn`; a
     template written by hand may use `${Function.Arn}`.
     """
+    if isinstance(uri, str):  # LanguageExtensions leaves an included file's Fn::Sub as its bare string
+        uri = {"Fn::Sub": uri}
     if not isinstance(uri, dict) or "Fn::Sub" not in uri:
         return None
     text, variables = (

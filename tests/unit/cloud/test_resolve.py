@@ -194,3 +194,21 @@ def test_pseudo_parameters_name_the_stack() -> None:
         "111122223333",
         "shop",
     )
+
+
+# ---------------------------------------------------------------- Fn::ImportValue
+
+
+def test_import_value_is_the_export_of_a_stack_served_before() -> None:
+    resolver = Resolver(
+        parameters={"CognitoStack": "shared-auth"},
+        imports={"shared-auth-UserPoolId": "us-east-1_AbC123"},
+    )
+    imported = {"Fn::ImportValue": {"Fn::Sub": "${CognitoStack}-UserPoolId"}}
+    assert resolver.resolve({"Pool": imported}) == {"Pool": "us-east-1_AbC123"}
+
+
+def test_import_value_of_a_name_no_served_stack_exports_is_unresolvable() -> None:
+    resolver = Resolver(parameters={}, imports={"shared-auth-UserPoolId": "us-east-1_AbC123"})
+    with pytest.raises(Unresolvable, match="'other-UserPoolId': no served stack exports it"):
+        resolver.resolve({"Fn::ImportValue": "other-UserPoolId"})

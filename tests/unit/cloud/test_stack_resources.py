@@ -107,6 +107,8 @@ DataKey:
           Principal: {AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root"}
           Action: kms:*
           Resource: "*"
+    Tags:
+      - {Key: team, Value: shop}
 WorkflowRole:
   Type: AWS::IAM::Role
   Properties:
@@ -247,6 +249,12 @@ def test_a_stream_a_key_a_role_a_state_machine_and_a_log_group(made: Provisioned
     assert _att(made, "Workflow", "Name") == machine.rsplit(":", 1)[1]
     group = _ref(made, "Logs")
     assert _att(made, "Logs", "Arn") == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+
+
+def test_a_key_keeps_its_tags_as_cloudformation_writes_them(made: Provisioned) -> None:
+    kms: Any = boto3.client("kms", region_name=REGION)
+    tags = kms.list_resource_tags(KeyId=_ref(made, "DataKey"))["Tags"]
+    assert tags == [{"TagKey": "team", "TagValue": "shop"}]
 
 
 def test_a_table_with_a_stream_has_its_stream_arn(made: Provisioned) -> None:
