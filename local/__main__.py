@@ -222,8 +222,13 @@ def banner(cloud: Any) -> list[str]:
 
     spec, outputs, base = cloud.spec, cloud.outputs, cloud.base_url
     several = len(cloud.stacks) > 1
+    rest_apis = cloud.rest_api_urls
+    named = len({stack for stack, _, _ in rest_apis}) < len(rest_apis)  # a stack with several: each named
     api_lines = [
-        f"  API         {url}" + (f"  (stack {name})" if several else "") for name, url in cloud.rest_api_urls
+        f"  API         {url}"
+        + (f"  ({logical_id})" if named else "")
+        + (f"  (stack {name})" if several else "")
+        for name, logical_id, url in rest_apis
     ]
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)

@@ -17,7 +17,8 @@ resolve everywhere. On PORT:
   CloudFormation's API describes.
 Several templates (`--template FILE:STACK`, repeated) and nested stacks with a local template are
 served as stacks of their own in the same local AWS, Runner and pool (docs/aws-behaviour.md §16); the
-main stack's REST API is the one on PORT, every other stack's APIs have ports of their own.
+main stack's first REST API is the one on PORT; its other REST APIs (after its HTTP APIs) and every
+other stack's APIs have ports of their own (docs/local-cloud.md).
 A request on the stage path goes to the gateway, whatever its headers, unless it is signed for S3
 (header or presigned URL): S3's path-style `/{bucket}/{key}` may begin with a stage's name.
 """
@@ -119,10 +120,20 @@ class ServedStack:
     path: Path
     template: Template
     spec: CloudSpec
-    rest_api_id: str = LOCAL_API_ID
+    rest_api_id: str = LOCAL_API_ID  # its first REST API's
     made: Provisioned | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)  # export name -> value
+
+    @property
+    def further_rest_api_ids(self) -> dict[str, str]:
+        """The id of each REST API after the first, by logical id: shaped as AWS's, the same at every
+        start, and unique across stacks (the stack's name is in it)."""
+        further = self.spec.rest_apis[1:]
+        return {api.logical_id: http_api_id(f"{self.name}/{api.logical_id}") for api in further}
+
+    def rest_api_id_of(self, api: ApiSpec) -> str:
+        return self.further_rest_api_ids.get(api.logical_id, self.rest_api_id)
 
 
 @dataclass(frozen=True)
@@ -192,7 +203,7 @@ class _HttpApiApp:
 
 @dataclass
 class _HttpApiPort:
-    """A port of its own: an HTTP API's, or the REST API of a stack served beside the main one."""
+    """A port of its own: an HTTP API's, or a REST API's other than the main stack's first."""
 
     api: HttpApiSpec | ApiSpec
     app: _HttpApiApp
@@ -209,7 +220,7 @@ class _HttpApiPort:
     @property
     def api_id(self) -> str:
         if isinstance(self.api, ApiSpec):
-            return self.stack.rest_api_id if self.stack else LOCAL_API_ID
+            return self.stack.rest_api_id_of(self.api) if self.stack else LOCAL_API_ID
         return http_api_id(self.api.logical_id)
 
 
@@ -376,11 +387,16 @@ class LocalCloud:
         }
 
     @property
-    def rest_api_urls(self) -> list[tuple[str, str]]:
-        """Each served REST API's URL (its stage's), with its stack's name: the main stack's first."""
-        urls = [(self.stack_name, api.url) for api in self._dispatcher.apis]
+    def rest_api_urls(self) -> list[tuple[str, str, str]]:
+        """Each served REST API's URL (its stage's), with its stack's name and logical id: the main
+        stack's first one first."""
+        urls = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis]
         return urls + [
-            (port.stack.name if port.stack else self.stack_name, f"{port.url}/{port.api.stage}")
+            (
+                port.stack.name if port.stack else self.stack_name,
+                port.api.logical_id,
+                f"{port.url}/{port.api.stage}",
+            )
             for port in self._http_ports
             if isinstance(port.api, ApiSpec)
         ]
@@ -420,12 +436,13 @@ class LocalCloud:
 
     def _bind_http_apis(self) -> None:
         """A port for each HTTP API, PORT+1, PORT+2... (free ones with --port 0), the main stack's
-        first, then for each other stack's REST and HTTP APIs; taken before anything is made, as PORT
-        is: a busy one stops the start here."""
+        first, then for its REST APIs after the first, then for each other stack's REST and HTTP APIs;
+        taken before anything is made, as PORT is: a busy one stops the start here."""
         main, *others = reversed(self.stacks)
         apis: list[tuple[ServedStack, HttpApiSpec | ApiSpec]] = [(main, api) for api in main.spec.http_apis]
+        apis += [(main, api) for api in main.spec.rest_apis[1:]]
         for stack in reversed(others):
-            apis += [(stack, stack.spec.api)] if stack.spec.api else []
+            apis += [(stack, api) for api in stack.spec.rest_apis]
             apis += [(stack, api) for api in stack.spec.http_apis]
         for index, (stack, api) in enumerate(apis, start=1):
             port = self.options.port + index if self.options.port else 0
@@ -445,6 +462,7 @@ class LocalCloud:
             stack_name=stack.name,
             imports=imports,
             rest_api_id=stack.rest_api_id,
+            rest_api_ids=stack.further_rest_api_ids,
             nested=lambda parent, logical_id, url, parameters: self._nested_stack(
                 stack, logical_id, url, parameters
             ),
@@ -497,8 +515,8 @@ class LocalCloud:
 
     def _bind_apis_of(self, stack: ServedStack) -> None:
         """Ports of their own for a nested stack's REST and HTTP APIs, after those taken already."""
-        apis: list[HttpApiSpec | ApiSpec] = [stack.spec.api] if stack.spec.api else []
-        for api in [*apis, *stack.spec.http_apis]:
+        apis: list[HttpApiSpec | ApiSpec] = [*stack.spec.rest_apis, *stack.spec.http_apis]
+        for api in apis:
             port = self.options.port + len(self._http_ports) + 1 if self.options.port else 0
             app = _HttpApiApp()
             self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
@@ -629,12 +647,13 @@ class LocalCloud:
                     "served stacks has: serve the pool's template too (--template FILE:STACK, first)"
                 )
             authorizers[name] = CognitoAuthorizer(issuer=pool.issuer, jwks=pool.jwks, header=a.header)
-        facts = ApiFacts(stack.rest_api_id, api.stage, self.options.region, ACCOUNT_ID, api.stage_variables)
+        api_id = stack.rest_api_id_of(api)
+        facts = ApiFacts(api_id, api.stage, self.options.region, ACCOUNT_ID, api.stage_variables)
         authorizers.update(lambda_authorizers(api.lambda_authorizers, runner=self.runner, api=facts))
         api_keys = None
         if any(route.api_key for route in api.routes):
             # The keys of the local AWS, made by any stack or at run time: read again after each change.
-            api_keys = ApiKeys(self.aws_client("apigateway"), api_id=stack.rest_api_id, stage=api.stage)
+            api_keys = ApiKeys(self.aws_client("apigateway"), api_id=api_id, stage=api.stage)
             self._dispatcher.aws.on_apigateway_change.append(api_keys.forget)
         return Gateway(
             api,
@@ -642,7 +661,7 @@ class LocalCloud:
             authorizers=authorizers,
             api_keys=api_keys,
             throttling=Throttling(api.method_throttles) if self.options.throttling else None,
-            api_id=stack.rest_api_id,
+            api_id=api_id,
             account_id=ACCOUNT_ID,
         )
 

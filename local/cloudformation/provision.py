@@ -87,12 +87,15 @@ class Provisioner:
         imports: Mapping[str, str] | None = None,
         rest_api_id: str = LOCAL_API_ID,
         nested: NestedStacks | None = None,
+        rest_api_ids: Mapping[str, str] | None = None,
     ):
         self._aws = aws  # service name -> boto3 client on the local endpoint
         self.region = region
         self.stack_name = stack_name
         self.imports = dict(imports or {})  # the exports of the stacks served before (Fn::ImportValue)
-        self.rest_api_id = rest_api_id
+        self.rest_api_id = rest_api_id  # the first REST API's
+        # Each other REST API's id, by logical id (local/cloud.py names them).
+        self.rest_api_ids = dict(rest_api_ids or {})
         # Makes a nested stack whose template is a local file; None: nested stacks are not made.
         self.nested = nested
 
@@ -114,9 +117,9 @@ class Provisioner:
         )
         # Every resource has a Ref; the ones created below get their real ids.
         resolver.refs.update({name: name for name in template.resources})
-        api = spec.api
-        if api is not None:
-            resolver.refs[api.logical_id] = self.rest_api_id
+        for api in spec.rest_apis:
+            first = api is spec.rest_apis[0]
+            resolver.refs[api.logical_id] = self.rest_api_id if first else self.rest_api_ids[api.logical_id]
             resolver.refs[api.stage_logical_id] = api.stage
             resolver.refs[f"{api.logical_id}.Stage"] = api.stage
         for http_api in spec.http_apis:

@@ -196,7 +196,8 @@ class HttpApiSpec:
 
 @dataclass(frozen=True)
 class CloudSpec:
-    api: ApiSpec | None  # the REST API; None when the template has only HTTP APIs
+    # The REST API served on PORT (the first of `rest_apis`); None when the template has only HTTP APIs.
+    api: ApiSpec | None
     functions: dict[str, dict[str, Any]]  # logical id -> AWS::Lambda::Function Properties
     tables: dict[str, dict[str, Any]]
     user_pools: dict[str, dict[str, Any]]
@@ -211,6 +212,9 @@ class CloudSpec:
     # Every other app client (people's: code flow, sign-in API).
     user_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     http_apis: tuple[HttpApiSpec, ...] = ()  # in template order: each is served on its own port
+    # Every REST API in template order (SAM writes the APIs in the order they are written, its implicit
+    # ServerlessRestApi after them): the first is `api`, each other one is served on a port of its own.
+    rest_apis: tuple[ApiSpec, ...] = ()
 
 
 def active(template: Template) -> Template:
@@ -233,7 +237,8 @@ def active(template: Template) -> Template:
 
 def read_spec(template: Template) -> CloudSpec:
     template = active(template)
-    api = _read_api(template) if template.of_type("AWS::ApiGateway::RestApi") else None
+    rest_apis = tuple(_read_api(template, api_id) for api_id in template.of_type("AWS::ApiGateway::RestApi"))
+    api = rest_apis[0] if rest_apis else None
     http_apis = _read_http_apis(template)
     clients = _properties(template, "AWS::Cognito::UserPoolClient")
     return CloudSpec(
@@ -245,12 +250,13 @@ def read_spec(template: Template) -> CloudSpec:
         clients={n: p for n, p in clients.items() if "client_credentials" in p.get("AllowedOAuthFlows", [])},
         domains=_properties(template, "AWS::Cognito::UserPoolDomain"),
         api_keys=_properties(template, "AWS::ApiGateway::ApiKey"),
-        not_honoured=not_honoured(template) + _lambda_authorizer_notes(api, http_apis),
-        unenforceable=unenforceable(template, api, http_apis),
+        not_honoured=not_honoured(template) + _lambda_authorizer_notes(rest_apis, http_apis),
+        unenforceable=unenforceable(template, rest_apis, http_apis),
         user_clients={
             n: p for n, p in clients.items() if "client_credentials" not in p.get("AllowedOAuthFlows", [])
         },
         http_apis=http_apis,
+        rest_apis=rest_apis,
     )
 
 
@@ -267,10 +273,9 @@ def _properties(template: Template, resource_type: str) -> dict[str, dict[str, A
 # ---------------------------------------------------------------- the REST API
 
 
-def _read_api(template: Template) -> ApiSpec:
-    api_id, _ = template.the_one("AWS::ApiGateway::RestApi")
+def _read_api(template: Template, api_id: str) -> ApiSpec:
     stage_id, stage = _stage_of(template, api_id)
-    body = openapi_body(template)
+    body = openapi_body(template, api_id)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
         name: AuthorizerSpec(
@@ -323,6 +328,8 @@ def _read_api(template: Template) -> ApiSpec:
     }
     # Gateway responses can also be separate resources (a template written without SAM's shorthand).
     for props in _properties(template, "AWS::ApiGateway::GatewayResponse").values():
+        if not _of_rest_api(template, props, api_id):
+            continue
         responses[props["ResponseType"]] = GatewayResponse(
             status=int(props["StatusCode"]) if "StatusCode" in props else None,
             headers=_strip_prefix(props.get("ResponseParameters", {}), "gatewayresponse.header."),
@@ -352,7 +359,11 @@ def _read_api(template: Template) -> ApiSpec:
 def _stage_of(template: Template, api_id: str) -> tuple[str, dict[str, Any]]:
     """The REST API's stage: its AWS::ApiGateway::Stage, else the stage its Deployment names (an API
     built from resources often has no Stage resource)."""
-    stages = template.of_type("AWS::ApiGateway::Stage")
+    stages = {
+        name: stage
+        for name, stage in template.of_type("AWS::ApiGateway::Stage").items()
+        if _of_rest_api(template, stage.get("Properties", {}), api_id)
+    }
     if len(stages) == 1:
         return next(iter(stages.items()))
     deployments = {
@@ -364,6 +375,14 @@ def _stage_of(template: Template, api_id: str) -> tuple[str, dict[str, Any]]:
         return next(iter(deployments.items()))
     found = sorted(stages) or sorted(deployments)
     raise TemplateRefused(f"{api_id}: the local cloud serves a REST API's one stage; found {found or 'none'}")
+
+
+def _of_rest_api(template: Template, props: dict[str, Any], api_id: str) -> bool:
+    """Whether a stage or gateway response is the REST API's: its RestApiId names it; in a template
+    with one REST API, whatever it names (an id written another way is still that API's)."""
+    if len(template.of_type("AWS::ApiGateway::RestApi")) == 1:
+        return True
+    return bool(props.get("RestApiId") == {"Ref": api_id})
 
 
 def _user_pool_of(scheme: dict[str, Any]) -> str | None:
@@ -744,18 +763,20 @@ _UNSERVED_API_KINDS = {
 
 
 def unenforceable(
-    template: Template, api: ApiSpec | None, http_apis: tuple[HttpApiSpec, ...] = ()
+    template: Template, rest_apis: tuple[ApiSpec, ...] = (), http_apis: tuple[HttpApiSpec, ...] = ()
 ) -> list[str]:
     """What the template declares that the local cloud would otherwise serve open, or not at all.
 
     Each line names it; start-up stops on any of them unless they are explicitly allowed.
     """
     found = []
-    if api is not None:
-        found += [f"{r.method} {r.resource}: {r.unenforced}" for r in api.routes if r.unenforced]
+    for api in rest_apis:
+        # Named by its API when there are several (the first's lines read as they always have).
+        named = f"{api.logical_id} " if api is not rest_apis[0] else ""
+        found += [f"{named}{r.method} {r.resource}: {r.unenforced}" for r in api.routes if r.unenforced]
         # A resource policy is the RestApi's Policy, or (from SAM's Auth.ResourcePolicy) in its OpenAPI body.
         policy = template.resources[api.logical_id].get("Properties", {}).get("Policy") or openapi_body(
-            template
+            template, api.logical_id
         ).get("x-amazon-apigateway-policy")
         if policy:
             found.append(f"{api.logical_id}: its resource policy")
@@ -801,9 +822,10 @@ def not_honoured(template: Template) -> list[str]:
     return [f"{_subjects(names)}{message}" for message, names in by_message.items()]
 
 
-def _lambda_authorizer_notes(api: ApiSpec | None, http_apis: tuple[HttpApiSpec, ...]) -> list[str]:
+def _lambda_authorizer_notes(rest_apis: tuple[ApiSpec, ...], http_apis: tuple[HttpApiSpec, ...]) -> list[str]:
     """What the local cloud does not reproduce of the Lambda authorizers it runs (aws-behaviour.md §11.4)."""
-    names = [*(api.lambda_authorizers if api else ()), *(n for h in http_apis for n in h.lambda_authorizers)]
+    apis: list[ApiSpec | HttpApiSpec] = [*rest_apis, *http_apis]
+    names = [name for api in apis for name in api.lambda_authorizers]
     if not names:
         return []
     return [

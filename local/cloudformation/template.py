@@ -280,10 +280,14 @@ def _point_code_at_local_bucket(source: dict[str, Any]) -> None:
             swap(resource.setdefault("Properties", {}), "ContentUri")
 
 
-def openapi_body(template: Template) -> dict[str, Any]:
-    """The OpenAPI document the REST API is created from: its Body, or for an API built from
-    AWS::ApiGateway::Resource/Method/Authorizer resources, the document those resources make."""
-    api_id, api = template.the_one("AWS::ApiGateway::RestApi")
+def openapi_body(template: Template, api_id: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document a REST API (the template's one, unless named) is created from: its Body,
+    or for an API built from AWS::ApiGateway::Resource/Method/Authorizer resources, the document those
+    resources make."""
+    if api_id is None:
+        api_id, api = template.the_one("AWS::ApiGateway::RestApi")
+    else:
+        api = template.resources[api_id]
     props = api.get("Properties", {})
     if isinstance(props.get("Body"), dict):
         return props["Body"]
