@@ -110,7 +110,9 @@ def test_each_rest_api_has_its_own_gateway_responses_and_no_api_shadows_another(
 
 
 def test_the_banner_lists_every_rest_api(cloud: LocalCloud, spec: Any) -> None:
-    lines = [line for line in cloud.console.splitlines() if line.startswith("  API  ")]
+    # The banner follows the outputs file (the harness's sign of readiness): waited for.
+    console = cloud.wait_for_console("  HTTP API  ")
+    lines = [line for line in console.splitlines() if line.startswith("  API  ")]
     assert lines == [f"  API         {url_of(cloud, api)}  ({api.logical_id})" for api in spec.rest_apis]
 
 
