@@ -1,6 +1,7 @@
 """Several REST APIs in one template (tests/fixtures/rest_apis.yaml), over HTTP: the first on PORT
-under its stage, the other on a port of its own after the HTTP API's, each with its own id, stage,
-authorizer, API keys and gateway responses (docs/local-cloud.md, "What is served where")."""
+under its stage, the others on ports of their own after the HTTP API's, each with its own id, stage,
+authorizer (none, Cognito, Lambda), API keys and gateway responses (docs/local-cloud.md, "What it
+serves")."""
 
 from __future__ import annotations
 
@@ -61,25 +62,27 @@ def event_of(response: requests.Response) -> dict[str, Any]:
 def test_each_rest_api_answers_on_its_url_with_its_own_id_and_stage(
     cloud: LocalCloud, spec: Any, token: str
 ) -> None:
-    first, second = spec.rest_apis
+    first, second, third = spec.rest_apis
     headers = {"Authorization": token, second.api_key_header: cloud.outputs["ApiKey"]}
     events = [
         event_of(requests.get(f"{url_of(cloud, first)}/hello/a", timeout=10)),
         event_of(requests.get(f"{url_of(cloud, second)}/hello/b", headers=headers, timeout=10)),
+        event_of(requests.get(f"{url_of(cloud, third)}/hello/c", headers={"X-Customer": "good"}, timeout=10)),
     ]
     contexts = [event["requestContext"] for event in events]
-    assert [c["stage"] for c in contexts] == [first.stage, second.stage]
-    assert contexts[0]["apiId"] != contexts[1]["apiId"]
-    # The first on PORT, as a one-API template's; the second after the HTTP API's port (PORT+1).
-    assert [urlsplit(url_of(cloud, api)).port for api in spec.rest_apis] == [cloud.port, cloud.port + 2]
+    assert [c["stage"] for c in contexts] == [api.stage for api in spec.rest_apis]
+    assert len({c["apiId"] for c in contexts}) == 3
+    # The first on PORT, as a one-API template's; the others after the HTTP API's port (PORT+1).
+    ports = [urlsplit(url_of(cloud, api)).port for api in spec.rest_apis]
+    assert ports == [cloud.port, cloud.port + 2, cloud.port + 3]
     assert urlsplit(cloud.outputs["HttpApiUrl"]).port == cloud.port + 1
     assert "claims" in contexts[1]["authorizer"]
     assert "claims" not in (contexts[0].get("authorizer") or {})
 
 
 def test_each_rest_api_has_its_own_authorizer_and_api_keys(cloud: LocalCloud, spec: Any, token: str) -> None:
-    first, second = spec.rest_apis
-    assert (first.authorizers, bool(second.authorizers)) == ({}, True)
+    first, second, third = spec.rest_apis
+    assert (first.authorizers, bool(second.authorizers), bool(third.lambda_authorizers)) == ({}, True, True)
     secure = f"{url_of(cloud, second)}/hello/b"
     assert requests.get(secure, timeout=10).status_code == 401  # no token
     key = {second.api_key_header: cloud.outputs["ApiKey"]}
@@ -87,14 +90,19 @@ def test_each_rest_api_has_its_own_authorizer_and_api_keys(cloud: LocalCloud, sp
         requests.get(secure, headers={**key, "Authorization": "not-a-token"}, timeout=10).status_code == 401
     )
     assert requests.get(secure, headers={"Authorization": token}, timeout=10).status_code == 403  # no key
-    # The open API asks for neither.
+    # The open API asks for neither; the Lambda-authorized one for its own header, not a token.
     assert requests.get(f"{url_of(cloud, first)}/hello/a", timeout=10).status_code == 200
+    partner = f"{url_of(cloud, third)}/hello/c"
+    assert requests.get(partner, headers={"Authorization": token}, timeout=10).status_code == 401
+    assert requests.get(partner, headers={"X-Customer": "bad"}, timeout=10).status_code == 403
+    allowed = event_of(requests.get(partner, headers={"X-Customer": "good"}, timeout=10))
+    assert allowed["requestContext"]["authorizer"]["customer"] == "good"
 
 
 def test_each_rest_api_has_its_own_gateway_responses_and_no_api_shadows_another(
     cloud: LocalCloud, spec: Any
 ) -> None:
-    first, second = spec.rest_apis
+    first, second, _ = spec.rest_apis
     public_missing = requests.get(f"{url_of(cloud, first)}/nowhere", timeout=10)
     secure_missing = requests.get(f"{url_of(cloud, second)}/nowhere", timeout=10)
     # The first's MISSING_AUTHENTICATION_TOKEN response is its own; the second keeps API Gateway's.
