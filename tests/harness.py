@@ -32,6 +32,9 @@ STOP_TIMEOUT_SECONDS = 15
 POLL_SECONDS = 0.01  # fine enough for the benchmarks' start-up times
 
 
+READY_LINE = "ready in "  # the banner's line once the cloud serves (local/__main__.py)
+
+
 class LocalCloudDidNotStart(RuntimeError):
     """The cloud exited, or wrote no outputs in time; the message ends with its console, if kept."""
 
@@ -172,6 +175,8 @@ def launch(
         time.sleep(POLL_SECONDS)
     cloud.ready_after = time.perf_counter() - started
     cloud.outputs = json.loads(outputs.read_text())
+    if console is not None:  # the banner follows the outputs file: tests that read it find it whole
+        cloud.wait_for_console(READY_LINE, timeout=max(1.0, deadline - time.perf_counter()))
     return cloud
 
 

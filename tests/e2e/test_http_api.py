@@ -134,7 +134,7 @@ def test_a_template_with_only_an_http_api_serves_it_on_its_own_port(cloud: Local
     api, aws = urlsplit(url), urlsplit(cloud.outputs["AwsEndpointUrl"])
     assert api.port == aws.port + 1  # --port N: the HTTP API on N+1
     assert cloud.outputs["HttpApiUrl"] == f"http://127.0.0.1:{api.port}/"  # $default: at the root
-    assert f"HTTP API    {cloud.outputs['HttpApiUrl']}  (HttpApi)" in cloud.console
+    assert f"HTTP API    {cloud.outputs['HttpApiUrl']}  (HttpApi)" in cloud.wait_for_console("ready in")
     assert get(f"{url}/open/x").status_code == 200
 
 
