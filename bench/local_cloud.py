@@ -46,7 +46,14 @@ from typing import Any
 import requests
 
 from bench import _http_clients as http_clients
-from tests.harness import LocalCloud, LocalCloudDidNotStart, machine_clients, start_local_cloud, widest_client
+from tests.harness import (
+    LocalCloud,
+    LocalCloudDidNotStart,
+    client_token,
+    machine_clients,
+    start_local_cloud,
+    widest_client,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTION = "GetProductFunction"
@@ -114,14 +121,7 @@ def _widest_client(outputs: dict[str, Any]) -> dict[str, Any]:
 
 def _token(outputs: dict[str, Any]) -> str:
     client = _widest_client(outputs)
-    response = requests.post(
-        outputs["TokenUrl"],
-        data={"grant_type": "client_credentials"},
-        auth=(client["ClientId"], client["ClientSecret"]),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return response.json()["access_token"]
+    return client_token(outputs["TokenUrl"], client["ClientId"], client["ClientSecret"])
 
 
 def _seed_file(workdir: Path, products: list[dict[str, Any]]) -> Path:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import requests
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT_SECONDS = 20
 STOP_TIMEOUT_SECONDS = 15
@@ -235,3 +237,12 @@ def widest_client(clients: Mapping[str, Any]) -> str:
 def narrowest_client(clients: Mapping[str, Any]) -> str:
     """The name of the client that allows the fewest scopes."""
     return clients_by_scopes(clients)[0]
+
+
+def client_token(token_url: str, client_id: str, secret: str, scope: str | None = None) -> str:
+    """A client_credentials access token from a cloud's token endpoint, the client authenticated with
+    HTTP Basic (`scope` narrows it; without it, every scope the client is allowed)."""
+    form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+    response = requests.post(token_url, data=form, auth=(client_id, secret), timeout=30)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])

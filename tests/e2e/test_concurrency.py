@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-import requests
 
 from tests.e2e.support import API_KINDS, LOCAL_ONLY, Api, local_stack, new_product
-from tests.harness import LocalCloud, start_local_cloud, widest_client
+from tests.harness import LocalCloud, client_token, start_local_cloud, widest_client
 
 pytestmark = LOCAL_ONLY
 CONCURRENT_CREATES = 50
@@ -32,12 +31,7 @@ def default_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClo
 def test_50_concurrent_creates_give_50_products_and_no_5xx(default_cloud: LocalCloud, kind: Any) -> None:
     stack = local_stack(default_cloud)
     client = stack.clients[widest_client(stack.clients)]
-    token = requests.post(
-        stack.token_url,
-        auth=(client.client_id, client.secret),
-        data={"grant_type": "client_credentials"},
-        timeout=30,
-    ).json()["access_token"]
+    token = client_token(stack.token_url, client.client_id, client.secret)
     batch = uuid.uuid4().hex[:8]
 
     def post(index: int) -> tuple[int, Any]:

@@ -16,7 +16,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.support import DEPLOYED, FIXTURES
-from tests.harness import LocalCloud, machine_clients, start_local_cloud
+from tests.harness import LocalCloud, client_token, machine_clients, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 
@@ -32,14 +32,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
 
 def _token(cloud: LocalCloud) -> str:
     client = next(iter(machine_clients(cloud.outputs).values()))
-    response = requests.post(
-        cloud.outputs["TokenUrl"],
-        data={"grant_type": "client_credentials"},
-        auth=(client["ClientId"], client["ClientSecret"]),
-        timeout=10,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+    return client_token(cloud.outputs["TokenUrl"], client["ClientId"], client["ClientSecret"])
 
 
 def _whoami(cloud: LocalCloud, token: str) -> requests.Response:

@@ -17,7 +17,7 @@ import requests
 from local.cloudformation.spec import read_spec
 from local.cloudformation.template import translate
 from tests.e2e.support import DEPLOYED, FIXTURES
-from tests.harness import LocalCloud, machine_clients, start_local_cloud
+from tests.harness import LocalCloud, client_token, machine_clients, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="uses the local cloud's fixture templates")
 
@@ -39,14 +39,8 @@ def spec() -> Any:
 @pytest.fixture(scope="module")
 def token(cloud: LocalCloud) -> str:
     client = next(iter(machine_clients(cloud.outputs).values()))
-    response = requests.post(
-        f"{cloud.base_url}/oauth2/token",
-        auth=(client["ClientId"], client["ClientSecret"]),
-        data={"grant_type": "client_credentials", "scope": " ".join(client["AllowedScopes"])},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    scope = " ".join(client["AllowedScopes"])
+    return client_token(f"{cloud.base_url}/oauth2/token", client["ClientId"], client["ClientSecret"], scope)
 
 
 def url_of(cloud: LocalCloud, api: Any) -> str:

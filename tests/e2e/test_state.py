@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from events.generate import group_scopes
 from local.cloudformation.spec import read_spec
@@ -21,7 +20,7 @@ from local.cloudformation.template import translate
 from local.state import KEY_FILE, SAVE_SECONDS, STATE_FILE
 from tests.e2e.sign_in import SignedIn, create_person, refresh, sign_in
 from tests.e2e.support import HTTP, LOCAL_ONLY, REST, Api, Person, Stack, local_stack, new_product
-from tests.harness import LocalCloud, LocalCloudDidNotStart, start_local_cloud, widest_client
+from tests.harness import LocalCloud, LocalCloudDidNotStart, client_token, start_local_cloud, widest_client
 
 pytestmark = LOCAL_ONLY
 
@@ -40,14 +39,7 @@ class Before:
 
 def machine_token(stack: Stack) -> str:
     client = stack.clients[widest_client(stack.clients)]
-    response = requests.post(
-        stack.token_url,
-        auth=(client.client_id, client.secret),
-        data={"grant_type": "client_credentials"},
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+    return client_token(stack.token_url, client.client_id, client.secret)
 
 
 def widest_group(stack: Stack) -> str:
