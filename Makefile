@@ -62,7 +62,7 @@ $(MADE_BY):
 $(STAMP): $(MADE_BY) pyproject.toml
 	@echo "installing the dev tools into $(VENV) (the first time takes a minute or two) ..."
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --group dev | $(PIP_PROGRESS)
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --group dev --editable . | $(PIP_PROGRESS)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 	@echo "$(VENV) is ready ($$($(BIN)/python -V))"
@@ -105,14 +105,14 @@ bench: install ## cold-start and local-cloud benchmarks
 	$(BIN)/python -m bench
 
 local: install ## serve the API, Cognito (tokens, people's sign-in) and DynamoDB on 127.0.0.1, state kept in .local/state/ (PORT=3000, SEED=, USERS=, ARGS=...)
-	$(BIN)/python -m local --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
+	$(BIN)/sam-local-cloud --port $(PORT) $(if $(SEED),--seed $(SEED)) $(if $(USERS),--users $(USERS)) $(ARGS)
 
 local-clean: install ## make local, starting clean: this port's saved state (.local/state/...) deleted first
 	$(MAKE) --no-print-directory local ARGS="--fresh $(ARGS)"
 
 # Without FUNCTION= and EVENT=, the usage, before anything is installed.
 invoke: $(if $(and $(FUNCTION),$(EVENT)),install,invoke-usage) ## run one function on an event: make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json [SEED=events/seed_item.json]
-	$(BIN)/python -m local.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
+	$(BIN)/python -m sam_local_cloud.invoke $(FUNCTION) $(EVENT) $(if $(SEED),--seed $(SEED))
 
 invoke-usage:
 	@echo "make invoke needs FUNCTION= and EVENT=, e.g. make invoke FUNCTION=GetProductFunction EVENT=events/get_product.json" >&2
@@ -120,7 +120,7 @@ invoke-usage:
 	@exit 2
 
 fire: install ## fire a schedule of the running `make local` now: make fire SCHEDULE=MyFunctionNightly (SCHEDULE= alone lists them)
-	$(BIN)/python -m local.fire --outputs $(if $(filter 3000,$(PORT)),.local/outputs.json,.local/outputs-$(PORT).json) $(if $(SCHEDULE),$(SCHEDULE),--list)
+	$(BIN)/python -m sam_local_cloud.fire --outputs $(if $(filter 3000,$(PORT)),.local/outputs.json,.local/outputs-$(PORT).json) $(if $(SCHEDULE),$(SCHEDULE),--list)
 
 deploy: build ## sam deploy (AWS account needed; first time: sam deploy --guided); ENV=prod for the prod environment
 	$(BIN)/sam deploy $(if $(ENV),--config-env $(ENV)) $(if $(filter command line,$(origin REGION)),--region $(REGION))

@@ -314,8 +314,8 @@ class Target:
 
 def _claims(scopes: str) -> dict[str, str]:
     """An access token's claims (client credentials), as the Cognito authorizer passes them."""
-    from local.apigateway.events import authorizer_claims
-    from local.cognito.tokens import client_credentials_claims
+    from sam_local_cloud.apigateway.events import authorizer_claims
+    from sam_local_cloud.cognito.tokens import client_credentials_claims
 
     issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_bench"
     return authorizer_claims(client_credentials_claims("benchclient0000000000000000", scopes.split(), issuer))
@@ -324,7 +324,7 @@ def _claims(scopes: str) -> dict[str, str]:
 def _id_token_claims(template: Any) -> dict[str, str]:
     """A person's ID token claims, for a route without scopes (GET /me)."""
     from events.generate import id_token_claims, sample_person, user_client_of
-    from local.apigateway.events import authorizer_claims
+    from sam_local_cloud.apigateway.events import authorizer_claims
 
     return authorizer_claims(id_token_claims(sample_person(template), user_client_of(template)))
 
@@ -342,7 +342,7 @@ def _trigger_event(template: Any) -> dict[str, Any]:
 
 
 def _event(method: str, resource: str, claims: dict[str, str]) -> dict[str, Any]:
-    from local.apigateway.events import rest_event
+    from sam_local_cloud.apigateway.events import rest_event
 
     product_id = "0b7e3c1e-6a4f-4f44-9d4e-2f0c3b1a9e55"
     params = dict.fromkeys(re.findall(r"\{(\w+)\}", resource), product_id)
@@ -382,10 +382,10 @@ def load_targets(stage: Path, *, steps: bool = False) -> list[Target]:
     so every cold start compiles the function's own modules, as in Lambda.
     """
     from events.generate import pre_token_function
-    from local.cloudformation.resolve import Resolver
-    from local.cloudformation.spec import proxy_routes
-    from local.cloudformation.template import translate
-    from local.lambda_.functions import function_config
+    from sam_local_cloud.cloudformation.resolve import Resolver
+    from sam_local_cloud.cloudformation.spec import proxy_routes
+    from sam_local_cloud.cloudformation.template import translate
+    from sam_local_cloud.lambda_.functions import function_config
 
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # "Feature ... not available" noise
     template = translate()

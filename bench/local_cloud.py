@@ -4,7 +4,7 @@
 
 Everything runs on loopback, bounded in requests and in time; each figure is set against another
 measured in the same run:
-1. start-up, from spawning `python -m local` to its outputs file (written last, when it is ready),
+1. start-up, from spawning `python -m sam_local_cloud` to its outputs file (written last, when it is ready),
    with one seeded product and with 10^4; seeding's cost is the difference of the two medians;
 2. one client, GET /products/{id} of a seeded product: through the local cloud, against the same
    handler called in this process on the event the gateway builds (same DynamoDB endpoint), and the
@@ -14,7 +14,7 @@ measured in the same run:
    serving a trivial app as the floor;
 4. a list page (GET /products?limit=20, at a random place in the table) at 10^2 .. 10^5 products;
 5. the CPU a GET /products/{id} costs the local cloud, from the kernel's accounting of its processes
-   (`python -m local` and its execution environments, not the load generator): per request with one
+   (`python -m sam_local_cloud` and its execution environments, not the load generator): per request with one
    client, against the same handler run in this process, and how much of the machine's cores 16
    clients put to work at that cost. Alone, in about half a minute:
 
@@ -188,11 +188,11 @@ def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> Callabl
 
     import jwt
 
-    from local.apigateway.events import authorizer_claims, rest_event
-    from local.cloudformation.resolve import Resolver, pseudo_parameters
-    from local.cloudformation.spec import read_spec
-    from local.cloudformation.template import translate
-    from local.lambda_.functions import function_config
+    from sam_local_cloud.apigateway.events import authorizer_claims, rest_event
+    from sam_local_cloud.cloudformation.resolve import Resolver, pseudo_parameters
+    from sam_local_cloud.cloudformation.spec import read_spec
+    from sam_local_cloud.cloudformation.template import translate
+    from sam_local_cloud.lambda_.functions import function_config
 
     template = translate()
     spec = read_spec(template)
@@ -248,9 +248,9 @@ def _in_process(outputs: dict[str, Any], product_id: str, token: str) -> Callabl
 
 
 def _authorizer_alone(outputs: dict[str, Any], token: str) -> list[float]:
-    from local.apigateway.authorizers import CognitoAuthorizer
-    from local.cloudformation.spec import read_spec
-    from local.cloudformation.template import translate
+    from sam_local_cloud.apigateway.authorizers import CognitoAuthorizer
+    from sam_local_cloud.cloudformation.spec import read_spec
+    from sam_local_cloud.cloudformation.template import translate
 
     scopes = next(r.scopes for r in read_spec(translate()).api.routes if r.function == FUNCTION)
     jwks = requests.get(outputs["JwksUrl"], timeout=10).json()
@@ -314,7 +314,7 @@ def _floor_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> l
 @contextlib.contextmanager
 def _floor_server() -> Iterator[int]:
     """A trivial WSGI app on the local cloud's own server stack, in this (otherwise idle) process."""
-    from local.http_server import Server
+    from sam_local_cloud.http_server import Server
 
     server = Server("127.0.0.1", 0, _floor_app)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -674,7 +674,7 @@ def _print_get_cpu(figures: dict[str, Any]) -> None:
         f"\nCPU per GET /products/{{id}}: {CPU_ROUNDS} rounds of {CPU_REQUESTS} requests from one "
         f"keep-alive client, taking turns with the handler in process (medians of the rounds), then "
         f"{SATURATION_CLIENTS} clients, {SATURATION_REQUESTS} requests; CPU from /proc (user + system) "
-        "of `python -m local` and its execution environments:"
+        "of `python -m sam_local_cloud` and its execution environments:"
     )
     print(f"  {'':58} {'ms CPU':>7}   rounds")
     rows = (

@@ -7,7 +7,7 @@
 Each server runs in a process of its own; bench/_http_clients.py sends 4000 GETs from 1 and from 16
 keep-alive connections (a server that closes connections gets a new one per request). Servers that
 are not installed are skipped. docs/performance.md has the figures and why the local cloud serves on
-h11 (local/http_server.py) nonetheless.
+h11 (sam_local_cloud/http_server.py) nonetheless.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ BODY = json.dumps(
 ).encode()
 STACKS = {  # name: the modules it needs
     "werkzeug (the local cloud's server before)": ("werkzeug",),
-    "h11, a thread per connection (local/http_server.py)": ("h11",),
+    "h11, a thread per connection (sam_local_cloud/http_server.py)": ("h11",),
     "waitress": ("waitress",),
     "cheroot": ("cheroot",),
     "uvicorn, ASGI app (httptools, uvloop)": ("uvicorn", "httptools", "uvloop"),
@@ -66,7 +66,7 @@ def serve(name: str, port: int) -> None:
         make_server("127.0.0.1", port, wsgi_app, threaded=True, request_handler=Quiet).serve_forever()
     elif name.startswith("h11"):
         sys.path.insert(0, ".")
-        from local.http_server import Server
+        from sam_local_cloud.http_server import Server
 
         Server("127.0.0.1", port, wsgi_app).serve_forever()
     elif name == "waitress":

@@ -7,12 +7,12 @@ Run it from the repository root after changing routes, scopes, clients or functi
 and commit what it writes: tests/unit/test_events.py fails while the committed files differ.
 
 Routes, functions, scopes, clients and groups come from the translated template
-(local/cloudformation/template.py), and every API event is built by the project's event builders
-(local/apigateway/events.py), with the claims of a Cognito token rendered as each API's authorizer
+(sam_local_cloud/cloudformation/template.py), and every API event is built by the project's event builders
+(sam_local_cloud/apigateway/events.py), with the claims of a Cognito token rendered as each API's authorizer
 passes them (every value a string; exp/iat as Java dates on REST, epoch seconds on the HTTP API): a
 client_credentials access token on scoped routes, a person's ID token on routes without scopes. Every
 route has a REST (payload format 1.0) event; a few have an HTTP API (2.0) twin, named `*_http.json`.
-The pre token generation trigger gets Cognito's V2 event, built by local/cognito/events.py as the
+The pre token generation trigger gets Cognito's V2 event, built by sam_local_cloud/cognito/events.py as the
 local cloud, the tests and the benchmark build it. Times and ids are fixed so the output does not
 change between runs.
 What each file gives is documented in events/README.md, and the test checks it.
@@ -36,12 +36,12 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
-from local.apigateway.events import authorizer_claims, rest_event
-from local.apigateway.events_v2 import http_api_event
-from local.cloudformation.spec import proxy_routes, read_spec
-from local.cloudformation.template import Template, translate
-from local.cognito.events import event_attributes, pre_token_generation_event
-from local.cognito.tokens import user_access_token_claims, user_id_token_claims
+from sam_local_cloud.apigateway.events import authorizer_claims, rest_event
+from sam_local_cloud.apigateway.events_v2 import http_api_event
+from sam_local_cloud.cloudformation.spec import proxy_routes, read_spec
+from sam_local_cloud.cloudformation.template import Template, translate
+from sam_local_cloud.cognito.events import event_attributes, pre_token_generation_event
+from sam_local_cloud.cognito.tokens import user_access_token_claims, user_id_token_claims
 
 EVENTS_DIR = Path(__file__).resolve().parent
 
@@ -241,7 +241,8 @@ def person_access_token_claims(person: Person, client: Client, scopes: list[str]
 def person_trigger_event(
     *, trigger_source: str, person: Person, client_id: str, scopes: list[str]
 ) -> dict[str, Any]:
-    """Cognito's V2_0 pre token generation event for the person (local/apigateway/events.py builds it).
+    """Cognito's V2_0 pre token generation event for the person (sam_local_cloud/apigateway/events.py builds
+    it).
 
     `scopes` are the scopes asked for: `aws.cognito.signin.user.admin` alone from the sign-in API,
     those of the authorize request (that the client allows) from the hosted sign-in.

@@ -6,7 +6,8 @@
 Never edit docs/openapi.json by hand: tests/unit/test_openapi.py fails while it differs from what this
 writes. Where each part comes from:
 - routes, their functions and scopes, the OAuth 2.0 scopes and their descriptions: the transformed
-  template (local/cloudformation/spec.py and template.py), as the gateway and the local cloud read them;
+  template (sam_local_cloud/cloudformation/spec.py and template.py), as the gateway and the local cloud read
+  them;
 - request bodies: the JSON Schemas the handlers validate with (product_api/models.py), plus the two
   rules the code checks after them (price, currency), said here as JSON Schema from the code's own
   constants;
@@ -32,10 +33,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))  # the Lambda code, as its package root in AWS
 
-from local.cloudformation.spec import proxy_routes, read_spec  # noqa: E402
-from local.cloudformation.template import Template, translate  # noqa: E402
 from product_api import idempotency, models, store  # noqa: E402
 from product_api.currencies import ISO_4217  # noqa: E402
+from sam_local_cloud.cloudformation.spec import proxy_routes, read_spec  # noqa: E402
+from sam_local_cloud.cloudformation.template import Template, translate  # noqa: E402
 
 gc.enable()  # importing product_api pauses collection for a Lambda cold start; not wanted here
 
@@ -44,7 +45,8 @@ SECURITY_SCHEME = "CognitoUserPool"
 # Routes without scopes: the Cognito authorizer takes an ID token there.
 ID_TOKEN_SCHEME = "CognitoIdToken"  # noqa: S105 - a scheme's name, not a secret
 # Which member of the code flow's token response the ID-token scheme sends: Swagger UI's own extension
-# name for it on OAuth 2.0 schemes; the local API page reads it on this HTTP scheme (local/api_page.py).
+# name for it on OAuth 2.0 schemes; the local API page reads it on this HTTP scheme
+# (sam_local_cloud/api_page.py).
 TOKEN_NAME = "x-tokenName"  # noqa: S105 - an extension's name, not a secret
 DOMAIN_URL = "https://{domain}.auth.{region}.amazoncognito.com"
 # The OpenID Connect scopes a people's client may allow, as the code flow's dialog explains them.

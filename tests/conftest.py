@@ -16,14 +16,14 @@ from typing import Any
 import boto3
 import pytest
 
-from local.apigateway.events import authorizer_claims, rest_event
-from local.apigateway.events_v2 import http_api_event
-from local.apigateway.routes import RouteTable
-from local.cloudformation.resolve import Resolver
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import Template, translate
-from local.cognito.tokens import client_credentials_claims, user_access_token_claims
-from local.lambda_.functions import function_config
+from sam_local_cloud.apigateway.events import authorizer_claims, rest_event
+from sam_local_cloud.apigateway.events_v2 import http_api_event
+from sam_local_cloud.apigateway.routes import RouteTable
+from sam_local_cloud.cloudformation.resolve import Resolver
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import Template, translate
+from sam_local_cloud.cognito.tokens import client_credentials_claims, user_access_token_claims
+from sam_local_cloud.lambda_.functions import function_config
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"
@@ -66,7 +66,7 @@ def person_claims(username: str, scopes: Iterable[str], client_id: str) -> dict[
 
 def _route_of(template: Template, method: str, path: str) -> tuple[str, dict[str, str]]:
     """The template path (API Gateway's `resource`) that a concrete path matches, and its parameters,
-    matched as the local gateway matches them (local/apigateway/routes.py)."""
+    matched as the local gateway matches them (sam_local_cloud/apigateway/routes.py)."""
     matched = RouteTable(read_spec(template).api.routes).match(path, method)
     if matched is None:
         raise ValueError(f"{method} {path} matches no route in template.yaml")

@@ -1,7 +1,8 @@
 """A local cloud as a child process, for the e2e suite, the README test and the benchmarks; its clients
 picked by their scopes.
 
-The cloud (`python -m local`, or `make local` for the README test) runs in a process group of its own,
+The cloud (`python -m sam_local_cloud`, or `make local` for the README test) runs in a process group of its
+own,
 on a free port. It is ready once its outputs file exists: the cloud writes that file last, in one
 rename. Stopping it signals the cloud alone, so that it stops its own workers as it would on Ctrl-C
 or `kill`, then kills whatever of its group is left, so that no test or benchmark leaks processes.
@@ -34,7 +35,7 @@ STOP_TIMEOUT_SECONDS = 15
 POLL_SECONDS = 0.01  # fine enough for the benchmarks' start-up times
 
 
-READY_LINE = "ready in "  # the banner's line once the cloud serves (local/__main__.py)
+READY_LINE = "ready in "  # the banner's line once the cloud serves (sam_local_cloud/__main__.py)
 
 
 class LocalCloudDidNotStart(RuntimeError):
@@ -128,7 +129,7 @@ def start_local_cloud(
     keep_console: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> LocalCloud:
-    """`python -m local ARGS` on a free port, returned once it is ready. Its outputs (and console,
+    """`python -m sam_local_cloud ARGS` on a free port, returned once it is ready. Its outputs (and console,
     unless discarded) go to a new folder in `workdir`, so one workdir can serve several clouds; so does
     its state, unless ARGS name a `--state DIR` (a restart on the same state)."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,17 @@ def start_local_cloud(
     outputs = folder / "outputs.json"
     state = () if "--state" in args else ("--state", str(folder / "state"))
     return launch(
-        [sys.executable, "-m", "local", "--port", str(port), "--outputs", str(outputs), *state, *args],
+        [
+            sys.executable,
+            "-m",
+            "sam_local_cloud",
+            "--port",
+            str(port),
+            "--outputs",
+            str(outputs),
+            *state,
+            *args,
+        ],
         port=port,
         outputs=outputs,
         console=folder / "console.log" if keep_console else None,

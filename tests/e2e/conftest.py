@@ -1,7 +1,7 @@
 """End-to-end tests over HTTP: one suite, two targets.
 
 Local (default, part of `make test`): a session fixture starts the local cloud
-(`python -m local --port N --signing-key FILE --no-throttle`) on a free port, waits
+(`python -m sam_local_cloud --port N --signing-key FILE --no-throttle`) on a free port, waits
 until it has written its outputs, and stops it after the session (tests/harness.py, which the README
 test and the benchmarks start their clouds with too). The key file is the fixture's, so
 tests can sign the tokens no client can get from Cognito (expired ones, ID tokens before people can
@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.cognito.tokens import SigningKey
+from sam_local_cloud.cognito.tokens import SigningKey
 from tests.e2e.sign_in import create_person, delete_person, user_client
 from tests.e2e.support import (
     API_KINDS,
@@ -105,7 +105,7 @@ def rest_api(stack: Stack) -> Api:
 def template_groups(stack: Stack) -> dict[str, frozenset[str]]:
     """The pool's groups and the scopes each grants, as the template declares them (GROUP_SCOPES)."""
     from events.generate import group_scopes
-    from local.cloudformation.template import translate
+    from sam_local_cloud.cloudformation.template import translate
 
     return {group: frozenset(scopes) for group, scopes in group_scopes(translate(stack.parameters)).items()}
 

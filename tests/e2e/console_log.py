@@ -1,4 +1,4 @@
-"""What the local cloud's console says about requests (local/console.py): one line each,
+"""What the local cloud's console says about requests (sam_local_cloud/console.py): one line each,
 `METHOD PATH STATUS FUNCTION LATENCY ms`, FUNCTION being `-` when no function ran."""
 
 from __future__ import annotations

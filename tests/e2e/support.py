@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
-from local.cloudformation.spec import HttpApiSpec, Route, read_spec
-from local.cloudformation.template import ROOT, translate
-from local.cognito.tokens import SigningKey, user_id_token_claims
-from tests.harness import LocalCloud, local_aws_client, machine_clients
+from sam_local_cloud.cloudformation.spec import HttpApiSpec, Route, read_spec
+from sam_local_cloud.cloudformation.template import translate
+from sam_local_cloud.cognito.tokens import SigningKey, user_id_token_claims
+from tests.harness import ROOT, LocalCloud, local_aws_client, machine_clients
 
 STACK_NAME = os.environ.get("AWS_SAM_STACK_NAME")
 DEPLOYED = bool(STACK_NAME)

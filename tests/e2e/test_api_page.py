@@ -1,4 +1,5 @@
-"""The API page (local/api_page.py) in a real headless Chromium: it loads from the local cloud alone,
+"""The API page (sam_local_cloud/api_page.py) in a real headless Chromium: it loads from the local cloud
+alone,
 "Authorize" fetches a token with an app client's id and secret (and none with a wrong one), a call in
 the token's scope succeeds, a call outside it shows API Gateway's 401, and the sample body the page
 offers creates a product. A person signs in on it (code flow with PKCE, the hosted sign-in form) and
@@ -25,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
-from local.api_page import API_KEY_SCHEME, PAGE_PATH
+from sam_local_cloud.api_page import API_KEY_SCHEME, PAGE_PATH
 from scripts.openapi import ID_TOKEN_SCHEME, SECURITY_SCHEME
 from tests.e2e.browser import headless_chromium
 from tests.e2e.sign_in import claims

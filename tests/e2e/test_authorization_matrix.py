@@ -23,8 +23,8 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from local.cloudformation.spec import Route
-from local.cognito.tokens import client_credentials_claims
+from sam_local_cloud.cloudformation.spec import Route
+from sam_local_cloud.cognito.tokens import client_credentials_claims
 from tests.e2e.sign_in import SIGN_IN_API_SCOPE, SignedIn, claims, sign_in
 from tests.e2e.support import (
     API_KINDS,
@@ -86,8 +86,8 @@ def _pool_kid(stack: Stack) -> str:
 
 
 def _callers() -> list[Caller]:
-    from local.cloudformation.spec import read_spec
-    from local.cloudformation.template import translate
+    from sam_local_cloud.cloudformation.spec import read_spec
+    from sam_local_cloud.cloudformation.template import translate
 
     clients = read_spec(translate()).clients
     callers = [
@@ -210,7 +210,7 @@ def test_the_matrix_covers_every_route_and_allows_and_refuses_something() -> Non
 
 def _template_groups() -> list[str]:
     from events.generate import group_scopes
-    from local.cloudformation.template import translate
+    from sam_local_cloud.cloudformation.template import translate
 
     return sorted(group_scopes(translate()))
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.cloudformation.template import ROOT
 from tests.e2e.support import Stack
+from tests.harness import ROOT
 
 VERIFIER_VERSION = "5.2.1"
 NODE_DIR = ROOT / ".local" / "test-node"  # test-only; .local/ is ignored by git

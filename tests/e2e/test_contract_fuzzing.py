@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from local.api_page import local_document
+from sam_local_cloud.api_page import local_document
 from scripts.openapi import SECURITY_SCHEME
 from tests.e2e.console_log import ConsoleLog
 from tests.e2e.support import DEPLOYED, Stack

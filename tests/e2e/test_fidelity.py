@@ -149,8 +149,8 @@ def test_a_throttled_function_is_500_internal_server_error(fidelity: LocalCloud,
 
 
 def test_the_integration_timeout_defaults_to_29_seconds(stack: Stack) -> None:
-    from local.cloudformation.spec import read_spec
-    from local.cloudformation.template import translate
+    from sam_local_cloud.cloudformation.spec import read_spec
+    from sam_local_cloud.cloudformation.template import translate
 
     assert {r.timeout_seconds for r in read_spec(translate()).api.routes if r.function} == {29.0}
 

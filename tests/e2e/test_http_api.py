@@ -21,8 +21,8 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.cloudformation.template import load_source
-from local.cognito.tokens import SigningKey, client_credentials_claims
+from sam_local_cloud.cloudformation.template import load_source
+from sam_local_cloud.cognito.tokens import SigningKey, client_credentials_claims
 from tests.e2e.support import DEPLOYED, FIXTURES
 from tests.harness import LocalCloud, machine_clients, start_local_cloud
 

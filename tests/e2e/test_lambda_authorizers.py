@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import requests
 
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH, load_source, translate
 from tests.e2e.support import DEPLOYED, FIXTURES
-from tests.harness import LocalCloud, start_local_cloud
+from tests.harness import ROOT, LocalCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="a template of its own, on the local cloud")
 

@@ -14,9 +14,8 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.cloudformation.template import ROOT
 from tests.e2e.support import DEPLOYED
-from tests.harness import LocalCloud, start_local_cloud
+from tests.harness import ROOT, LocalCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 SEED = ROOT / "events" / "seed_item.json"

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from local.cloudformation.template import TEMPLATE_PATH
-from local.project import project_of
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH
+from sam_local_cloud.project import project_of
 from tests.e2e.sign_in import sign_in
 from tests.e2e.support import DEPLOYED, Stack
 from tests.harness import LocalCloud, start_local_cloud

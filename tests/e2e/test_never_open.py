@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from local.cloudformation.template import ROOT
 from tests.e2e.support import DEPLOYED, FIXTURES
-from tests.harness import start_local_cloud
+from tests.harness import ROOT, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="about the local cloud itself")
 ELSEWHERE = "a Lambda authorizer (token; its function is not in this template) TokenCheck"
@@ -35,7 +34,7 @@ def test_start_up_stops_on_what_cannot_be_enforced_and_names_it(
     tmp_path: Path, template: str, named: str
 ) -> None:
     outputs = tmp_path / "outputs.json"
-    command = [sys.executable, "-m", "local", "--port", "0", "--outputs", str(outputs)]
+    command = [sys.executable, "-m", "sam_local_cloud", "--port", "0", "--outputs", str(outputs)]
     result = subprocess.run(  # noqa: S603 - our own CLI
         [*command, "--template", str(FIXTURES / template)],
         cwd=ROOT,

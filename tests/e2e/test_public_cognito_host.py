@@ -1,5 +1,5 @@
 """A function that verifies tokens itself fetches the pool's keys from AWS's public Cognito host, by the
-issuer's URL, and gets the local pool's, its code unchanged (local/cognito/public_host.py).
+issuer's URL, and gets the local pool's, its code unchanged (sam_local_cloud/cognito/public_host.py).
 
 The fixture function (tests/fixtures/verifies_tokens_itself/app.py) uses PyJWT's PyJWKClient, urllib
 and requests against `https://cognito-idp.{region}.amazonaws.com/{pool}/...`, with certificates

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from local.outputs import file_name
+from sam_local_cloud.outputs import file_name
 from tests.e2e.support import LOCAL_ONLY
 from tests.harness import free_port, launch
 

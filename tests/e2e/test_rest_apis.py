@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import translate
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import translate
 from tests.e2e.support import DEPLOYED, FIXTURES
 from tests.harness import LocalCloud, client_token, machine_clients, start_local_cloud
 

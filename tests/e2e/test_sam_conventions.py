@@ -24,8 +24,8 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from local.cloudformation.spec import ApiSpec, Route, active, read_spec
-from local.cloudformation.template import translate
+from sam_local_cloud.cloudformation.spec import ApiSpec, Route, active, read_spec
+from sam_local_cloud.cloudformation.template import translate
 from tests.e2e.support import DEPLOYED, FIXTURES
 from tests.harness import ROOT, LocalCloud, LocalCloudDidNotStart, machine_clients, start_local_cloud
 
@@ -274,7 +274,7 @@ def test_a_template_the_cloud_cannot_serve_is_one_named_refusal(
     path = tmp_path / "template.yaml"
     path.write_text(template)
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local", "--port", "0", "--template", str(path),
+        [sys.executable, "-m", "sam_local_cloud", "--port", "0", "--template", str(path),
          "--outputs", str(tmp_path / "o.json")],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

@@ -23,10 +23,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from local.cloudformation.spec import active
-from local.cloudformation.template import ROOT, translate
+from sam_local_cloud.cloudformation.spec import active
+from sam_local_cloud.cloudformation.template import translate
 from tests.e2e.support import DEPLOYED, FIXTURES
-from tests.harness import LocalCloud, start_local_cloud
+from tests.harness import ROOT, LocalCloud, start_local_cloud
 
 pytestmark = pytest.mark.skipif(DEPLOYED, reason="grows a copy of the template")
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from local.cloudformation.template import load_source
+from sam_local_cloud.cloudformation.template import load_source
 from tests.e2e.support import DEPLOYED, FIXTURES
 from tests.harness import ROOT, LocalCloud, start_local_cloud
 
@@ -192,7 +192,8 @@ def test_a_pool_passed_as_a_parameter_is_the_served_pool(tmp_path: Path) -> None
 def start(tmp_path: Path, *templates: str) -> subprocess.CompletedProcess[str]:
     arguments = [item for template in templates for item in ("--template", template)]
     return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local", "--port", "0", "--outputs", str(tmp_path / "o.json"), *arguments],
+        [sys.executable, "-m", "sam_local_cloud", "--port", "0", "--outputs", str(tmp_path / "o.json"),
+         *arguments],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -218,7 +219,7 @@ def test_what_the_stacks_cannot_be_is_a_named_refusal(
 def test_an_authorizer_on_a_pool_no_served_stack_has_is_refused_not_served_open(tmp_path: Path) -> None:
     elsewhere = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Elsewhere"
     done = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "local", "--port", "0", "--outputs", str(tmp_path / "o.json"),
+        [sys.executable, "-m", "sam_local_cloud", "--port", "0", "--outputs", str(tmp_path / "o.json"),
          "--template", str(BY_PARAMETER.parent / "api.yaml"),
          "--parameter-overrides", f"UserPoolArn={elsewhere}", "UserPoolId=us-east-1_Elsewhere",
          "AdminGroupName=admins"],

@@ -1,4 +1,5 @@
-"""State across restarts (local/state.py, docs/local-cloud.md "State across restarts"): a cloud stopped
+"""State across restarts (sam_local_cloud/state.py, docs/local-cloud.md "State across restarts"): a cloud
+stopped
 as Ctrl-C stops it and started again on the same state keeps its products, its pool with the same
 client ids and secrets, its people (password, groups, refresh tokens), and the tokens it issued before;
 `--fresh` starts clean; a state file it cannot read stops the start with a message, not a traceback."""
@@ -15,9 +16,9 @@ from typing import Any
 import pytest
 
 from events.generate import group_scopes
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import translate
-from local.state import KEY_FILE, SAVE_SECONDS, STATE_FILE
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import translate
+from sam_local_cloud.state import KEY_FILE, SAVE_SECONDS, STATE_FILE
 from tests.e2e.sign_in import SignedIn, create_person, refresh, sign_in
 from tests.e2e.support import HTTP, LOCAL_ONLY, REST, Api, Person, Stack, local_stack, new_product
 from tests.harness import LocalCloud, LocalCloudDidNotStart, client_token, start_local_cloud, widest_client

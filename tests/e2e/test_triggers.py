@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import TEMPLATE_PATH, load_source
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH, load_source
 from tests.e2e.support import DEPLOYED, FIXTURES, ROOT
 from tests.harness import LocalCloud, start_local_cloud
 from tests.unit.triggers.support import recorded, wait_for
@@ -361,7 +361,7 @@ def test_a_failed_asynchronous_invocation_shows_in_the_console_and_is_retried(
 def test_a_schedule_fires_now_from_the_command_line(cloud: LocalCloud, record_to: Path) -> None:
     assert cloud.console_path is not None
     outputs = cloud.console_path.parent / "outputs.json"
-    fire = [sys.executable, "-m", "local.fire", "--outputs", str(outputs)]
+    fire = [sys.executable, "-m", "sam_local_cloud.fire", "--outputs", str(outputs)]
 
     listed = subprocess.run([*fire, "--list"], capture_output=True, text=True, cwd=ROOT, check=True)  # noqa: S603
     assert "RecorderFunctionReminder  RecorderFunctionReminder  cron(0 3 * * ? *)" in listed.stdout

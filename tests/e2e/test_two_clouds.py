@@ -1,4 +1,4 @@
-"""Two local clouds side by side, as a user runs them: `python -m local` on two ports from the
+"""Two local clouds side by side, as a user runs them: `python -m sam_local_cloud` on two ports from the
 project's folder, with no --outputs. Each writes its own outputs file and removes it when it stops;
 the README's quick start against either finds the right one, and against a stopped one says so in
 one line instead of a traceback."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from local.outputs import default_path
+from sam_local_cloud.outputs import default_path
 from tests.e2e.support import LOCAL_ONLY
 from tests.harness import ROOT, LocalCloud, free_port, launch
 
@@ -47,7 +47,15 @@ def start(tmp_path: Path) -> LocalCloud:
     port = free_port()
     return launch(
         # Outputs where a user's cloud writes them (the point here); state in the test's own folder.
-        [sys.executable, "-m", "local", "--port", str(port), "--state", str(tmp_path / f"state-{port}")],
+        [
+            sys.executable,
+            "-m",
+            "sam_local_cloud",
+            "--port",
+            str(port),
+            "--state",
+            str(tmp_path / f"state-{port}"),
+        ],
         port=port,
         outputs=default_path(ROOT, port),
         console=tmp_path / f"console-{port}.log",
@@ -89,6 +97,6 @@ def test_the_quick_start_works_against_each_of_two_clouds_and_says_when_one_is_g
     gone = run(quick_start(first.port))
     assert "Traceback" not in gone.stderr
     token_error, *curl_errors = gone.stderr.splitlines()
-    assert token_error.startswith("python3 -m local.client_token: no local cloud on port")
+    assert token_error.startswith("python3 -m sam_local_cloud.client_token: no local cloud on port")
     assert all(line.startswith("curl: (7)") for line in curl_errors), gone.stderr
     assert run(quick_start(second.port)).returncode == 0

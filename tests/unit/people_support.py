@@ -16,12 +16,12 @@ import jwt
 from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
-from local.cloudformation.provision import ACCOUNT_ID
-from local.cognito.hosted import HostedUi
-from local.cognito.people import UserTokens
-from local.cognito.pool import LocalUserPool
-from local.cognito.sign_in_api import TARGET_PREFIX, SignInApi
-from local.cognito.tokens import SigningKey, TokenEndpoint, aws_issuer
+from sam_local_cloud.cloudformation.provision import ACCOUNT_ID
+from sam_local_cloud.cognito.hosted import HostedUi
+from sam_local_cloud.cognito.people import UserTokens
+from sam_local_cloud.cognito.pool import LocalUserPool
+from sam_local_cloud.cognito.sign_in_api import TARGET_PREFIX, SignInApi
+from sam_local_cloud.cognito.tokens import SigningKey, TokenEndpoint, aws_issuer
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"

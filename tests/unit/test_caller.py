@@ -3,10 +3,10 @@ Cognito authorizer (payload format 1.0) and the HTTP API's JWT authorizer (2.0).
 
 import pytest
 
-from local.apigateway.events import authorizer_claims as rest_claims
-from local.apigateway.events import rest_event
-from local.apigateway.events_v2 import http_api_event
 from product_api.caller import Caller, parse_groups
+from sam_local_cloud.apigateway.events import authorizer_claims as rest_claims
+from sam_local_cloud.apigateway.events import rest_event
+from sam_local_cloud.apigateway.events_v2 import http_api_event
 
 
 @pytest.mark.parametrize(

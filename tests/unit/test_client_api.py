@@ -1,4 +1,4 @@
-"""local/cognito/client_api.py on a user pool whose trigger misbehaves on request
+"""sam_local_cloud/cognito/client_api.py on a user pool whose trigger misbehaves on request
 (tests/fixtures/functions/token_trigger.py): GetClientToken's token is /oauth2/token's, through the
 pool's trigger as AWS runs it for machines (V3_0 only), and a rotating client's refresh at
 /oauth2/token rotates too (docs/aws-behaviour.md §4.2, §6). The e2e suite covers the rest

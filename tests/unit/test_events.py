@@ -14,7 +14,8 @@ import pytest
 from samcli.local.lambdafn.env_vars import EnvironmentVariables
 
 from events import generate
-from local.cloudformation.template import ROOT, translate
+from sam_local_cloud.cloudformation.template import translate
+from tests.harness import ROOT
 
 EVENTS_DIR = ROOT / "events"
 README = EVENTS_DIR / "README.md"

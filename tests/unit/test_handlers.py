@@ -23,7 +23,7 @@ import boto3
 import jsonschema
 import pytest
 
-from local.cloudformation.spec import proxy_routes
+from sam_local_cloud.cloudformation.spec import proxy_routes
 from scripts import openapi
 from tests.conftest import TABLE_NAME, machine_claims, person_claims, table_names
 

@@ -3,8 +3,8 @@ properties, the outputs' entries and the e2e suite's Client."""
 
 from __future__ import annotations
 
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import translate
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import translate
 from tests.e2e.support import Client
 from tests.harness import clients_by_scopes, machine_clients, narrowest_client, scopes_of, widest_client
 

@@ -1,4 +1,5 @@
-"""The user pool domain's endpoints for people (local/cognito/hosted.py), over the template's own pool, users
+"""The user pool domain's endpoints for people (sam_local_cloud/cognito/hosted.py), over the template's own
+pool, users
 (local-cloud.toml) and trigger, in moto in this process: authorize, the sign-in page, the code and
 refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §5)."""
 
@@ -15,15 +16,15 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from local.cloudformation.provision import Provisioned, Provisioner
-from local.cloudformation.spec import active, read_spec
-from local.cloudformation.template import TEMPLATE_PATH, translate
-from local.cognito import hosted
-from local.cognito.people import SampleUser, s256
-from local.cognito.tokens import SigningKey
-from local.lambda_.functions import function_configs
-from local.lambda_.runner import Runner
-from local.project import project_of
+from sam_local_cloud.cloudformation.provision import Provisioned, Provisioner
+from sam_local_cloud.cloudformation.spec import active, read_spec
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH, translate
+from sam_local_cloud.cognito import hosted
+from sam_local_cloud.cognito.people import SampleUser, s256
+from sam_local_cloud.cognito.tokens import SigningKey
+from sam_local_cloud.lambda_.functions import function_configs
+from sam_local_cloud.lambda_.runner import Runner
+from sam_local_cloud.project import project_of
 from tests.unit.people_support import REGION, PeopleServer, local_aws, query_of
 
 PEOPLE = {u.username: u for u in project_of(TEMPLATE_PATH).users}
@@ -135,7 +136,8 @@ def disable(server: PeopleServer, user: SampleUser) -> None:
 
 
 def clock_moved_by(seconds: float) -> SimpleNamespace:
-    """A stand-in for the time module as local/cognito/hosted.py uses it, `seconds` later than now."""
+    """A stand-in for the time module as sam_local_cloud/cognito/hosted.py uses it, `seconds` later than
+    now."""
     return SimpleNamespace(time=lambda: time.time() + seconds)
 
 

@@ -21,8 +21,8 @@ from events.generate import (
     sample_person,
     user_client_of,
 )
-from local.cloudformation.spec import proxy_routes
 from product_api.settings import Settings, SettingsError
+from sam_local_cloud.cloudformation.spec import proxy_routes
 from tests.conftest import machine_claims
 
 

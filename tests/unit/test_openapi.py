@@ -8,8 +8,8 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
-from local.cloudformation.spec import proxy_routes
-from local.cloudformation.template import translate
+from sam_local_cloud.cloudformation.spec import proxy_routes
+from sam_local_cloud.cloudformation.template import translate
 from scripts import openapi
 
 COMMITTED = json.loads(openapi.OUTPUT.read_text())

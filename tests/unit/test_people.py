@@ -20,15 +20,16 @@ from typing import Any
 
 import pytest
 
-from local.api_page import REDIRECT_PATH
-from local.cloudformation.provision import check_callback_urls
-from local.cloudformation.resolve import Resolver
-from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
-from local.cognito import people, sign_in_api
-from local.cognito.people import read_users
-from local.lambda_.functions import function_configs
-from local.lambda_.runner import Runner
-from local.project import project_of
+from sam_local_cloud.api_page import REDIRECT_PATH
+from sam_local_cloud.cloudformation.provision import check_callback_urls
+from sam_local_cloud.cloudformation.resolve import Resolver
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH, load_source, translate
+from sam_local_cloud.cognito import people, sign_in_api
+from sam_local_cloud.cognito.people import read_users
+from sam_local_cloud.lambda_.functions import function_configs
+from sam_local_cloud.lambda_.runner import Runner
+from sam_local_cloud.project import project_of
+from tests.harness import ROOT
 from tests.unit.people_support import REGION, PeopleServer, cognito, local_aws, query_of
 
 FIXTURE = ROOT / "tests" / "fixtures" / "people.yaml"
@@ -122,7 +123,7 @@ def sign_in(server: PeopleServer, client: dict[str, Any], name: str, password: s
 
 
 def clock_moved_by(seconds: float) -> SimpleNamespace:
-    """The time module as local/cognito/people.py and sign_in_api.py use it, but later."""
+    """The time module as sam_local_cloud/cognito/people.py and sign_in_api.py use it, but later."""
     return SimpleNamespace(time=lambda: time.time() + seconds, perf_counter=time.perf_counter)
 
 

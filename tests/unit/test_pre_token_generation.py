@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from events.generate import group_scopes, pre_token_function
-from local.cognito.events import pre_token_generation_event
 from product_api.settings import SettingsError
+from sam_local_cloud.cognito.events import pre_token_generation_event
 
 SIGN_IN_API = "TokenGeneration_Authentication"
 HOSTED = "TokenGeneration_HostedAuth"

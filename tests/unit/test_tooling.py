@@ -106,15 +106,20 @@ def test_invoke_without_function_or_event_names_the_variables_and_installs_nothi
 def test_invoke_with_both_runs_the_function_on_the_event(interpreters):
     out = make("-n", "invoke", f"PYTHON={interpreters['good']}", "FUNCTION=F", "EVENT=e.json")
 
-    assert "-m local.invoke F e.json" in out.stdout
+    assert "-m sam_local_cloud.invoke F e.json" in out.stdout
 
 
 def test_local_passes_args_through(interpreters):
     out = make(
-        "-n", "local", f"PYTHON={interpreters['good']}", "ARGS=--parameter-overrides RequireApiKey=true"
+        "-n",
+        "local",
+        f"PYTHON={interpreters['good']}",
+        "ARGS=--parameter-overrides RequireApiKey=true",
     )
 
-    assert "-m local --port 3000 --parameter-overrides RequireApiKey=true" in " ".join(out.stdout.split())
+    assert "sam-local-cloud --port 3000 --parameter-overrides RequireApiKey=true" in " ".join(
+        out.stdout.split()
+    )
 
 
 # ---------------------------------------------------------------- finding Python

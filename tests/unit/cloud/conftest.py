@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.cognito.tokens import SigningKey
+from sam_local_cloud.cognito.tokens import SigningKey
 
 
 @pytest.fixture(scope="session")

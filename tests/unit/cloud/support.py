@@ -8,7 +8,7 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from local.cognito.tokens import aws_issuer
+from sam_local_cloud.cognito.tokens import aws_issuer
 
 REGION = "us-east-1"
 POOL_ID = f"{REGION}_AbCdEf123"

@@ -1,4 +1,5 @@
-"""local/apigateway/gateway.py, ApiKeys: the keys one stage accepts, read from moto's API Gateway, kept
+"""sam_local_cloud/apigateway/gateway.py, ApiKeys: the keys one stage accepts, read from moto's API Gateway,
+kept
 until an API Gateway call may have changed them (docs/aws-behaviour.md §2.1)."""
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import boto3
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from local.apigateway.gateway import ApiKey, ApiKeys
-from local.aws_apis import app
-from local.cloudformation.spec import Quota, Throttle
+from sam_local_cloud.apigateway.gateway import ApiKey, ApiKeys
+from sam_local_cloud.aws_apis import app
+from sam_local_cloud.cloudformation.spec import Quota, Throttle
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 

@@ -1,4 +1,4 @@
-"""The API page's endpoints (local/api_page.py): the local contract, the page and its own assets."""
+"""The API page's endpoints (sam_local_cloud/api_page.py): the local contract, the page and its own assets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from local.api_page import (
+from sam_local_cloud.api_page import (
     API_KEY_SCHEME,
     DOCUMENT_PATH,
     PAGE_PATH,
@@ -19,7 +19,7 @@ from local.api_page import (
     local_document,
     page_endpoints,
 )
-from local.cloudformation.template import ROOT
+from tests.harness import ROOT
 
 CONTRACT = json.loads((ROOT / "docs" / "openapi.json").read_text())
 ORIGIN = "http://127.0.0.1:3000"

@@ -1,4 +1,4 @@
-"""local/apigateway/authorizers.py: API Gateway's Cognito user pool authorizer
+"""sam_local_cloud/apigateway/authorizers.py: API Gateway's Cognito user pool authorizer
 (docs/aws-behaviour.md §1-2)."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from local.apigateway.authorizers import CognitoAuthorizer, Denied, Expired
-from local.cognito.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
+from sam_local_cloud.apigateway.authorizers import CognitoAuthorizer, Denied, Expired
+from sam_local_cloud.cognito.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
 from tests.unit.cloud.support import ISSUER, REGION
 
 READ = "product-api/read_product"

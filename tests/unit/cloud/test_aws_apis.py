@@ -1,4 +1,4 @@
-"""local/aws_apis/: moto's AWS APIs with the per-request work done once, and DynamoDB answers that
+"""sam_local_cloud/aws_apis/: moto's AWS APIs with the per-request work done once, and DynamoDB answers that
 need no conversion written as they are: the same answers as moto's own serializer gives."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.test import EnvironBuilder
 
-from local.aws_apis import app, dynamodb_results
+from sam_local_cloud.aws_apis import app, dynamodb_results
+from tests.harness import ROOT
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 
@@ -195,12 +196,11 @@ def test_request_ids_are_motos_own_drawn_at_once() -> None:
 
 
 def test_moto_is_the_release_the_local_aws_apis_were_written_against() -> None:
-    """An upgrade of moto fails here first: look at each module of local/aws_apis/ against it, then
-    move the pin (pyproject.toml and local/aws_apis/__init__.py) together."""
+    """An upgrade of moto fails here first: look at each module of sam_local_cloud/aws_apis/ against it, then
+    move the pin (pyproject.toml and sam_local_cloud/aws_apis/__init__.py) together."""
     from importlib.metadata import version
 
-    from local.aws_apis import MOTO_VERSION
-    from local.cloudformation.template import ROOT
+    from sam_local_cloud.aws_apis import MOTO_VERSION
 
     assert version("moto") == MOTO_VERSION
     assert f'"moto[server]=={MOTO_VERSION}"' in (ROOT / "pyproject.toml").read_text()
@@ -217,7 +217,7 @@ def test_the_moto_internals_the_local_aws_apis_replace_are_still_there() -> None
     assert {"scan", "put_item", "delete_item"} <= set(vars(Table))
     assert hasattr(cognito_models, "CognitoIdpUserPoolClient")
     assert hasattr(DomainDispatcherApplication, "get_backend_for_host")
-    # local/aws_apis/dynamodb_json.py: the handler's own set-up and action, the recorder's switch
+    # sam_local_cloud/aws_apis/dynamodb_json.py: the handler's own set-up and action, the recorder's switch
     from moto.moto_api import recorder
     from moto.moto_server.werkzeug_app import BackendRequest
 

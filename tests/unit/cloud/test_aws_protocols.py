@@ -2,7 +2,8 @@
 
 boto3's services use four protocols: JSON (DynamoDB, Cognito), query (STS, SNS, IAM, CloudFormation:
 a form body), REST-JSON (Lambda, API Gateway) and REST-XML (S3). Each call here goes over a real socket
-to the server (local/http_server.py) in front of moto (local/aws_apis/), with a short read timeout, so
+to the server (sam_local_cloud/http_server.py) in front of moto (sam_local_cloud/aws_apis/), with a short read
+timeout, so
 a server that waits for more of a body that has ended fails the test instead of hanging it.
 """
 
@@ -16,8 +17,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from local.aws_apis.app import AwsApis
-from local.http_server import Server
+from sam_local_cloud.aws_apis.app import AwsApis
+from sam_local_cloud.http_server import Server
 
 CALLS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "json": ("dynamodb", lambda c: c.list_tables()["TableNames"]),

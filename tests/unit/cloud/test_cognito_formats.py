@@ -1,4 +1,5 @@
-"""local/aws_apis/cognito_ids.py: pool ids, client ids and secrets from moto in Cognito's formats."""
+"""sam_local_cloud/aws_apis/cognito_ids.py: pool ids, client ids and secrets from moto in Cognito's
+formats."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import boto3
 import pytest
 from moto.cognitoidp import models
 
-from local.aws_apis.cognito_ids import use_cognito_formats
+from sam_local_cloud.aws_apis.cognito_ids import use_cognito_formats
 from tests.offline_aws import offline_aws
 
 REGION = "eu-west-1"

@@ -1,4 +1,5 @@
-"""local/console.py: one console line per request part, control characters shown escaped, a function's
+"""sam_local_cloud/console.py: one console line per request part, control characters shown escaped, a
+function's
 metrics (CloudWatch embedded metric format) in one short line."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from local.console import escaped, function_logs, request_line, say
+from sam_local_cloud.console import escaped, function_logs, request_line, say
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import threading
 from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
-from local.cloud import ServedApi, _Dispatcher
+from sam_local_cloud.cloud import ServedApi, _Dispatcher
 
 
 def _dispatcher(gateway) -> tuple[_Dispatcher, list[str]]:
@@ -89,9 +89,9 @@ def test_a_call_signed_for_s3_reaches_s3_whatever_its_path() -> None:
 
 
 def test_the_server_serves_only_once_every_api_and_endpoint_is_wired(monkeypatch, tmp_path) -> None:
-    from local.cloud import LocalCloud, Options, _Dispatcher
-    from local.cognito.public_host import PublicHost
-    from local.http_server import Server
+    from sam_local_cloud.cloud import LocalCloud, Options, _Dispatcher
+    from sam_local_cloud.cognito.public_host import PublicHost
+    from sam_local_cloud.http_server import Server
 
     seen: list[tuple[str, bool]] = []
     serve_forever = Server.serve_forever

@@ -1,4 +1,5 @@
-"""local/aws_apis/dynamodb_json.py: DynamoDB calls answered without moto's Flask app give, byte for byte,
+"""sam_local_cloud/aws_apis/dynamodb_json.py: DynamoDB calls answered without moto's Flask app give, byte for
+byte,
 the answers moto's app gives (the request id aside, which is random in both)."""
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.exceptions import ClientError
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from local.aws_apis import dynamodb_json, use_local_aws
-from local.aws_apis.app import AwsApis
+from sam_local_cloud.aws_apis import dynamodb_json, use_local_aws
+from sam_local_cloud.aws_apis.app import AwsApis
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 

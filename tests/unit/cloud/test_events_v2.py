@@ -1,4 +1,5 @@
-"""local/apigateway/events_v2.py and proxy_v2.py: an HTTP API's payload 2.0 event and the response rules
+"""sam_local_cloud/apigateway/events_v2.py and proxy_v2.py: an HTTP API's payload 2.0 event and the response
+rules
 (docs/aws-behaviour.md, "HTTP APIs")."""
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from local.apigateway.events_v2 import http_event, is_text, jwt_claims
-from local.apigateway.proxy import Malformed
-from local.apigateway.proxy_v2 import DEFAULT_CONTENT_TYPE, http_api_response
+from sam_local_cloud.apigateway.events_v2 import http_event, is_text, jwt_claims
+from sam_local_cloud.apigateway.proxy import Malformed
+from sam_local_cloud.apigateway.proxy_v2 import DEFAULT_CONTENT_TYPE, http_api_response
 
 NOW = 1_587_481_701.067
 

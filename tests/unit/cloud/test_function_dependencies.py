@@ -1,4 +1,5 @@
-"""A function's own requirements.txt (local/lambda_/dependencies.py): installed with pip into a cache
+"""A function's own requirements.txt (sam_local_cloud/lambda_/dependencies.py): installed with pip into a
+cache
 folder named by the file's hash, once; a file pip cannot install is a start-up refusal that names it.
 The package is a real wheel made here, so pip installs it offline."""
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_ import dependencies
-from local.lambda_.dependencies import DependenciesNotInstalled, dependencies_dir
+from sam_local_cloud.lambda_ import dependencies
+from sam_local_cloud.lambda_.dependencies import DependenciesNotInstalled, dependencies_dir
 
 
 def wheel(folder: Path, name: str = "tinydep", version: str = "1.0") -> Path:

@@ -1,4 +1,4 @@
-"""local/lambda_/functions.py: one record of a function's configuration and the
+"""sam_local_cloud/lambda_/functions.py: one record of a function's configuration and the
 environment Lambda gives it."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.resolve import Resolver, pseudo_parameters
-from local.cloudformation.template import ROOT, Template, load_source, translate
-from local.lambda_.functions import FunctionConfig, function_config
+from sam_local_cloud.cloudformation.resolve import Resolver, pseudo_parameters
+from sam_local_cloud.cloudformation.template import Template, load_source, translate
+from sam_local_cloud.lambda_.functions import FunctionConfig, function_config
+from tests.harness import ROOT
 
 REGION = "eu-west-1"
 ENDPOINT = "http://127.0.0.1:3999"
@@ -117,7 +118,7 @@ def test_each_environment_gets_its_own_log_stream(config: FunctionConfig) -> Non
     first = config.environment(region=REGION, endpoint_url=ENDPOINT)["AWS_LAMBDA_LOG_STREAM_NAME"]
     second = config.environment(region=REGION, endpoint_url=ENDPOINT)["AWS_LAMBDA_LOG_STREAM_NAME"]
     assert first != second
-    assert first.startswith("local/[$LATEST]")
+    assert first.startswith("sam_local_cloud/[$LATEST]")
 
 
 def test_empty_endpoint_variables_point_at_the_local_endpoint(

@@ -1,4 +1,5 @@
-"""local/apigateway/gateway.py: API Gateway's steps and answers, on template.yaml's API, with a fake runner.
+"""sam_local_cloud/apigateway/gateway.py: API Gateway's steps and answers, on template.yaml's API, with a fake
+runner.
 
 Requests are werkzeug Requests built in memory; the runner records each call and answers with a Future
 (or never does, for the integration timeout). Nothing opens a socket or starts a function.
@@ -19,12 +20,12 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from local.apigateway.authorizers import CognitoAuthorizer
-from local.apigateway.gateway import MAX_REQUEST_BYTES, RAW_HEADERS, Gateway
-from local.cloudformation.spec import ApiSpec, CloudSpec, Route, read_spec
-from local.cloudformation.template import translate
-from local.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
-from local.lambda_.outcome import (
+from sam_local_cloud.apigateway.authorizers import CognitoAuthorizer
+from sam_local_cloud.apigateway.gateway import MAX_REQUEST_BYTES, RAW_HEADERS, Gateway
+from sam_local_cloud.cloudformation.spec import ApiSpec, CloudSpec, Route, read_spec
+from sam_local_cloud.cloudformation.template import translate
+from sam_local_cloud.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
+from sam_local_cloud.lambda_.outcome import (
     EnvironmentExited,
     Failure,
     FunctionError,
@@ -34,7 +35,7 @@ from local.lambda_.outcome import (
     Throttled,
     TimedOut,
 )
-from local.lambda_.runner import Invocation
+from sam_local_cloud.lambda_.runner import Invocation
 from tests.unit.cloud.support import ISSUER, make_request
 
 API_ID = "a1b2c3d4e5"

@@ -1,5 +1,7 @@
-"""local/apigateway/http_api.py: an HTTP API's steps and fixed answers, on the fixture template's HTTP API
-(tests/fixtures/http_api_only.yaml) with a fake runner; local/cloudformation/spec.py's reading of it.
+"""sam_local_cloud/apigateway/http_api.py: an HTTP API's steps and fixed answers, on the fixture template's
+HTTP API
+(tests/fixtures/http_api_only.yaml) with a fake runner; sam_local_cloud/cloudformation/spec.py's reading of
+it.
 
 Requests are werkzeug Requests built in memory: nothing opens a socket or starts a function.
 """
@@ -17,14 +19,15 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Response
 
-from local.apigateway.http_api import MAX_REQUEST_BYTES, HttpApiGateway
-from local.apigateway.jwt_authorizer import JwtAuthorizer
-from local.apigateway.throttle import Throttling
-from local.cloudformation.spec import HttpApiSpec, Route, Throttle, read_spec
-from local.cloudformation.template import ROOT, load_source, translate
-from local.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
-from local.lambda_.outcome import Failure, FunctionError, Result, Throttled
-from local.lambda_.runner import Invocation
+from sam_local_cloud.apigateway.http_api import MAX_REQUEST_BYTES, HttpApiGateway
+from sam_local_cloud.apigateway.jwt_authorizer import JwtAuthorizer
+from sam_local_cloud.apigateway.throttle import Throttling
+from sam_local_cloud.cloudformation.spec import HttpApiSpec, Route, Throttle, read_spec
+from sam_local_cloud.cloudformation.template import load_source, translate
+from sam_local_cloud.cognito.tokens import SigningKey, client_credentials_claims, jwks_document
+from sam_local_cloud.lambda_.outcome import Failure, FunctionError, Result, Throttled
+from sam_local_cloud.lambda_.runner import Invocation
+from tests.harness import ROOT
 from tests.unit.cloud.support import ISSUER, make_request
 
 FIXTURE = ROOT / "tests" / "fixtures" / "http_api_only.yaml"

@@ -1,4 +1,5 @@
-"""The HTTP API's payload format 2.0 event (local/apigateway/events_v2.py `http_api_event`), rule by rule
+"""The HTTP API's payload format 2.0 event (sam_local_cloud/apigateway/events_v2.py `http_api_event`), rule by
+rule
 as docs/aws-behaviour.md's HTTP API section states them."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import re
 
 import pytest
 
-from local.apigateway.events_v2 import http_api_event, jwt_claims, jwt_scopes
+from sam_local_cloud.apigateway.events_v2 import http_api_event, jwt_claims, jwt_scopes
 
 ACCESS_TOKEN = {
     "sub": "c-1",

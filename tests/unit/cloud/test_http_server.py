@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Response
 
-from local.http_server import Server
+from sam_local_cloud.http_server import Server
 
 
 def answer_with_the_status_in_the_path(environ: dict[str, Any], start_response: Any) -> Any:

@@ -1,4 +1,5 @@
-"""The HTTP server's short path (local/http_server.py) serves exactly what h11 would serve the same way.
+"""The HTTP server's short path (sam_local_cloud/http_server.py) serves exactly what h11 would serve the same
+way.
 
 Every head the short path takes, h11 parses to the same method, target, headers and body length, as a
 keep-alive request with nothing to negotiate; everything else is left to h11. Every answer it writes
@@ -14,7 +15,7 @@ from h11._headers import get_comma_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local.http_server import _reason, _short_request, _short_response
+from sam_local_cloud.http_server import _reason, _short_request, _short_response
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9." + "a" * 400 + ".sig"
 ORDINARY = (

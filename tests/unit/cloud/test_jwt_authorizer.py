@@ -1,4 +1,5 @@
-"""local/apigateway/jwt_authorizer.py: an HTTP API's JWT authorizer, rule by rule (docs/aws-behaviour.md,
+"""sam_local_cloud/apigateway/jwt_authorizer.py: an HTTP API's JWT authorizer, rule by rule
+(docs/aws-behaviour.md,
 "HTTP APIs"). Each test breaks exactly one rule of a token that otherwise passes."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from local.apigateway.jwt_authorizer import (
+from sam_local_cloud.apigateway.jwt_authorizer import (
     BAD_AUDIENCE,
     NOT_A_JWT,
     JwtAuthorizer,
@@ -23,8 +24,8 @@ from local.apigateway.jwt_authorizer import (
     TokenRefused,
     token_from,
 )
-from local.cloudformation.spec import Route
-from local.cognito.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
+from sam_local_cloud.cloudformation.spec import Route
+from sam_local_cloud.cognito.tokens import SigningKey, aws_issuer, client_credentials_claims, jwks_document
 from tests.unit.cloud.support import ISSUER, REGION, make_request
 
 MACHINE = "machine0client0id"

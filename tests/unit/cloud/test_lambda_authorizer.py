@@ -1,4 +1,5 @@
-"""local/apigateway/lambda_authorizer.py and what spec.py reads of Lambda authorizers (docs/aws-behaviour.md
+"""sam_local_cloud/apigateway/lambda_authorizer.py and what spec.py reads of Lambda authorizers
+(docs/aws-behaviour.md
 §11): identity sources, the validation expression, the cache and its TTL, the events, the
 answers and their refusals. The authorizers come from tests/fixtures/lambda_authorizers.yaml; a fake
 runner records each call and answers what the test says, a fake clock moves time on."""
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request
 
-from local.apigateway.authorizers import Authorization, Matched, remember_match
-from local.apigateway.gateway import ApiKey, Gateway
-from local.apigateway.http_api import HttpApiGateway
-from local.apigateway.lambda_authorizer import (
+from sam_local_cloud.apigateway.authorizers import Authorization, Matched, remember_match
+from sam_local_cloud.apigateway.gateway import ApiKey, Gateway
+from sam_local_cloud.apigateway.http_api import HttpApiGateway
+from sam_local_cloud.apigateway.lambda_authorizer import (
     AccessDenied,
     ApiFacts,
     AuthorizerFailed,
@@ -24,7 +25,7 @@ from local.apigateway.lambda_authorizer import (
     Unauthorized,
     stringified,
 )
-from local.cloudformation.spec import (
+from sam_local_cloud.cloudformation.spec import (
     DEFAULT_AUTHORIZER_TTL_SECONDS,
     CloudSpec,
     HttpApiSpec,
@@ -32,9 +33,9 @@ from local.cloudformation.spec import (
     Route,
     read_spec,
 )
-from local.cloudformation.template import translate
-from local.lambda_.outcome import FunctionError, Outcome, Result, TimedOut
-from local.lambda_.runner import Invocation
+from sam_local_cloud.cloudformation.template import translate
+from sam_local_cloud.lambda_.outcome import FunctionError, Outcome, Result, TimedOut
+from sam_local_cloud.lambda_.runner import Invocation
 from tests.e2e.support import FIXTURES
 from tests.unit.cloud.support import make_request
 

@@ -1,4 +1,4 @@
-"""local/aws_apis/ordered_scan.py: Scan pages from an ordered index, page for
+"""sam_local_cloud/aws_apis/ordered_scan.py: Scan pages from an ordered index, page for
 page what moto's own scan returns.
 
 Each test builds tables in moto (in process) and compares the ordered scan with moto's scan, which
@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from local.aws_apis import ordered_scan
+from sam_local_cloud.aws_apis import ordered_scan
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 

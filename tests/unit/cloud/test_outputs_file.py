@@ -1,11 +1,13 @@
 """One outputs file per local cloud, named by its port and removed when it stops; readers find the one
-of the cloud they talk to (local/outputs.py), and `python3 -m local.client_token` says in one line
+of the cloud they talk to (sam_local_cloud/outputs.py), and `python3 -m sam_local_cloud.client_token` says in
+one line
 what is wrong instead of a traceback."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from local import client_token
-from local import outputs as outputs_file
-from local.cloud import LocalCloud, Options
-from local.cloudformation.template import ROOT
+from sam_local_cloud import client_token
+from sam_local_cloud import outputs as outputs_file
+from sam_local_cloud.cloud import LocalCloud, Options
+from tests.harness import ROOT
 
 
 def write(path: Path, port: int, **extra: object) -> Path:
@@ -66,7 +68,7 @@ def test_a_url_without_a_port_is_refused_with_an_example(url):
 def run_client_token(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """As the README runs it: any python3, from the project's folder (here: the module by path)."""
     return subprocess.run(  # noqa: S603 - the project's own module
-        [sys.executable, "-m", "local.client_token", *args],
+        [sys.executable, "-m", "sam_local_cloud.client_token", *args],
         cwd=cwd,
         env={"PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -107,8 +109,13 @@ def test_client_token_names_the_clients_it_could_use(tmp_path):
 
 @pytest.fixture
 def cloud_root(monkeypatch, tmp_path) -> Path:
-    """The folder a cloud writes its default outputs under: a temporary one, not the repository."""
-    monkeypatch.setattr("local.cloud.ROOT", tmp_path)
+    """The project folder a cloud writes its default outputs under (its template's): a temporary copy
+    of this one, not the repository."""
+    for name in ("template.yaml", "samconfig.toml", "local-cloud.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for name in ("functions", "events", "docs"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return tmp_path
 
@@ -146,6 +153,6 @@ def test_client_token_refuses_outputs_left_under_the_port_by_another_cloud(tmp_p
     assert client_token.main(["http://127.0.0.1:3000"]) == 1
 
     assert capsys.readouterr().err == (
-        f"python3 -m local.client_token: {tmp_path.resolve()}/.local/outputs.json holds the outputs of "
-        "the cloud at http://127.0.0.1:3100, not of http://127.0.0.1:3000\n"
+        f"python3 -m sam_local_cloud.client_token: {tmp_path.resolve()}/.local/outputs.json holds the "
+        "outputs of the cloud at http://127.0.0.1:3100, not of http://127.0.0.1:3000\n"
     )

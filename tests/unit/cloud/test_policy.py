@@ -1,4 +1,5 @@
-"""local/apigateway/policy.py: a Lambda authorizer's IAM policy against a method ARN (docs/aws-behaviour.md
+"""sam_local_cloud/apigateway/policy.py: a Lambda authorizer's IAM policy against a method ARN
+(docs/aws-behaviour.md
 §11.2): IAM's wildcards, Deny over Allow, resources case-sensitive and actions not, malformed documents."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.apigateway.policy import Decision, Malformed, decide
+from sam_local_cloud.apigateway.policy import Decision, Malformed, decide
 
 STAGE = "arn:aws:execute-api:us-east-1:123456789012:a1b2c3d4e5/v1"
 GET_PRODUCT = f"{STAGE}/GET/products/42"

@@ -1,4 +1,4 @@
-"""local/apigateway/proxy.py: a Lambda proxy result turned into API Gateway's response,
+"""sam_local_cloud/apigateway/proxy.py: a Lambda proxy result turned into API Gateway's response,
 or Malformed (a 502)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.apigateway.proxy import Malformed, is_binary, proxy_response
+from sam_local_cloud.apigateway.proxy import Malformed, is_binary, proxy_response
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 PNG_BASE64 = base64.b64encode(PNG).decode()

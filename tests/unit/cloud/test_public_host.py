@@ -1,5 +1,6 @@
-"""The user pool's public host (local/cognito/public_host.py) and how an execution environment reaches
-it (local/lambda_/worker.py `route_public_hosts`)."""
+"""The user pool's public host (sam_local_cloud/cognito/public_host.py) and how an execution environment
+reaches
+it (sam_local_cloud/lambda_/worker.py `route_public_hosts`)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.cognito.public_host import HOSTS_VARIABLE, PublicHost
-from local.lambda_ import worker
+from sam_local_cloud.cognito.public_host import HOSTS_VARIABLE, PublicHost
+from sam_local_cloud.lambda_ import worker
 
 REGION = "eu-west-1"
 POOL = "eu-west-1_AbCdEfGhI"

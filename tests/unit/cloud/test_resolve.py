@@ -1,4 +1,5 @@
-"""local/cloudformation/resolve.py: CloudFormation intrinsics evaluated against locally known values."""
+"""sam_local_cloud/cloudformation/resolve.py: CloudFormation intrinsics evaluated against locally known
+values."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.resolve import Resolver, Unresolvable, pseudo_parameters
+from sam_local_cloud.cloudformation.resolve import Resolver, Unresolvable, pseudo_parameters
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 

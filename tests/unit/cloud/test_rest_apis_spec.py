@@ -1,4 +1,4 @@
-"""local/cloudformation/spec.py: a template with several REST APIs (tests/fixtures/rest_apis.yaml),
+"""sam_local_cloud/cloudformation/spec.py: a template with several REST APIs (tests/fixtures/rest_apis.yaml),
 each read into its own ApiSpec from its own body, stage and gateway responses; which one is first
 (served on PORT) follows the order the template is written in.
 
@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from local.cloud import ServedStack
-from local.cloudformation.spec import CloudSpec, read_spec
-from local.cloudformation.template import ROOT, TemplateRefused, load_source, translate
+from sam_local_cloud.cloud import ServedStack
+from sam_local_cloud.cloudformation.spec import CloudSpec, read_spec
+from sam_local_cloud.cloudformation.template import TemplateRefused, load_source, translate
+from tests.harness import ROOT
 
 TEMPLATE = ROOT / "tests" / "fixtures" / "rest_apis.yaml"
 

@@ -1,11 +1,12 @@
-"""local/apigateway/routes.py: request paths matched to the API's resources as API Gateway matches them."""
+"""sam_local_cloud/apigateway/routes.py: request paths matched to the API's resources as API Gateway matches
+them."""
 
 from __future__ import annotations
 
 import pytest
 
-from local.apigateway.routes import RouteTable
-from local.cloudformation.spec import Route
+from sam_local_cloud.apigateway.routes import RouteTable
+from sam_local_cloud.cloudformation.spec import Route
 
 
 def route(resource: str, method: str = "GET") -> Route:

@@ -1,4 +1,4 @@
-"""local/lambda_/runner.py: a function's execution environments scale as Lambda's do
+"""sam_local_cloud/lambda_/runner.py: a function's execution environments scale as Lambda's do
 (docs/aws-behaviour.md §7).
 
 The function is tests/fixtures/functions/gate.py, run in real worker processes: each call notes its
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from local.lambda_.functions import FunctionConfig
-from local.lambda_.outcome import FunctionError, Throttled
-from local.lambda_.runner import Invocation, Runner
+from sam_local_cloud.lambda_.functions import FunctionConfig
+from sam_local_cloud.lambda_.outcome import FunctionError, Throttled
+from sam_local_cloud.lambda_.runner import Invocation, Runner
 from tests.e2e.support import FIXTURES
 
 FUNCTION = "GateFunction"

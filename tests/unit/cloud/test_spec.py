@@ -1,4 +1,4 @@
-"""local/cloudformation/spec.py: what the transformed template declares, read into the
+"""sam_local_cloud/cloudformation/spec.py: what the transformed template declares, read into the
 records the local cloud serves.
 
 Expectations come from the SAM source (template.yaml as written) or the fixture templates, so a route
@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.spec import DEFAULT_INTEGRATION_TIMEOUT_MS, CloudSpec, Throttle, read_spec
-from local.cloudformation.template import ROOT, TEMPLATE_PATH, load_source, translate
+from sam_local_cloud.cloudformation.spec import DEFAULT_INTEGRATION_TIMEOUT_MS, CloudSpec, Throttle, read_spec
+from sam_local_cloud.cloudformation.template import TEMPLATE_PATH, load_source, translate
+from tests.harness import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"
 

@@ -1,6 +1,7 @@
 """The template's resources made in the local AWS APIs: Ref and Fn::GetAtt in CloudFormation's shapes,
 physical names as CloudFormation makes them, the order they are made in, and what is not reproduced
-(local/cloudformation/provision.py, inventory.py, local/aws_apis/cloudformation_models.py).
+(sam_local_cloud/cloudformation/provision.py, inventory.py,
+sam_local_cloud/aws_apis/cloudformation_models.py).
 The shapes are CloudFormation's documented return values: docs/aws-behaviour.md §13."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import boto3
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from local.cloudformation.inventory import (
+from sam_local_cloud.cloudformation.inventory import (
     CREATED,
     NO_EMULATION,
     NOT_REPRODUCED,
@@ -24,10 +25,10 @@ from local.cloudformation.inventory import (
     references,
     report,
 )
-from local.cloudformation.provision import Provisioned, Provisioner, bucket_notifications
-from local.cloudformation.resolve import Unresolvable
-from local.cloudformation.spec import read_spec
-from local.cloudformation.template import Template
+from sam_local_cloud.cloudformation.provision import Provisioned, Provisioner, bucket_notifications
+from sam_local_cloud.cloudformation.resolve import Unresolvable
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import Template
 from tests.offline_aws import offline_aws
 
 REGION = "us-east-1"

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from local.__main__ import parse_args
-from local.cloudformation.spec import active, read_spec
-from local.cloudformation.template import translate
+from sam_local_cloud.__main__ import parse_args
+from sam_local_cloud.cloudformation.spec import active, read_spec
+from sam_local_cloud.cloudformation.template import translate
 
 
 def test_templates_are_read_in_order_each_with_its_stack_name(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""local/state.py and local/aws_apis/snapshot.py: moto's state pickled and put back, and a state folder
+"""sam_local_cloud/state.py and sam_local_cloud/aws_apis/snapshot.py: moto's state pickled and put back, and a
+state folder
 that is locked, emptied on --fresh, and refused with a message when its file cannot be read."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws_apis import MOTO_VERSION, snapshot
-from local.aws_apis.ordered_scan import use_ordered_scans
-from local.state import FORMAT, KEY_FILE, STATE_FILE, StateStore
+from sam_local_cloud.aws_apis import MOTO_VERSION, snapshot
+from sam_local_cloud.aws_apis.ordered_scan import use_ordered_scans
+from sam_local_cloud.state import FORMAT, KEY_FILE, STATE_FILE, StateStore
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 

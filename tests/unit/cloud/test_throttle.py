@@ -1,4 +1,4 @@
-"""local/apigateway/throttle.py: stage and usage-plan token buckets, and usage-plan quotas
+"""sam_local_cloud/apigateway/throttle.py: stage and usage-plan token buckets, and usage-plan quotas
 (docs/aws-behaviour.md §7)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local.apigateway.errors import QuotaExceeded, Throttled
-from local.apigateway.throttle import QuotaCounter, Throttling, TokenBucket
-from local.cloudformation.spec import Quota, Throttle
+from sam_local_cloud.apigateway.errors import QuotaExceeded, Throttled
+from sam_local_cloud.apigateway.throttle import QuotaCounter, Throttling, TokenBucket
+from sam_local_cloud.cloudformation.spec import Quota, Throttle
 
 # Refills one token every ~3 hours: no refill during a test, whatever the machine's speed.
 NO_REFILL = 0.0001

@@ -1,4 +1,4 @@
-"""local/cognito/tokens.py: the pool's token endpoint and signing key, as Cognito serves them
+"""sam_local_cloud/cognito/tokens.py: the pool's token endpoint and signing key, as Cognito serves them
 (docs/aws-behaviour.md §4).
 
 App clients live in moto's Cognito, as in the local cloud; requests are werkzeug Requests built in memory.
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.wrappers import Response
 
-from local.cognito.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
+from sam_local_cloud.cognito.tokens import ClientDirectory, SigningKey, TokenEndpoint, aws_issuer
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION, make_request
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.cloudformation.template import Template, translate
+from sam_local_cloud.cloudformation.template import Template, translate
 
 
 @pytest.fixture(params=["false", "true"], ids=["no-api-key", "api-key"])

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from local.cloudformation.template import Template, load_source, openapi_body, translate
+from sam_local_cloud.cloudformation.template import Template, load_source, openapi_body, translate
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "x-amazon-apigateway-any-method"}
 

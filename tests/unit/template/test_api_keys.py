@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import Template, translate
+from sam_local_cloud.cloudformation.template import Template, translate
 from tests.unit.template.support import (
     ROUTES,
     SOURCE,

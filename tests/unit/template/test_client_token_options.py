@@ -8,7 +8,7 @@ from typing import Any
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from local.cloudformation.template import Template, load_source, translate
+from sam_local_cloud.cloudformation.template import Template, load_source, translate
 from tests.unit.template.support import mentions
 
 CLIENT_TOKEN_FLOW = "ALLOW_CLIENT_TOKEN_AUTH"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.cloudformation.template import Template, load_source
+from sam_local_cloud.cloudformation.template import Template, load_source
 from tests.unit.template.support import (
     ROUTES,
     SOURCE,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from local.cloudformation.template import ROOT, Template, openapi_body
+from sam_local_cloud.cloudformation.template import Template, openapi_body
+from tests.harness import ROOT
 from tests.unit.template.support import broken, mentions
 
 CORS_GATEWAY_RESPONSES = ("DEFAULT_4XX", "DEFAULT_5XX", "UNAUTHORIZED")

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import ROOT, Template, load_source, translate
+from sam_local_cloud.cloudformation.template import Template, load_source, translate
+from tests.harness import ROOT
 from tests.unit.template.support import as_list, broken, evaluate_condition, mentions, references
 
 COGNITO_DOMAIN_PREFIX = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import ROOT, Template, load_source
+from sam_local_cloud.cloudformation.template import Template, load_source
+from tests.harness import ROOT
 from tests.unit.template.support import (
     READ_FUNCTIONS,
     SOURCE,

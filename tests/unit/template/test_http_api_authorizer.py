@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from local.cloudformation.template import Template
+from sam_local_cloud.cloudformation.template import Template
 from tests.unit.template.support import broken, http_api, http_routes, jwt_schemes, mentions, references
 
 ISSUER = re.compile(r"^https://cognito-idp\.(?:\$\{AWS::Region\}|[a-z0-9-]+)\.amazonaws\.com/\$\{(\w+)\}$")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import Template
+from sam_local_cloud.cloudformation.template import Template
 from tests.unit.template.support import (
     ROUTES,
     broken,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.cloudformation.template import Template, openapi_body
 from product_api.cors import EXPOSE_HEADERS
+from sam_local_cloud.cloudformation.template import Template, openapi_body
 from tests.unit.template.support import broken, http_api, mentions, references
 
 REST_ONLY_HEADERS = {"x-api-key"}  # API keys exist on REST APIs only

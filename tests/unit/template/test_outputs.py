@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from local.cloudformation.template import Template
+from sam_local_cloud.cloudformation.template import Template
 from tests.unit.template.support import broken, references, text_of
 
 # Output -> the resource its value must be built from.

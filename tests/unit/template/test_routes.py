@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.cloudformation.template import Template, load_source, openapi_body, translate
+from sam_local_cloud.cloudformation.template import Template, load_source, openapi_body, translate
 from tests.unit.template.support import (
     READ_FUNCTIONS,
     ROUTES,

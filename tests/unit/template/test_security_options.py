@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from local.cloudformation.resolve import Resolver
-from local.cloudformation.spec import active
-from local.cloudformation.template import Template, load_source, translate
+from sam_local_cloud.cloudformation.resolve import Resolver
+from sam_local_cloud.cloudformation.spec import active
+from sam_local_cloud.cloudformation.template import Template, load_source, translate
 from tests.unit.template.support import (
     ROUTES,
     SOURCE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from local.triggers.delivery import Deliveries
+from sam_local_cloud.triggers.delivery import Deliveries
 from tests.unit.triggers.support import Console, recorder_runner
 
 

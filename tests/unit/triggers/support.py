@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from local.lambda_.functions import FunctionConfig
-from local.lambda_.runner import Runner
+from sam_local_cloud.lambda_.functions import FunctionConfig
+from sam_local_cloud.lambda_.runner import Runner
 from tests.e2e.support import FIXTURES
 
 REGION = "us-east-1"
@@ -55,7 +55,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10, what: str = "the
 
 
 class Console:
-    """What the event sources said, line by line (in place of local/console.py's say)."""
+    """What the event sources said, line by line (in place of sam_local_cloud/console.py's say)."""
 
     def __init__(self) -> None:
         self.lines: list[str] = []

@@ -1,4 +1,5 @@
-"""local/triggers/delivery.py: asynchronous invocations as Lambda makes them: two retries of a failed
+"""sam_local_cloud/triggers/delivery.py: asynchronous invocations as Lambda makes them: two retries of a
+failed
 event, throttles retried until the event's maximum age, EventInvokeConfig obeyed, every failure in
 the console (docs/aws-behaviour.md §14.1). Lambda's delays (1 and 2 minutes) are shortened here."""
 
@@ -7,8 +8,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from local.lambda_.runner import Runner
-from local.triggers.delivery import AsyncConfig, Deliveries
+from sam_local_cloud.lambda_.runner import Runner
+from sam_local_cloud.triggers.delivery import AsyncConfig, Deliveries
 from tests.unit.triggers.support import FUNCTION, FUNCTION_ARN, Console, recorded, recorder_runner, wait_for
 
 FAST = (0.1, 0.2)

@@ -1,4 +1,5 @@
-"""local/triggers/__init__.py: the event sources of a SAM template (each `Events:` type), read from the
+"""sam_local_cloud/triggers/__init__.py: the event sources of a SAM template (each `Events:` type), read from
+the
 transformed template as the SAM translator writes them, and named at start-up: served, or not
 reproduced with the reason."""
 
@@ -13,14 +14,14 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from local import fire
-from local.cloudformation.resolve import Resolver, pseudo_parameters
-from local.cloudformation.template import Template, load_source, translate
-from local.lambda_.functions import function_configs
-from local.lambda_.runner import Runner
-from local.triggers import EventSources
-from local.triggers.sqs import SqsMapping
-from local.triggers.streams import StreamMapping
+from sam_local_cloud import fire
+from sam_local_cloud.cloudformation.resolve import Resolver, pseudo_parameters
+from sam_local_cloud.cloudformation.template import Template, load_source, translate
+from sam_local_cloud.lambda_.functions import function_configs
+from sam_local_cloud.lambda_.runner import Runner
+from sam_local_cloud.triggers import EventSources
+from sam_local_cloud.triggers.sqs import SqsMapping
+from sam_local_cloud.triggers.streams import StreamMapping
 from tests.e2e.support import FIXTURES
 
 REGION, ACCOUNT = "us-east-1", "123456789012"

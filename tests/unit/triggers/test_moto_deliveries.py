@@ -1,4 +1,4 @@
-"""local/aws_apis/lambda_deliveries.py: what moto would hand its own Lambda (SNS, S3, EventBridge),
+"""sam_local_cloud/aws_apis/lambda_deliveries.py: what moto would hand its own Lambda (SNS, S3, EventBridge),
 after moto's own matching, reaches the local cloud's functions in AWS's event shapes
 (docs/aws-behaviour.md §14.3, §14.5, §14.6); moto's other deliveries are untouched."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local.aws_apis import lambda_deliveries
+from sam_local_cloud.aws_apis import lambda_deliveries
 from tests.offline_aws import offline_aws
 from tests.unit.triggers.support import FUNCTION_ARN, REGION
 

@@ -1,4 +1,4 @@
-"""local/triggers/schedule_expressions.py and schedules.py: rate(), cron() and at() fire when AWS's
+"""sam_local_cloud/triggers/schedule_expressions.py and schedules.py: rate(), cron() and at() fire when AWS's
 rules say, and a rule's target gets the scheduled event (docs/aws-behaviour.md §14.6)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.triggers.schedule_expressions import Cron, InvalidExpression, Rate, parse
-from local.triggers.schedules import Schedule, Scheduler, enabled_in
+from sam_local_cloud.triggers.schedule_expressions import Cron, InvalidExpression, Rate, parse
+from sam_local_cloud.triggers.schedules import Schedule, Scheduler, enabled_in
 
 START = datetime(2026, 3, 4, 10, 7, 30, tzinfo=UTC)  # a Wednesday
 

@@ -1,4 +1,5 @@
-"""local/triggers/sqs.py: an SQS event source mapping runs the recorder function on batches of a moto
+"""sam_local_cloud/triggers/sqs.py: an SQS event source mapping runs the recorder function on batches of a
+moto
 queue's messages, with Lambda's rules (docs/aws-behaviour.md §14.2)."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.triggers.delivery import Deliveries
-from local.triggers.sqs import SqsMapping, SqsPoller, failed_items
+from sam_local_cloud.triggers.delivery import Deliveries
+from sam_local_cloud.triggers.sqs import SqsMapping, SqsPoller, failed_items
 from tests.offline_aws import offline_aws
 from tests.unit.triggers.support import FUNCTION, REGION, Console, recorded, recorder_runner, wait_for
 

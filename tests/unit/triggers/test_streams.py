@@ -1,4 +1,5 @@
-"""local/triggers/streams.py: DynamoDB stream and Kinesis mappings run the recorder function on a moto
+"""sam_local_cloud/triggers/streams.py: DynamoDB stream and Kinesis mappings run the recorder function on a
+moto
 stream's records, in order, with Lambda's rules (docs/aws-behaviour.md §14.4)."""
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from local.triggers.delivery import Deliveries
-from local.triggers.streams import StreamMapping, StreamPoller, _failed_sequence
+from sam_local_cloud.triggers.delivery import Deliveries
+from sam_local_cloud.triggers.streams import StreamMapping, StreamPoller, _failed_sequence
 from tests.offline_aws import offline_aws
 from tests.unit.triggers.support import FUNCTION, REGION, Console, recorded, recorder_runner
 

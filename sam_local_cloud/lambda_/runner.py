@@ -1,0 +1,498 @@
+"""Lambda functions as local execution environments: long-lived worker processes, as many as needed.
+
+An execution environment is a process (sam_local_cloud/lambda_/worker.py), started with the function's
+environment set
+before the handler is imported, so each one cold-starts once and keeps its own module cache, as in
+Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts.
+
+Two numbers bound a function (docs/aws-behaviour.md §7):
+- its concurrency limit, where Lambda throttles: its ReservedConcurrentExecutions, or else the limit of
+  a smaller account that `python -m sam_local_cloud --concurrency N` models; with neither, none (a standard
+  account's 1,000 concurrent executions, which a laptop's load never reaches). A call beyond the limit
+  is throttled: it gets no environment and its Invocation says so (`throttled`), as Lambda answers 429
+  TooManyRequestsException; the gateway turns that into API Gateway's answer
+  (sam_local_cloud/apigateway/errors.py, LambdaThrottled);
+- the environments the laptop runs at once (LOCAL_ENVIRONMENTS, or fewer when the limit is lower): a
+  call within the limit that finds them all busy waits for one to be free, where Lambda would have
+  started another.
+A call that outlives the function's Timeout kills its environment; the next call that needs one
+cold-starts a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import math
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sam_local_cloud.lambda_.functions import FunctionConfig
+from sam_local_cloud.lambda_.outcome import (
+    EnvironmentExited,
+    FunctionError,
+    InitFailed,
+    Outcome,
+    ResponseTooLarge,
+    Result,
+    Throttled,
+    TimedOut,
+    outcome_of_reply,
+)
+from sam_local_cloud.lambda_.worker import LOG_MARKER
+
+_WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+# Execution environments the laptop runs at once per function. Each is a process of some 65 MB that
+# takes a quarter of a second of CPU to start; ten of them keep a laptop's cores busy on the local
+# cloud's handlers (which mostly wait on the local AWS APIs, in the cloud's own process), so more would
+# cost memory and cold starts without serving calls sooner. Calls beyond them wait for one.
+LOCAL_ENVIRONMENTS = 10
+INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
+_COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
+_READ_BYTES = 1024 * 1024
+
+
+@dataclass
+class Invocation:
+    function: str
+    outcome: Outcome
+    logs: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def payload(self) -> Any:
+        """What the handler returned; None unless it returned."""
+        return self.outcome.payload if isinstance(self.outcome, Result) else None
+
+    @property
+    def error(self) -> str | None:
+        """How it failed, as Lambda's log says it; None when the handler returned."""
+        return None if isinstance(self.outcome, Result) else self.outcome.describe()
+
+    @property
+    def throttled(self) -> bool:
+        return isinstance(self.outcome, Throttled)
+
+
+# One call on the environment reserved for it: (event, request id, trace id) -> its Invocation.
+Call = Callable[[dict[str, Any], str | None, str | None], Invocation]
+
+
+class _Process:
+    """One running worker. Its pipes are read by the thread running its call, never by a thread of
+    their own: a warm call then crosses no thread (docs/performance.md), and calls to one
+    environment come one at a time, so only one thread reads them at once."""
+
+    def __init__(self, config: FunctionConfig, environment: dict[str, str]):
+        self.popen = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
+            [sys.executable, str(_WORKER_SCRIPT), config.handler, str(config.code_dir)]
+            + [str(path) for path in config.python_paths],
+            cwd=config.code_dir,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        stdin, stdout, stderr = self.popen.stdin, self.popen.stdout, self.popen.stderr
+        assert stdin is not None
+        assert stdout is not None
+        assert stderr is not None
+        self._stdin = stdin
+        self._replies_fd = stdout.fileno()
+        self._logs_fd = stderr.fileno()
+        self._poll = select.poll()
+        self._poll.register(self._replies_fd, select.POLLIN)
+        self._poll.register(self._logs_fd, select.POLLIN)
+        self._open = {self._replies_fd, self._logs_fd}  # the pipes not yet at their end
+        self._partial = {self._replies_fd: b"", self._logs_fd: b""}
+        self._replies: deque[dict[str, Any] | None] = deque()  # None: the worker is gone
+        self._logs: list[str] = []
+        self._ended: set[str] = set()
+        self.initialized = False  # the handler is imported (or failed to be), or the worker is gone
+
+    def wait_initialized(self, seconds: float) -> None:
+        """Until the worker says its handler is imported (its first line), it exits, or `seconds` pass."""
+        with contextlib.suppress(TimeoutError):
+            self.reply(time.monotonic() + seconds)
+            self.initialized = True
+
+    def read(self, deadline: float) -> bool:
+        """Read what the worker has written, waiting for it up to `deadline` (monotonic); False when
+        nothing came in time (or the worker is gone and everything is read)."""
+        if not self._open:
+            return False
+        timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        ready = self._poll.poll(timeout_ms)
+        for fd, _ in ready:
+            chunk = os.read(fd, _READ_BYTES)
+            if not chunk:
+                self._poll.unregister(fd)
+                self._open.discard(fd)
+                if fd == self._replies_fd:
+                    self._replies.append(None)
+            self._take_lines(fd, chunk)
+        return bool(ready)
+
+    def _take_lines(self, fd: int, chunk: bytes) -> None:
+        data = self._partial[fd] + chunk
+        *lines, self._partial[fd] = data.split(b"\n")
+        if fd == self._replies_fd:
+            self._replies.extend(json.loads(line) for line in lines)
+            return
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace")
+            if line.startswith(LOG_MARKER):
+                self._ended.add(line[len(LOG_MARKER) :].strip())
+            else:
+                self._logs.append(line)
+
+    def send(self, request: dict[str, Any]) -> None:
+        self._stdin.write(json.dumps(request).encode() + b"\n")
+        self._stdin.flush()
+
+    def reply(self, deadline: float) -> dict[str, Any] | None:
+        """The worker's next reply; None when it is gone; TimeoutError when none came by `deadline`."""
+        while not self._replies:
+            if self._replies_fd not in self._open:
+                return None
+            if not self.read(deadline) and time.monotonic() >= deadline:
+                raise TimeoutError
+        return self._replies.popleft()
+
+    def take_logs(self, request_id: str, wait_seconds: float = 1.0) -> list[str]:
+        """This invocation's log lines: everything up to its end marker (or up to the worker's exit)."""
+        deadline = time.monotonic() + wait_seconds
+        while request_id not in self._ended and self._logs_fd in self._open and self.read(deadline):
+            pass
+        self._ended.discard(request_id)
+        lines, self._logs = self._logs, []
+        return lines
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.popen.kill()
+        self.popen.wait()
+
+
+class Environments:
+    """One function's execution environments: idle ones are reused, busy ones counted up to
+    `environments`; calls beyond `limit` (None: no limit) are throttled, the others wait for one."""
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        environment: dict[str, str],
+        limit: int | None,
+        cold_starts: threading.Semaphore | None = None,
+        environments: int = LOCAL_ENVIRONMENTS,
+    ):
+        self.config = config
+        self.environment = environment
+        self.limit = limit
+        self.environments = environments if limit is None else min(limit, environments)
+        self._cold_starts = cold_starts or threading.Semaphore(_COLD_STARTS_AT_ONCE)
+        self._idle: list[_Process] = []  # the most recently used last: it is the one reused
+        self._all: set[_Process] = set()
+        self._busy = 0  # calls holding an environment, including one still starting for them
+        self._admitted = 0  # calls within the limit: holding an environment or waiting for one
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+
+    @property
+    def count(self) -> int:
+        """Environments now alive, busy or idle."""
+        with self._lock:
+            return len(self._all)
+
+    def reserve(self) -> Call | None:
+        """An environment for one call (an idle one, or a new one), or None: the call is throttled."""
+        slot = self.take()
+        return None if slot is None else functools.partial(self.run, slot.process)
+
+    def take(self) -> _Slot | None:
+        """A place for one call, with the idle environment it runs on (None: one is to start), once one
+        is free; or None: the call is beyond the limit. `run` or `begin` must follow, and frees it."""
+        with self._lock:
+            if self.limit is not None and self._admitted >= self.limit:
+                return None
+            self._admitted += 1
+            while self._busy >= self.environments and not self._stopped:
+                self._freed.wait()
+            if self._stopped:  # the cloud is stopping: no environment will be free again
+                self._admitted -= 1
+                return None
+            self._busy += 1
+            while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
+                self._all.discard(self._idle.pop())
+            return _Slot(self._idle.pop() if self._idle else None)  # the most recently used
+
+    def invoke(
+        self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Invocation:
+        call = self.reserve()
+        return call(event, request_id, trace_id) if call else self.throttled()
+
+    def throttled(self) -> Invocation:
+        return Invocation(function=self.config.logical_id, outcome=Throttled())
+
+    def stop(self) -> None:
+        with self._lock:
+            processes, self._all, self._idle = list(self._all), set(), []
+            self._stopped = True
+            self._freed.notify_all()
+        for process in processes:
+            process.kill()
+
+    def run(
+        self,
+        process: _Process | None,
+        event: dict[str, Any],
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> Invocation:
+        """The whole call, in this thread: a cold start if it needs one, until its outcome and logs."""
+        return self.begin(process, event, request_id, trace_id).finish()
+
+    def begin(
+        self,
+        process: _Process | None,
+        event: dict[str, Any],
+        request_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> _Running:
+        """The call sent to its environment (started first if `process` is None)."""
+        try:
+            cold = process is None
+            if process is None:
+                process = self._start()
+            return _Running(self, process, event, request_id or str(uuid.uuid4()), trace_id, cold)
+        except BaseException:
+            self.release(process)
+            raise
+
+    def release(self, process: _Process | None) -> None:
+        """The call's place freed; its environment kept for the next call if it is still alive."""
+        with self._lock:
+            self._busy -= 1
+            self._admitted -= 1
+            self._freed.notify()
+            if process is not None and process.alive and process in self._all:
+                self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
+            elif process is not None:
+                self._all.discard(process)
+
+    def _start(self) -> _Process:
+        """A new environment, once its handler is imported or its init has run out of time.
+
+        Cold starts take turns, one per core at a time: on a laptop, twenty environments importing
+        at once would starve one another past Lambda's init limit, which in AWS they never share.
+        """
+        with self._cold_starts:
+            process = _Process(self.config, self.environment)
+            with self._lock:
+                self._all.add(process)
+            process.wait_initialized(INIT_TIMEOUT_SECONDS)
+        return process
+
+
+@dataclass(frozen=True)
+class _Slot:
+    process: _Process | None  # None: the call starts an environment of its own
+
+
+class _Running:
+    """One call, sent to its environment: `wait` for its end, then `finish` it exactly once."""
+
+    def __init__(
+        self,
+        environments: Environments,
+        process: _Process,
+        event: dict[str, Any],
+        request_id: str,
+        trace_id: str | None,
+        cold: bool,
+    ):
+        self._environments = environments
+        self._process = process
+        self._request_id = request_id
+        self._cold = cold
+        self._timeout = environments.config.timeout_seconds
+        self._started = time.perf_counter()
+        self._deadline = time.monotonic() + self._timeout
+        self._outcome: Outcome | None = None
+        self._duration_ms = 0.0
+        # Lambda limits init on its own (10 s) and starts the function's Timeout after it
+        # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
+        if not process.initialized:
+            process.kill()
+            self._outcome = InitFailed(
+                "TimeoutError", f"init did not finish within Lambda's {INIT_TIMEOUT_SECONDS} s"
+            )
+            return
+        try:
+            process.send(
+                {
+                    "event": event,
+                    "requestId": request_id,
+                    "invokedFunctionArn": environments.config.arn,
+                    "deadlineMs": time.time() * 1000 + self._timeout * 1000,
+                    "traceId": trace_id or new_trace_id(),
+                }
+            )
+        except OSError:  # the worker is gone (a broken pipe)
+            self._outcome = EnvironmentExited()
+
+    def wait(self, until: float) -> bool:
+        """Whether the call has ended by `until` (monotonic): its reply came, or its Timeout ran out
+        (which kills its environment). Its reply is read by the thread that waits."""
+        if self._outcome is None:
+            try:
+                reply = self._process.reply(min(until, self._deadline))
+            except TimeoutError:
+                if time.monotonic() < self._deadline:
+                    return False
+                self._process.kill()
+                self._outcome = TimedOut(self._timeout)
+            except ValueError:  # not JSON: nothing more can be understood of this environment
+                self._process.kill()
+                self._outcome = EnvironmentExited()
+            else:
+                self._outcome = EnvironmentExited() if reply is None else outcome_of_reply(reply)
+            self._duration_ms = (time.perf_counter() - self._started) * 1000
+        return True
+
+    def finish(self) -> Invocation:
+        """Its Invocation, once it has ended (waiting as long as the function may run); its
+        environment freed, or stopped when the outcome leaves it unusable."""
+        process = self._process
+        try:
+            self.wait(self._deadline)
+            outcome = self._outcome
+            assert outcome is not None
+            logs = process.take_logs(self._request_id)
+            if not isinstance(outcome, Result | FunctionError | ResponseTooLarge) or not process.alive:
+                process.kill()  # this environment is done: the next call that needs one starts anew
+            return Invocation(
+                function=self._environments.config.logical_id,
+                outcome=outcome,
+                logs=logs,
+                duration_ms=self._duration_ms,
+                cold_start=self._cold,
+            )
+        finally:
+            self._environments.release(process)
+
+
+class _RunByCaller(Future[Invocation]):
+    """A call to a warm environment whose reply is read by the thread that waits for its result, so
+    the call crosses no thread. If that thread stops waiting first (API Gateway's integration
+    timeout), a thread of the runner's waits on for the function, which runs on as in Lambda."""
+
+    def __init__(self, running: _Running, threads: ThreadPoolExecutor):
+        super().__init__()
+        self.set_running_or_notify_cancel()  # it is: the event has been sent
+        self._running = running
+        self._threads = threads
+        self._claimed = threading.Lock()  # held by the one thread that reads the reply
+
+    def result(self, timeout: float | None = None) -> Invocation:
+        until = math.inf if timeout is None else time.monotonic() + timeout
+        if self._claimed.acquire(blocking=False):
+            if self._running.wait(until):
+                self._finish()
+            else:
+                self._threads.submit(self._finish)
+        return super().result(None if timeout is None else max(0.0, until - time.monotonic()))
+
+    def _finish(self) -> None:
+        try:
+            self.set_result(self._running.finish())
+        except BaseException as error:
+            self.set_exception(error)
+
+
+class Runner:
+    """All functions of the template, each with its execution environments."""
+
+    def __init__(
+        self,
+        configs: dict[str, FunctionConfig],
+        *,
+        region: str,
+        endpoint_url: str | None,
+        concurrency: int | None = None,
+        environments: int = LOCAL_ENVIRONMENTS,
+        local_environment: dict[str, str] | None = None,
+    ):
+        """`concurrency`: the limit of a function without ReservedConcurrentExecutions (None: none, as
+        in a standard account); `environments`: how many the laptop runs at once per function;
+        `local_environment`: what every execution environment gets besides Lambda's own variables, for
+        the local cloud's sake (the user pool's public host: sam_local_cloud/cognito/public_host.py)."""
+        self.configs = configs
+        cold_starts = threading.Semaphore(_COLD_STARTS_AT_ONCE)  # shared by all the functions
+        self.functions = {
+            name: Environments(
+                config,
+                {**config.environment(region=region, endpoint_url=endpoint_url), **(local_environment or {})},
+                limit=config.reserved_concurrency if config.reserved_concurrency is not None else concurrency,
+                cold_starts=cold_starts,
+                environments=environments,
+            )
+            for name, config in configs.items()
+        }
+        # Cold starts, and calls whose caller stopped waiting (API Gateway's integration timeout) while
+        # the function runs on to its own timeout, as in Lambda, wait on threads of their own. A call
+        # holds an environment for as long as it runs, so the environments bound the threads needed.
+        most = sum(environments.environments for environments in self.functions.values())
+        self._threads = ThreadPoolExecutor(max_workers=max(1, most), thread_name_prefix="invoke")
+
+    def invoke(
+        self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Invocation:
+        return self.functions[function].invoke(event, request_id, trace_id)
+
+    def submit(
+        self, function: str, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> Future[Invocation]:
+        """The call, running once an environment is free (this waits for one); throttled at once (a done
+        future) when the call is beyond the function's limit.
+
+        A warm call's reply is read when its result is first asked for: ask for it (with a timeout).
+        """
+        environments = self.functions[function]
+        slot = environments.take()
+        if slot is None:
+            throttled: Future[Invocation] = Future()
+            throttled.set_result(environments.throttled())
+            return throttled
+        if slot.process is None:  # a cold start, which takes turns with others: on a thread of its own
+            return self._threads.submit(environments.run, None, event, request_id, trace_id)
+        return _RunByCaller(environments.begin(slot.process, event, request_id, trace_id), self._threads)
+
+    def stop(self) -> None:
+        for environments in self.functions.values():
+            environments.stop()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def new_trace_id() -> str:
+    """An X-Ray trace header as Lambda and API Gateway pass it (not sampled: nothing is recorded)."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
