@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+JWKS = ".well-known/jwks.json"  # under the pool id, as Cognito serves it
+
+
 def _title(name: str) -> str:
     """`product-api local cloud`, or just `local cloud` for a project that names none."""
     return name if name.endswith("local cloud") else f"{name} local cloud"
@@ -253,7 +256,7 @@ def banner(cloud: Any) -> list[str]:
         "",
         f"{_title(cloud.project.name)} ready in {cloud.startup_seconds:.2f} s",
         *api_lines,
-        f"  Token URL   {base}/oauth2/token",
+        *([f"  Token URL   {base}/oauth2/token"] if cloud.pool else []),
         *(
             [f"  API page    {cloud.page_url}  (Authorize: a person signs in, or a client's id and secret)"]
             if cloud.page_url
@@ -261,7 +264,11 @@ def banner(cloud: Any) -> list[str]:
         ),
         f"  AWS APIs    {base}  (the template's resources, CloudFormation's "
         + (f"stacks {', '.join(s.name for s in cloud.stacks)})" if several else f"stack {cloud.stack_name})"),
-        f"  Issuer      {outputs.get('Issuer', '-')}  (AWS's; the keys are at {outputs.get('JwksUrl', '-')})",
+        *(
+            [f"  Issuer      {cloud.pool.issuer}  (AWS's; the keys at {base}/{cloud.pool.pool_id}/{JWKS})"]
+            if cloud.pool
+            else []
+        ),
         f"  Throttling  {throttling}",
         f"  Functions   {_concurrency(cloud, throttled or '-')}",
         f"  Outputs     {cloud.outputs_path}  (removed when the cloud stops)",

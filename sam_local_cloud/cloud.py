@@ -382,6 +382,11 @@ class LocalCloud:
             self._public_host.stop()
 
     @property
+    def pool(self) -> LocalUserPool | None:
+        """The user pool served (its token endpoint and keys), if any stack declares one."""
+        return self._pool
+
+    @property
     def base_url(self) -> str:
         assert self._server is not None
         return f"http://{self.options.host}:{self._server.server_address[1]}"

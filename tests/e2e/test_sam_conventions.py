@@ -107,6 +107,17 @@ def test_the_banner_of_a_project_without_local_settings(conventions: LocalCloud)
     for at, line in enumerate(lines[:-1]):
         if line.endswith("(declared in the template):"):
             assert lines[at + 1].startswith("  - "), banner
+    # The pool it serves, named by the pool itself (the project has no Issuer output): keys that answer.
+    issuer = re.search(
+        r"^  Issuer +(https://cognito-idp\.[\w-]+\.amazonaws\.com/(\S+))  \(AWS's; the keys at (\S+)\)$",
+        banner,
+        re.M,
+    )
+    assert issuer, banner
+    assert issuer[3] == f"{conventions.outputs['AwsEndpointUrl']}/{issuer[2]}/.well-known/jwks.json"
+    keys = requests.get(issuer[3], timeout=10)
+    assert keys.status_code == 200
+    assert keys.json()["keys"][0]["kid"]
 
 
 @pytest.mark.parametrize("left_out", ["header", "query"])
