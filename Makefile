@@ -30,6 +30,9 @@ ifneq ($(filter-out help clean distclean,$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL)))
 endif
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)-$(PYTHON_ID)
 MADE_BY := $(VENV)/.made-by-$(PYTHON_ID)
+# This repository, installed editable into .venv: the real folder, even when make runs in a folder of
+# links to it (the README test's scratch copy), so .venv never points at a temporary copy.
+PROJECT_DIR := $(patsubst %/,%,$(dir $(realpath pyproject.toml)))
 
 # pip's "Collecting <package>" lines, shortened to a counter: progress without pip's noise. Its
 # errors go to stderr and stay whole.
@@ -62,7 +65,10 @@ $(MADE_BY):
 $(STAMP): $(MADE_BY) pyproject.toml
 	@echo "installing the dev tools into $(VENV) (the first time takes a minute or two) ..."
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1"
-	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --group dev --editable . | $(PIP_PROGRESS)
+	@# The repository installed editable (the local cloud's package and command); setuptools' reminder
+	@# that a folder named as the package shadows it is this layout's point, so it is not shown.
+	@PYTHONWARNINGS=ignore::UserWarning:setuptools.command.editable_wheel \
+	  $(BIN)/python -m pip install --disable-pip-version-check --progress-bar off --group dev --editable $(PROJECT_DIR) | $(PIP_PROGRESS)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 	@echo "$(VENV) is ready ($$($(BIN)/python -V))"
