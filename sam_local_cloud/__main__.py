@@ -231,6 +231,10 @@ def banner(cloud: Any) -> list[str]:
         + (f"  (stack {name})" if several else "")
         for name, logical_id, url in rest_apis
     ]
+    api_lines += [
+        f"  API stage   {url}  ({logical_id}{f', stack {name}' if several else ''})"
+        for name, logical_id, url in cloud.further_stage_urls
+    ]
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
     notes = any(stack.spec.not_honoured for stack in cloud.stacks)

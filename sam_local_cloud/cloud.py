@@ -192,6 +192,21 @@ def _not_found(request: Request) -> Response:
     return Response('{"message":"Not Found"}', status=404, mimetype="application/json")
 
 
+class _StageGateways:
+    """A REST API with several stages on a port of its own: each stage's gateway under its /{stage}
+    (anything else to the first, which answers API Gateway's 403 for an unknown stage)."""
+
+    def __init__(self, gateways: list[tuple[str, Any]]):
+        self._gateways = gateways
+
+    def __call__(self, request: Request) -> Response:
+        path = request.path
+        for stage, gateway in self._gateways:
+            if path == f"/{stage}" or path.startswith(f"/{stage}/"):
+                return gateway(request)
+        return self._gateways[0][1](request)
+
+
 class _HttpApiApp:
     """The WSGI application of one HTTP API's port: its gateway, and nothing else."""
 
@@ -396,10 +411,26 @@ class LocalCloud:
         }
 
     @property
+    def further_stage_urls(self) -> list[tuple[str, str, str]]:
+        """The URL of each REST API stage after an API's first (docs/aws-behaviour.md §2.2), with its
+        stack's name and its API's logical id."""
+        main = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis[1:]]
+        return main + [
+            (
+                port.stack.name if port.stack else self.stack_name,
+                port.api.logical_id,
+                f"{port.url}/{staged.stage}",
+            )
+            for port in self._http_ports
+            if isinstance(port.api, ApiSpec)
+            for staged in port.api.each_stage()[1:]
+        ]
+
+    @property
     def rest_api_urls(self) -> list[tuple[str, str, str]]:
         """Each served REST API's URL (its stage's), with its stack's name and logical id: the main
         stack's first one first."""
-        urls = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis]
+        urls = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis[:1]]
         return urls + [
             (
                 port.stack.name if port.stack else self.stack_name,
@@ -582,8 +613,9 @@ class LocalCloud:
 
     def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
         """Never open by omission (docs/aws-behaviour.md §8)."""
-        if spec.api is not None and spec.api.stage in _RESERVED_STAGES:
-            raise SystemExit(f"stage {spec.api.stage!r} would shadow an AWS API path of the local cloud")
+        for staged in spec.api.each_stage() if spec.api is not None else []:
+            if staged.stage in _RESERVED_STAGES:
+                raise SystemExit(f"stage {staged.stage!r} would shadow an AWS API path of the local cloud")
         if spec.unenforceable and not self.options.allow_unenforced:
             lines = "\n".join(f"  - {item}" for item in spec.unenforceable)
             raise SystemExit(
@@ -640,10 +672,16 @@ class LocalCloud:
             self._dispatcher.targets = pool.targets()
         self._serve_http_apis(pool)
         main = self.stacks[-1]
-        if main.spec.api is not None:
-            gateway = self._rest_gateway(main, main.spec.api, pool)
-            url = f"{self.base_url}/{main.spec.api.stage}"
-            self._dispatcher.apis = [ServedApi(main.spec.api.logical_id, main.spec.api.stage, gateway, url)]
+        if main.spec.api is not None:  # each of its stages under its own path (aws-behaviour.md §2.2)
+            self._dispatcher.apis = [
+                ServedApi(
+                    staged.logical_id,
+                    staged.stage,
+                    self._rest_gateway(main, staged, pool),
+                    f"{self.base_url}/{staged.stage}",
+                )
+                for staged in main.spec.api.each_stage()
+            ]
 
     def _rest_gateway(self, stack: ServedStack, api: ApiSpec, pool: LocalUserPool | None) -> Gateway:
         assert self.runner is not None
@@ -703,7 +741,12 @@ class LocalCloud:
             assert port.stack.made is not None
             made = port.stack.made
             if isinstance(port.api, ApiSpec):
-                port.app.gateway = self._rest_gateway(port.stack, port.api, pool)
+                port.app.gateway = _StageGateways(
+                    [
+                        (staged.stage, self._rest_gateway(port.stack, staged, pool))
+                        for staged in port.api.each_stage()
+                    ]
+                )
                 continue
             authorizers: dict[str, Authorizer] = {
                 name: JwtAuthorizer(
