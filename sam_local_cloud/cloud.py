@@ -271,6 +271,7 @@ class LocalCloud:
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self.state: StateStore | None = None
         self.template_changes: list[str] = []  # what changed in the template since the state was saved
+        self._kept: dict[str, Kept] = {}  # what the last run made, by stack name (sam_local_cloud/state.py)
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -298,20 +299,16 @@ class LocalCloud:
         )
         self.stacks = self._read_stacks()
         main = self.stacks[-1]
-        template, self.spec = main.template, main.spec
+        self.spec = main.spec
         spec = self.spec
         self._bind_http_apis()
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
-        kept: Kept | None = None
-        if main.template.of_type("AWS::CloudFormation::Stack"):
-            # Nested stacks are stacks of their own: kept in memory only, as several stacks are
-            # (the state store records one stack's resources by logical id).
-            self.options.state_dir = None
         if self.options.state_dir is not None:
             self.state = StateStore(self.options.state_dir)
             self.state.open(fresh=self.options.fresh)
-            kept = self.state.load()  # moto's state put back, before anything is made
+            # moto's state put back, before anything is made; each stack's record by its name.
+            self._kept = self.state.load(main.name) or {}
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
@@ -320,7 +317,7 @@ class LocalCloud:
         self._people_stack = next((s.name for s in self.stacks if s.spec.user_pools), None)
         top_level, self.stacks = self.stacks, []  # made in order: each nested stack before its parent
         for stack in top_level:
-            self._provision(stack, kept if stack is main else None, main=stack is main)
+            self._provision(stack, self._kept.get(stack.name), main=stack is main)
         made = main.made
         assert made is not None
         self.provisioned = made
@@ -344,9 +341,7 @@ class LocalCloud:
         assert self.triggers is not None
         self._dispatcher.endpoints[SCHEDULES_PATH] = _logged(self.triggers.schedules_endpoint)
         if self.state is not None:
-            record = record_of(template, made, kept)
-            self.template_changes = template_changes(template, made, kept) if kept else []
-            self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
+            self._attach_state()
         self.outputs = _merged_outputs(self.stacks)
         self._serve_page(spec, made)
         # On the first CloudFormation call: moto's CloudFormation package costs 1.7 s to import.
@@ -489,6 +484,20 @@ class LocalCloud:
             app = _HttpApiApp()
             self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
 
+    def _attach_state(self) -> None:
+        """Each stack's record (a stack's no longer served stays recorded: it may come back), and what
+        changed in each template since the state was saved, named by stack when there are several."""
+        assert self.state is not None
+        records = {name: kept.record for name, kept in self._kept.items()}
+        several = len(self.stacks) > 1
+        for stack in self.stacks:
+            assert stack.made is not None
+            kept = self._kept.get(stack.name)
+            records[stack.name] = record_of(stack.template, stack.made, kept)
+            changes = template_changes(stack.template, stack.made, kept) if kept else []
+            self.template_changes += [f"stack {stack.name}: {line}" if several else line for line in changes]
+        self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, records)
+
     def _provision(self, stack: ServedStack, kept: Kept | None, *, main: bool) -> None:
         """Makes the stack in the local AWS (its nested stacks first), imports what the stacks made
         before it export, and records its outputs and exports."""
@@ -550,7 +559,7 @@ class LocalCloud:
         if self._people_stack is None and spec.user_pools:
             self._people_stack = name
         self._bind_apis_of(stack)
-        self._provision(stack, None, main=False)
+        self._provision(stack, self._kept.get(name), main=False)
         return stack_id(self.options.region, ACCOUNT_ID, name), {k: str(v) for k, v in stack.outputs.items()}
 
     def _bind_apis_of(self, stack: ServedStack) -> None:

@@ -176,8 +176,11 @@ class Provisioner:
         return made
 
     # Types that are only named here (not made in the local AWS): named afresh at every start, never
-    # kept from the last run (sam_local_cloud/state.py).
-    NAMED_ONLY = frozenset({"AWS::Lambda::Function", "AWS::Cognito::UserPoolDomain"})
+    # kept from the last run (sam_local_cloud/state.py). A nested stack too: it is served anew at every
+    # start, its own resources kept by its own record (kept by its stack name).
+    NAMED_ONLY = frozenset(
+        {"AWS::Lambda::Function", "AWS::Cognito::UserPoolDomain", "AWS::CloudFormation::Stack"}
+    )
 
     def _creators(self) -> dict[str, Callable[[Provisioned, str, dict[str, Any]], None]]:
         """The types made here rather than with moto's models. Among resources whose references allow
