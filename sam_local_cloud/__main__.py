@@ -11,8 +11,9 @@ JSON or in DynamoDB JSON (the form `aws dynamodb put-item --item` takes, e.g. ev
 confirmed, with a password and in the template's groups:
     [{"Username": "viewer@example.com", "Password": "...", "Groups": ["product-viewers"]}]
 State (the pool, its clients and secrets, people, API keys, every table's items, the signing key...)
-is kept across restarts in .local/state/ beside the template, one folder per template, stack, region
-and port (--state DIR for another); --fresh (`make local-clean`) deletes it first.
+is kept across restarts in .local/state/ beside the template, one folder per template, stack (or set
+of stacks served together), region and port (--state DIR for another); --fresh (`make local-clean`)
+deletes it first.
 --template may be given several times: each template is served as a stack of its own (named STACK,
 else samconfig.toml's beside it), in that order, in one local AWS; a later one imports the exports of
 those before it (Fn::ImportValue), and the last one is the main stack (its REST API on PORT).
@@ -103,7 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="where the state is kept across restarts "
-        "(default .local/state/TEMPLATE-STACK-REGION-PORT beside the template; none with --port 0)",
+        "(default .local/state/TEMPLATE-STACK-REGION-PORT beside the template, STACK being the stacks' "
+        "names joined by + when several are served; none with --port 0)",
     )
     parser.add_argument(
         "--fresh", action="store_true", help="start clean: delete the saved state first (make local-clean)"
@@ -166,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             print(f"--template {path}: no such file", file=sys.stderr)
             return 1
-    if options.stacks:
-        pass  # several stacks: kept in memory only (sam_local_cloud/state.py keeps one stack's resources)
-    elif args.state is not None:
+    if args.state is not None:
         options.state_dir = args.state
     elif args.port:  # a cloud on a port of its own keeps its state there; one on any free port, none
+        # One folder per set of stacks served together (their names, the main one last).
         options.state_dir = default_directory(
-            options.template, options.stack_name or stack_name_of(options.template), options.region, args.port
+            options.template,
+            options.stack_name or stack_name_of(options.template),
+            options.region,
+            args.port,
+            tuple(name or stack_name_of(path) for path, name in options.stacks),
         )
     stopping = threading.Event()
 
@@ -233,6 +238,10 @@ def banner(cloud: Any) -> list[str]:
         + (f"  ({logical_id})" if named else "")
         + (f"  (stack {name})" if several else "")
         for name, logical_id, url in rest_apis
+    ]
+    api_lines += [
+        f"  API stage   {url}  ({logical_id}{f', stack {name}' if several else ''})"
+        for name, logical_id, url in cloud.further_stage_urls
     ]
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
@@ -314,8 +323,7 @@ def _state_lines(cloud: Any) -> list[str]:
     (sam_local_cloud/state.py)."""
     state = cloud.state
     if state is None:
-        why = " (several stacks are not kept across restarts)" if len(cloud.stacks) > 1 else ""
-        return [f"  State       in memory only: lost when the cloud stops{why}"]
+        return ["  State       in memory only: lost when the cloud stops"]
     how = f"kept from {state.restored_from}" if state.restored_from else "new"
     lines = [f"  State       {_shown(state.directory)}/  ({how}; `make local-clean` or --fresh starts clean)"]
     return lines + [f"  Template    {change}" for change in cloud.template_changes]

@@ -192,6 +192,21 @@ def _not_found(request: Request) -> Response:
     return Response('{"message":"Not Found"}', status=404, mimetype="application/json")
 
 
+class _StageGateways:
+    """A REST API with several stages on a port of its own: each stage's gateway under its /{stage}
+    (anything else to the first, which answers API Gateway's 403 for an unknown stage)."""
+
+    def __init__(self, gateways: list[tuple[str, Any]]):
+        self._gateways = gateways
+
+    def __call__(self, request: Request) -> Response:
+        path = request.path
+        for stage, gateway in self._gateways:
+            if path == f"/{stage}" or path.startswith(f"/{stage}/"):
+                return gateway(request)
+        return self._gateways[0][1](request)
+
+
 class _HttpApiApp:
     """The WSGI application of one HTTP API's port: its gateway, and nothing else."""
 
@@ -256,6 +271,7 @@ class LocalCloud:
         self.page_url: str | None = None  # the API page, when the project names a contract (local-cloud.toml)
         self.state: StateStore | None = None
         self.template_changes: list[str] = []  # what changed in the template since the state was saved
+        self._kept: dict[str, Kept] = {}  # what the last run made, by stack name (sam_local_cloud/state.py)
         self._dispatcher = _Dispatcher()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -283,20 +299,16 @@ class LocalCloud:
         )
         self.stacks = self._read_stacks()
         main = self.stacks[-1]
-        template, self.spec = main.template, main.spec
+        self.spec = main.spec
         spec = self.spec
         self._bind_http_apis()
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
-        kept: Kept | None = None
-        if main.template.of_type("AWS::CloudFormation::Stack"):
-            # Nested stacks are stacks of their own: kept in memory only, as several stacks are
-            # (the state store records one stack's resources by logical id).
-            self.options.state_dir = None
         if self.options.state_dir is not None:
             self.state = StateStore(self.options.state_dir)
             self.state.open(fresh=self.options.fresh)
-            kept = self.state.load()  # moto's state put back, before anything is made
+            # moto's state put back, before anything is made; each stack's record by its name.
+            self._kept = self.state.load(main.name) or {}
         users, source = self.project.users, "local-cloud.toml"
         if self.options.users is not None:
             users, source = read_users(self.options.users), f"--users {self.options.users}"
@@ -305,7 +317,7 @@ class LocalCloud:
         self._people_stack = next((s.name for s in self.stacks if s.spec.user_pools), None)
         top_level, self.stacks = self.stacks, []  # made in order: each nested stack before its parent
         for stack in top_level:
-            self._provision(stack, kept if stack is main else None, main=stack is main)
+            self._provision(stack, self._kept.get(stack.name), main=stack is main)
         made = main.made
         assert made is not None
         self.provisioned = made
@@ -329,9 +341,7 @@ class LocalCloud:
         assert self.triggers is not None
         self._dispatcher.endpoints[SCHEDULES_PATH] = _logged(self.triggers.schedules_endpoint)
         if self.state is not None:
-            record = record_of(template, made, kept)
-            self.template_changes = template_changes(template, made, kept) if kept else []
-            self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, record)
+            self._attach_state()
         self.outputs = _merged_outputs(self.stacks)
         self._serve_page(spec, made)
         # On the first CloudFormation call: moto's CloudFormation package costs 1.7 s to import.
@@ -401,10 +411,26 @@ class LocalCloud:
         }
 
     @property
+    def further_stage_urls(self) -> list[tuple[str, str, str]]:
+        """The URL of each REST API stage after an API's first (docs/aws-behaviour.md §2.2), with its
+        stack's name and its API's logical id."""
+        main = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis[1:]]
+        return main + [
+            (
+                port.stack.name if port.stack else self.stack_name,
+                port.api.logical_id,
+                f"{port.url}/{staged.stage}",
+            )
+            for port in self._http_ports
+            if isinstance(port.api, ApiSpec)
+            for staged in port.api.each_stage()[1:]
+        ]
+
+    @property
     def rest_api_urls(self) -> list[tuple[str, str, str]]:
         """Each served REST API's URL (its stage's), with its stack's name and logical id: the main
         stack's first one first."""
-        urls = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis]
+        urls = [(self.stack_name, api.logical_id, api.url) for api in self._dispatcher.apis[:1]]
         return urls + [
             (
                 port.stack.name if port.stack else self.stack_name,
@@ -462,6 +488,20 @@ class LocalCloud:
             port = self.options.port + index if self.options.port else 0
             app = _HttpApiApp()
             self._http_ports.append(_HttpApiPort(api, app, Server(self.options.host, port, app), stack=stack))
+
+    def _attach_state(self) -> None:
+        """Each stack's record (a stack's no longer served stays recorded: it may come back), and what
+        changed in each template since the state was saved, named by stack when there are several."""
+        assert self.state is not None
+        records = {name: kept.record for name, kept in self._kept.items()}
+        several = len(self.stacks) > 1
+        for stack in self.stacks:
+            assert stack.made is not None
+            kept = self._kept.get(stack.name)
+            records[stack.name] = record_of(stack.template, stack.made, kept)
+            changes = template_changes(stack.template, stack.made, kept) if kept else []
+            self.template_changes += [f"stack {stack.name}: {line}" if several else line for line in changes]
+        self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, records)
 
     def _provision(self, stack: ServedStack, kept: Kept | None, *, main: bool) -> None:
         """Makes the stack in the local AWS (its nested stacks first), imports what the stacks made
@@ -524,7 +564,7 @@ class LocalCloud:
         if self._people_stack is None and spec.user_pools:
             self._people_stack = name
         self._bind_apis_of(stack)
-        self._provision(stack, None, main=False)
+        self._provision(stack, self._kept.get(name), main=False)
         return stack_id(self.options.region, ACCOUNT_ID, name), {k: str(v) for k, v in stack.outputs.items()}
 
     def _bind_apis_of(self, stack: ServedStack) -> None:
@@ -587,8 +627,9 @@ class LocalCloud:
 
     def _refuse_what_cannot_be_enforced(self, spec: CloudSpec) -> None:
         """Never open by omission (docs/aws-behaviour.md §8)."""
-        if spec.api is not None and spec.api.stage in _RESERVED_STAGES:
-            raise SystemExit(f"stage {spec.api.stage!r} would shadow an AWS API path of the local cloud")
+        for staged in spec.api.each_stage() if spec.api is not None else []:
+            if staged.stage in _RESERVED_STAGES:
+                raise SystemExit(f"stage {staged.stage!r} would shadow an AWS API path of the local cloud")
         if spec.unenforceable and not self.options.allow_unenforced:
             lines = "\n".join(f"  - {item}" for item in spec.unenforceable)
             raise SystemExit(
@@ -645,10 +686,16 @@ class LocalCloud:
             self._dispatcher.targets = pool.targets()
         self._serve_http_apis(pool)
         main = self.stacks[-1]
-        if main.spec.api is not None:
-            gateway = self._rest_gateway(main, main.spec.api, pool)
-            url = f"{self.base_url}/{main.spec.api.stage}"
-            self._dispatcher.apis = [ServedApi(main.spec.api.logical_id, main.spec.api.stage, gateway, url)]
+        if main.spec.api is not None:  # each of its stages under its own path (aws-behaviour.md §2.2)
+            self._dispatcher.apis = [
+                ServedApi(
+                    staged.logical_id,
+                    staged.stage,
+                    self._rest_gateway(main, staged, pool),
+                    f"{self.base_url}/{staged.stage}",
+                )
+                for staged in main.spec.api.each_stage()
+            ]
 
     def _rest_gateway(self, stack: ServedStack, api: ApiSpec, pool: LocalUserPool | None) -> Gateway:
         assert self.runner is not None
@@ -708,7 +755,12 @@ class LocalCloud:
             assert port.stack.made is not None
             made = port.stack.made
             if isinstance(port.api, ApiSpec):
-                port.app.gateway = self._rest_gateway(port.stack, port.api, pool)
+                port.app.gateway = _StageGateways(
+                    [
+                        (staged.stage, self._rest_gateway(port.stack, staged, pool))
+                        for staged in port.api.each_stage()
+                    ]
+                )
                 continue
             authorizers: dict[str, Authorizer] = {
                 name: JwtAuthorizer(

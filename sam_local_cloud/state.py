@@ -2,12 +2,14 @@
 
 A deployed stack outlives a laptop's reboot; so does the local cloud. Its state is one file in a folder
 of its own (by default `.local/state/<template>-<stack>-<region>-<port>/` beside the template, so two
-clouds on two ports never share one), written whole and renamed into place, never half-written:
+clouds on two ports never share one; for several stacks served together, `<stack>` is their names
+joined by `+`, the main one last), written whole and renamed into place, never half-written:
 - moto's backends, pickled as they are (sam_local_cloud/aws_apis/snapshot.py): the user pool, its clients and
   secrets, people with their passwords, groups, attributes and status, API keys, every table's items,
   and whatever else the local AWS holds (queues' messages, buckets' objects...);
-- what the local cloud made of the template (`Record`: each resource's physical id and attributes), so
-  the next start keeps those resources instead of making new ones, and makes only what is new;
+- what the local cloud made of each stack's template (`Record`: each resource's physical id and
+  attributes, by logical id; one record per stack, by stack name, nested stacks included), so the next
+  start keeps those resources instead of making new ones, and makes only what is new;
 - the refresh tokens issued to people (sam_local_cloud/cognito/people.py).
 The pool's signing key is a file beside it (`signing-key.pem`), so tokens issued before a restart still
 verify after it, until they expire.
@@ -40,7 +42,8 @@ from sam_local_cloud.cloudformation.provision import Provisioned, Provisioner
 from sam_local_cloud.cloudformation.resolve import Unresolvable
 from sam_local_cloud.cloudformation.template import Template
 
-FORMAT = 1  # of the file below; a change that old files cannot be read with counts it up
+FORMAT = 2  # of the file below; a change that old files cannot be read with counts it up
+_READABLE = (1, FORMAT)  # format 1: one stack's record (its main stack's), read as such
 STATE_FILE = "state.bin"
 KEY_FILE = "signing-key.pem"
 _LOCK_FILE = "lock"
@@ -50,9 +53,13 @@ _SAVE_SHARE = 20  # ...or within this many times the last save's duration, which
 FRESH_HINT = "start clean with `make local-clean` (or `python -m sam_local_cloud --fresh`), which deletes it"
 
 
-def default_directory(template: Path, stack_name: str, region: str, port: int) -> Path:
-    """Beside the template, one folder per template, stack, region and port."""
-    return template.parent / ".local" / "state" / f"{template.stem}-{stack_name}-{region}-{port}"
+def default_directory(
+    template: Path, stack_name: str, region: str, port: int, others: tuple[str, ...] = ()
+) -> Path:
+    """Beside the (main) template, one folder per template, set of stacks, region and port: `others`,
+    the names of the stacks served before the main one, in order."""
+    stacks = "+".join([*others, stack_name])
+    return template.parent / ".local" / "state" / f"{template.stem}-{stacks}-{region}-{port}"
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ class StateStore:
         self._lock_file: IO[str] | None = None
         self._aws: Any = None
         self._tokens: Any = None
-        self._record = Record()
+        self._records: dict[str, Record] = {}
         self._saved = (-1, -1)  # (AWS writes, token changes) the last save holds
         self._saving = threading.Lock()
         self._stopping = threading.Event()
@@ -227,8 +234,9 @@ class StateStore:
             for path in (self.path, self.key_path):
                 path.unlink(missing_ok=True)
 
-    def load(self) -> Kept | None:
-        """The saved state put back into moto, and the record of what was made; None when there is none.
+    def load(self, main_stack: str) -> dict[str, Kept] | None:
+        """The saved state put back into moto, and the record of what was made of each stack, by stack
+        name; None when there is none. (`main_stack`: whose record a format-1 file holds.)
 
         A file this code cannot read ends the start with a message saying why and what to do."""
         if not self.path.exists():
@@ -242,26 +250,28 @@ class StateStore:
         if not isinstance(header, dict):
             raise SystemExit(f"{self.path}: not a local cloud's state file, or damaged; {FRESH_HINT}")
         made_by = (header.get("format"), header.get("moto"))
-        if made_by != (FORMAT, MOTO_VERSION):
+        if made_by[0] not in _READABLE or made_by[1] != MOTO_VERSION:
             raise SystemExit(
                 f"{self.path}: saved by another version of the local cloud (state format {made_by[0]}, "
                 f"moto {made_by[1]}; this one reads format {FORMAT}, moto {MOTO_VERSION}); {FRESH_HINT}"
             )
         try:
             extra = snapshot.load(data)
-            record, sessions = extra["record"], extra["sessions"]
+            records = extra["records"] if made_by[0] == FORMAT else {main_stack: extra["record"]}
+            sessions = extra["sessions"]
         except Exception as error:  # any unpickling failure: the file is damaged
             raise SystemExit(
                 f"{self.path}: damaged, it cannot be loaded ({type(error).__name__}); {FRESH_HINT}"
             ) from None
         self.restored_from = str(header.get("saved_at", "?"))
         self._sessions = sessions
-        return Kept(record, self.restored_from)
+        return {name: Kept(record, self.restored_from) for name, record in records.items()}
 
-    def attach(self, aws: Any, tokens: Any, record: Record) -> None:
+    def attach(self, aws: Any, tokens: Any, records: dict[str, Record]) -> None:
         """What is to be saved: `aws`, the AWS APIs (sam_local_cloud/aws_apis/app.py); `tokens`, the pool's
-        UserTokens or None, given back the refresh tokens loaded; `record`, what provisioning made."""
-        self._aws, self._tokens, self._record = aws, tokens, record
+        UserTokens or None, given back the refresh tokens loaded; `records`, what provisioning made of
+        each stack, by stack name."""
+        self._aws, self._tokens, self._records = aws, tokens, records
         if tokens is not None and self._sessions is not None:
             tokens.restore(*self._sessions)
 
@@ -299,7 +309,7 @@ class StateStore:
             try:
                 sessions = self._tokens.saved() if self._tokens is not None else ({}, set())
                 changes = (self._aws.writes, changes[1])
-                data, left_out = snapshot.dump({"record": self._record, "sessions": sessions})
+                data, left_out = snapshot.dump({"records": self._records, "sessions": sessions})
             finally:
                 if not final:
                     self._aws.resume()

@@ -88,6 +88,7 @@ def rest_event(
     api_key: str | None = None,
     api_key_id: str | None = None,
     authorizer: Mapping[str, Any] | None = None,
+    stage_variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A proxy event for one request. Maps that would be empty are None, as in AWS. `claims` are a
     Cognito authorizer's; `authorizer` is what a Lambda authorizer passes on (its context, principalId
@@ -107,7 +108,7 @@ def rest_event(
         "queryStringParameters": single_query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": dict(path_parameters) if path_parameters else None,
-        "stageVariables": None,
+        "stageVariables": dict(stage_variables) if stage_variables else None,
         "requestContext": {
             "resourceId": _resource_id(method, resource),
             "resourcePath": resource,

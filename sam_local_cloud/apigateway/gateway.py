@@ -306,6 +306,7 @@ class Gateway:
             resource=route.resource,
             path=path,
             stage=self.api.stage,
+            stage_variables=self.api.stage_variables,
             path_parameters=path_parameters,
             query=list(request.args.items(multi=True)),
             headers=[*headers, *((k, v) for k, v in added if k.lower() not in sent)],

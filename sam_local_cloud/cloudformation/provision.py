@@ -122,7 +122,9 @@ class Provisioner:
         for api in spec.rest_apis:
             first = api is spec.rest_apis[0]
             resolver.refs[api.logical_id] = self.rest_api_id if first else self.rest_api_ids[api.logical_id]
-            resolver.refs[api.stage_logical_id] = api.stage
+            for stage in api.stages:
+                if stage.logical_id:  # a Deployment's own stage has no resource of its own
+                    resolver.refs[stage.logical_id] = stage.name
             resolver.refs[f"{api.logical_id}.Stage"] = api.stage
         for http_api in spec.http_apis:
             api_id = http_api_id(http_api.logical_id)
@@ -174,8 +176,11 @@ class Provisioner:
         return made
 
     # Types that are only named here (not made in the local AWS): named afresh at every start, never
-    # kept from the last run (sam_local_cloud/state.py).
-    NAMED_ONLY = frozenset({"AWS::Lambda::Function", "AWS::Cognito::UserPoolDomain"})
+    # kept from the last run (sam_local_cloud/state.py). A nested stack too: it is served anew at every
+    # start, its own resources kept by its own record (kept by its stack name).
+    NAMED_ONLY = frozenset(
+        {"AWS::Lambda::Function", "AWS::Cognito::UserPoolDomain", "AWS::CloudFormation::Stack"}
+    )
 
     def _creators(self) -> dict[str, Callable[[Provisioned, str, dict[str, Any]], None]]:
         """The types made here rather than with moto's models. Among resources whose references allow

@@ -139,10 +139,22 @@ class GatewayResponse:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """One stage of a REST API: its name and the settings the local cloud models per stage."""
+
+    name: str
+    logical_id: str | None  # its AWS::ApiGateway::Stage; None for the stage a Deployment's StageName makes
+    method_throttles: dict[tuple[str, str], Throttle] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ApiSpec:
+    """A REST API as served at one stage (`stage`, the first of `stages`; `at` gives it at another)."""
+
     logical_id: str
     stage: str
-    stage_logical_id: str
+    stage_logical_id: str | None
     routes: tuple[Route, ...]
     authorizers: dict[str, AuthorizerSpec]
     api_key_header: str
@@ -153,6 +165,21 @@ class ApiSpec:
     lambda_authorizers: dict[str, LambdaAuthorizerSpec] = field(default_factory=dict)
     api_key_source: str = "HEADER"  # or AUTHORIZER: the key is the Lambda authorizer's usageIdentifierKey
     stage_variables: dict[str, str] = field(default_factory=dict)
+    # Every stage of the API, each served under its own /{stage} (docs/aws-behaviour.md §2.2).
+    stages: tuple[StageSpec, ...] = ()
+
+    def at(self, stage: StageSpec) -> ApiSpec:
+        """The API as one of its stages serves it: same routes, that stage's name and settings."""
+        return dataclasses.replace(
+            self,
+            stage=stage.name,
+            stage_logical_id=stage.logical_id,
+            method_throttles=stage.method_throttles,
+            stage_variables=stage.variables,
+        )
+
+    def each_stage(self) -> list[ApiSpec]:
+        return [self.at(stage) for stage in self.stages] if self.stages else [self]
 
 
 @dataclass(frozen=True)
@@ -274,7 +301,7 @@ def _properties(template: Template, resource_type: str) -> dict[str, dict[str, A
 
 
 def _read_api(template: Template, api_id: str) -> ApiSpec:
-    stage_id, stage = _stage_of(template, api_id)
+    stages = _stages_of(template, api_id)
     body = openapi_body(template, api_id)
     schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
     authorizers = {
@@ -337,44 +364,65 @@ def _read_api(template: Template, api_id: str) -> ApiSpec:
         )
     api_props = template.resources[api_id].get("Properties", {})
     binary = api_props.get("BinaryMediaTypes") or body.get("x-amazon-apigateway-binary-media-types") or []
-    return ApiSpec(
+    api = ApiSpec(
         logical_id=api_id,
-        stage=stage["Properties"]["StageName"],
-        stage_logical_id=stage_id,
+        stage=stages[0].name,
+        stage_logical_id=stages[0].logical_id,
         routes=routes,
         authorizers=authorizers,
         api_key_header=api_key_header,
         gateway_responses=responses,
         # In the template "~1" stands for "/" (image~1png): API Gateway's own escaping.
         binary_media_types=tuple(str(t).replace("~1", "/") for t in binary),
-        method_throttles=_method_throttles(stage["Properties"].get("MethodSettings", [])),
         lambda_authorizers=lambda_authorizers,
         api_key_source=str(
             api_props.get("ApiKeySourceType") or body.get("x-amazon-apigateway-api-key-source") or "HEADER"
         ).upper(),
-        stage_variables={k: str(v) for k, v in (stage["Properties"].get("Variables") or {}).items()},
+        stages=stages,
     )
+    return api.at(stages[0])
 
 
-def _stage_of(template: Template, api_id: str) -> tuple[str, dict[str, Any]]:
-    """The REST API's stage: its AWS::ApiGateway::Stage, else the stage its Deployment names (an API
-    built from resources often has no Stage resource)."""
-    stages = {
-        name: stage
+def _stages_of(template: Template, api_id: str) -> tuple[StageSpec, ...]:
+    """Every stage of the REST API (docs/aws-behaviour.md §2.2): its AWS::ApiGateway::Stage resources,
+    then the stage each of its Deployments names with `StageName` (an API built from resources often
+    has no Stage resource; SAM's Deployment names a stray `Stage` unless OpenApiVersion is set). The
+    first is the one the banner and the API page show: SAM's own stage (`{Api}{StageName}Stage`), else
+    the first written."""
+    stages = [
+        StageSpec(
+            name=str(props["StageName"]),
+            logical_id=name,
+            method_throttles=_method_throttles(props.get("MethodSettings") or []),
+            variables={k: str(v) for k, v in (props.get("Variables") or {}).items()},
+        )
         for name, stage in template.of_type("AWS::ApiGateway::Stage").items()
-        if _of_rest_api(template, stage.get("Properties", {}), api_id)
-    }
-    if len(stages) == 1:
-        return next(iter(stages.items()))
-    deployments = {
-        name: {"Properties": {"StageName": d["Properties"]["StageName"]}}
-        for name, d in template.of_type("AWS::ApiGateway::Deployment").items()
-        if d.get("Properties", {}).get("StageName") and d["Properties"].get("RestApiId") == {"Ref": api_id}
-    }
-    if not stages and len(deployments) == 1:
-        return next(iter(deployments.items()))
-    found = sorted(stages) or sorted(deployments)
-    raise TemplateRefused(f"{api_id}: the local cloud serves a REST API's one stage; found {found or 'none'}")
+        if _of_rest_api(template, props := stage.get("Properties", {}), api_id) and props.get("StageName")
+    ]
+    stages.sort(key=lambda stage: stage.logical_id != f"{api_id}{stage.name}Stage")
+    for d in template.of_type("AWS::ApiGateway::Deployment").values():
+        props = d.get("Properties", {})
+        if props.get("StageName") and _of_rest_api(template, props, api_id):
+            description = props.get("StageDescription") or {}
+            settings = list(description.get("MethodSettings") or [])
+            if "ThrottlingRateLimit" in description or "ThrottlingBurstLimit" in description:
+                # The stage's own default limits: every method's, unless a MethodSetting says otherwise.
+                settings.insert(0, {k: v for k, v in description.items() if k.startswith("Throttling")})
+            stages.append(
+                StageSpec(
+                    name=str(props["StageName"]),
+                    logical_id=None,
+                    method_throttles=_method_throttles(settings),
+                    variables={k: str(v) for k, v in (description.get("Variables") or {}).items()},
+                )
+            )
+    if not stages:
+        raise TemplateRefused(f"{api_id}: a REST API needs a stage to be served; found none")
+    names = [stage.name for stage in stages]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:  # API Gateway's ConflictException "Stage already exists"
+        raise TemplateRefused(f"{api_id}: stage {', '.join(twice)} declared twice (API Gateway refuses it)")
+    return tuple(stages)
 
 
 def _of_rest_api(template: Template, props: dict[str, Any], api_id: str) -> bool:

@@ -9,7 +9,6 @@ into the wrong API fails here.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 
 from sam_local_cloud.cloud import ServedStack
 from sam_local_cloud.cloudformation.spec import CloudSpec, read_spec
-from sam_local_cloud.cloudformation.template import TemplateRefused, load_source, translate
+from sam_local_cloud.cloudformation.template import load_source, translate
 from tests.harness import ROOT
 
 TEMPLATE = ROOT / "tests" / "fixtures" / "rest_apis.yaml"
@@ -112,18 +111,6 @@ def test_a_gateway_response_resource_is_its_own_apis_only(source: dict[str, Any]
     assert throttled[first] is None
     assert throttled[second] is not None
     assert throttled[second].status == 418
-
-
-def test_a_rest_api_with_two_stages_is_refused_by_name(source: dict[str, Any]) -> None:
-    second = written_rest_apis(source)[1]
-    template = translate(path=TEMPLATE)
-    stage_id = read_spec(template).rest_apis[1].stage_logical_id
-    resources = copy.deepcopy(template.resources)
-    other = copy.deepcopy(resources[stage_id])
-    other["Properties"]["StageName"] = "other"
-    resources["OtherStage"] = other
-    with pytest.raises(TemplateRefused, match=rf"{second}: the local cloud serves a REST API's one stage"):
-        read_spec(dataclasses.replace(template, resources=resources))
 
 
 def test_an_unenforceable_route_of_a_further_api_is_named_by_its_api(source: dict[str, Any]) -> None:

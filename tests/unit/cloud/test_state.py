@@ -13,7 +13,15 @@ import pytest
 
 from sam_local_cloud.aws_apis import MOTO_VERSION, snapshot
 from sam_local_cloud.aws_apis.ordered_scan import use_ordered_scans
-from sam_local_cloud.state import FORMAT, KEY_FILE, STATE_FILE, StateStore
+from sam_local_cloud.state import (
+    FORMAT,
+    KEY_FILE,
+    STATE_FILE,
+    Record,
+    SavedResource,
+    StateStore,
+    default_directory,
+)
 from tests.offline_aws import offline_aws
 from tests.unit.cloud.support import REGION
 
@@ -85,7 +93,7 @@ def test_fresh_deletes_the_state_and_the_key(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.open(fresh=True)
     try:
-        assert store.load() is None
+        assert store.load("stack") is None
         assert not (tmp_path / KEY_FILE).exists()
     finally:
         store.close()
@@ -112,7 +120,7 @@ def test_a_file_it_cannot_read_is_refused_with_what_to_do(tmp_path: Path, conten
     store.open(fresh=False)
     try:
         with pytest.raises(SystemExit) as refused:
-            store.load()
+            store.load("stack")
     finally:
         store.close()
     message = str(refused.value.code)
@@ -159,3 +167,49 @@ def test_the_services_a_template_may_grow_into_are_kept_too(aws: tuple[Any, Any]
     assert client("ssm").get_parameter(Name="/app/flag")["Parameter"]["Value"] == "on"
     assert client("secretsmanager").get_secret_value(SecretId="app/secret")["SecretString"] == "s3cret"
     assert client("kms").decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"plain"  # the same key
+
+
+def test_several_stacks_have_one_folder_per_set_of_stacks(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    alone = default_directory(template, "api", REGION, 3000)
+    together = default_directory(template, "api", REGION, 3000, ("auth",))
+    assert alone.name == f"template-api-{REGION}-3000"  # one stack: the folder it always had
+    assert together.name == f"template-auth+api-{REGION}-3000"
+    assert len({alone, together, default_directory(template, "api", REGION, 3000, ("other",))}) == 3
+
+
+def _record(pool_id: str) -> Record:
+    return Record(resources={"Pool": SavedResource("AWS::Cognito::UserPool", "digest", pool_id, {})})
+
+
+def test_each_stacks_record_is_kept_by_its_name(aws: tuple[Any, Any], tmp_path: Path) -> None:
+    from sam_local_cloud.aws_apis.app import AwsApis
+
+    records = {"auth": _record("us-east-1_auth"), "api": Record()}
+    store = StateStore(tmp_path)
+    store.open(fresh=False)
+    store.attach(AwsApis(), None, records)
+    store.save()
+    store.close()
+    again = StateStore(tmp_path)
+    again.open(fresh=False)
+    try:
+        kept = again.load("api")
+    finally:
+        again.close()
+    assert kept is not None
+    assert {name: k.record for name, k in kept.items()} == records
+
+
+def test_a_format_1_file_is_its_main_stacks_record(aws: tuple[Any, Any], tmp_path: Path) -> None:
+    data, _ = snapshot.dump({"record": _record("us-east-1_old"), "sessions": ({}, set())})
+    (tmp_path / STATE_FILE).write_bytes(b"product-api local cloud state\n" + _header(format_=1) + data)
+    store = StateStore(tmp_path)
+    store.open(fresh=False)
+    try:
+        kept = store.load("product-api")
+    finally:
+        store.close()
+    assert kept is not None
+    assert list(kept) == ["product-api"]
+    assert kept["product-api"].record == _record("us-east-1_old")
