@@ -54,11 +54,23 @@ from sam_local_cloud.lambda_.outcome import (
 from sam_local_cloud.lambda_.worker import LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
-# Execution environments the laptop runs at once per function. Each is a process of some 65 MB that
-# takes a quarter of a second of CPU to start; ten of them keep a laptop's cores busy on the local
-# cloud's handlers (which mostly wait on the local AWS APIs, in the cloud's own process), so more would
-# cost memory and cold starts without serving calls sooner. Calls beyond them wait for one.
-LOCAL_ENVIRONMENTS = 10
+
+
+def _local_environments() -> int:
+    """Execution environments the laptop runs at once per function: twice its cores, 2 to 10.
+
+    Each is a process of some 65 MB that takes a quarter of a second of CPU to start, and the local
+    cloud's handlers mostly wait on the local AWS APIs, in the cloud's own process on the same cores.
+    Ten keep a laptop's cores busy; on a smaller machine more environments than about twice its cores
+    only take turns, and each comes back to caches the others emptied: on 2 cores, 16 clients' GET
+    cost 2.8-3.0 ms of CPU with 10 environments against 2.1 ms with 4 (docs/performance.md). Calls
+    beyond them wait for one.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(2, min(10, 2 * cores))
+
+
+LOCAL_ENVIRONMENTS = _local_environments()
 INIT_TIMEOUT_SECONDS = 10  # Lambda's limit on an on-demand environment's init
 _COLD_STARTS_AT_ONCE = max(2, os.cpu_count() or 2)
 _READ_BYTES = 1024 * 1024

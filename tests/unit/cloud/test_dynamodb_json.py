@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -51,6 +52,7 @@ def _calls(client: Any) -> None:
     attempt(lambda: client.get_item(TableName="t", Key=key, ReturnConsumedCapacity="TOTAL"))
     attempt(lambda: client.get_item(TableName="missing", Key=key))
     attempt(lambda: client.get_item(TableName="t", Key={"pk": {"S": "a"}}))  # half a key
+    _get_items(client, key, attempt)
     attempt(
         lambda: client.put_item(
             TableName="t",
@@ -116,11 +118,58 @@ def _calls(client: Any) -> None:
     attempt(lambda: client.describe_table(TableName="missing"))
 
 
+def _get_items(client: Any, key: dict[str, Any], attempt: Callable[[Callable[[], Any]], None]) -> None:
+    """GetItems of every shape a plain one is told apart from (sam_local_cloud/aws_apis/dynamodb_json.py)."""
+    typed = {
+        "id": {"S": "typed"},
+        "nested": {"M": {"list": {"L": [{"N": "1"}, {"S": "x"}, {"BOOL": False}, {"NULL": True}]}}},
+        "sets": {"SS": ["a", "b"]},
+        "numbers": {"NS": ["1", "2.5"]},
+        "flag": {"BOOL": True},
+    }
+    client.put_item(TableName="h", Item=typed)
+    client.put_item(TableName="h", Item={"id": {"S": "a=b&c=d"}, "n": {"N": "1"}})
+    for read in (
+        {"TableName": "t", "Key": key, "ConsistentRead": True},
+        {"TableName": "t", "Key": key, "ConsistentRead": False},
+        {"TableName": "t", "Key": {"pk": {"S": "nobody"}, "sk": {"N": "1"}}, "ConsistentRead": True},
+        {"TableName": "t", "Key": {"pk": {"N": "1"}, "sk": {"N": "1"}}},  # not the hash key's type
+        {"TableName": "t", "Key": {"pk": {"S": ""}, "sk": {"N": "1"}}},  # empty
+        {"TableName": "t", "Key": {**key, "other": {"S": "x"}}},  # not a key attribute
+        {"TableName": "t", "Key": {"pk": {"S": "a"}, "other": {"N": "1"}}},
+        {"TableName": "t", "Key": key, "ProjectionExpression": "pk"},
+        {"TableName": "t", "Key": key, "ReturnConsumedCapacity": "INDEXES"},
+        {"TableName": "h", "Key": {"id": {"S": "typed"}}},
+        {"TableName": "h", "Key": {"id": {"S": "a=b&c=d"}}},  # moto reads the body as a query string too
+        {"TableName": "h", "Key": {"id": {"S": "x&Action=GetItem"}}},  # moto takes its action from it
+        {"TableName": "h", "Key": {"id": {"S": "typed"}, "sk": {"N": "1"}}},
+        {"TableName": "t", "Key": key, "ConsistentRead": True, "ExpressionAttributeNames": {"#p": "pk"}},
+    ):
+        attempt(lambda read=read: client.get_item(**read))
+
+
 RAW = {
     "a malformed body": ("DynamoDB_20120810.GetItem", b'{"TableName": "t", "Key": '),
     "a body that is not an object": ("DynamoDB_20120810.GetItem", b"[]"),
     "an unknown operation": ("DynamoDB_20120810.Nothing", b"{}"),
     "no table name": ("DynamoDB_20120810.GetItem", b'{"Key": {"pk": {"S": "a"}}}'),
+    "a key of numbers": (
+        "DynamoDB_20120810.GetItem",
+        b'{"TableName": "t", "Key": {"pk": {"S": 1}, "sk": {"N": 1}}}',
+    ),
+    "a key of nothing": ("DynamoDB_20120810.GetItem", b'{"TableName": "t", "Key": {}}'),
+    "a key of two types": (
+        "DynamoDB_20120810.GetItem",
+        b'{"TableName": "t", "Key": {"pk": {"S": "a", "N": "1"}, "sk": {"N": "1"}}}',
+    ),
+    "ConsistentRead as text": (
+        "DynamoDB_20120810.GetItem",
+        b'{"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}}, "ConsistentRead": "yes"}',
+    ),
+    "a table name that is not text": (
+        "DynamoDB_20120810.GetItem",
+        b'{"TableName": 1, "Key": {"pk": {"S": "a"}}}',
+    ),
 }
 
 
@@ -135,11 +184,22 @@ def _environ(target: str, body: bytes, **headers: str) -> dict[str, Any]:
     ).get_environ()
 
 
+PLAIN_GET_ITEMS = 7  # of `_calls`' GetItems, those the plain path answers (its docstring says which)
+
+
 def _answers(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Answer], int]:
     """The wire answers to `_calls` and `RAW`, each request served by the fast path or by moto's app."""
     answered: list[Answer] = []
     by_fast_path = 0
     answer = dynamodb_json.answer
+    plain_get_item = dynamodb_json._plain_get_item
+    plain: list[dict[str, Any]] = []
+
+    def counted_plain(environ: dict[str, Any], data: bytes) -> Any:
+        answer = plain_get_item(environ, data)
+        if answer is not None:
+            plain.append(json.loads(data))
+        return answer
 
     def counted(environ: dict[str, Any], start_response: Any) -> Any:
         nonlocal by_fast_path
@@ -148,6 +208,7 @@ def _answers(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Answer],
 
     with monkeypatch.context() as patch, offline_aws(REGION):
         patch.setattr(dynamodb_json, "answer", counted)
+        patch.setattr(dynamodb_json, "_plain_get_item", counted_plain)
         if not fast:
             patch.setattr(dynamodb_json, "serves", lambda environ: False)
         use_local_aws()
@@ -168,9 +229,12 @@ def _answers(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Answer],
             ).get_environ()
             status, reply_headers, content = served = serve(environ)
             answered.append(served)
-            return AWSResponse(request.url, int(status.split()[0]), dict(reply_headers), _RawBody(content))
+            code = 500 if status.startswith("raised") else int(status.split()[0])  # as the server answers
+            return AWSResponse(request.url, code, dict(reply_headers), _RawBody(content))
 
-        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=ENDPOINT)
+        # One attempt: an answer moto fails on is compared once, not retried.
+        once = Config(retries={"total_max_attempts": 1})
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=ENDPOINT, config=once)
         client.meta.events.register("before-send", send)
         client.create_table(
             TableName="t",
@@ -184,10 +248,21 @@ def _answers(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Answer],
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+        client.create_table(
+            TableName="h",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         answered.clear()  # the table's description carries its creation time
         by_fast_path = 0
         _calls(client)
         answered.extend(serve(_environ(target, body)) for target, body in RAW.values())
+    if fast:  # the plain GetItems, and only them, skipped moto's set-up
+        assert len(plain) == PLAIN_GET_ITEMS, plain
+        assert all(read.keys() <= {"TableName", "Key", "ConsistentRead"} for read in plain), plain
+    else:
+        assert plain == []
     return answered, by_fast_path
 
 
@@ -254,3 +329,49 @@ def test_the_request_recorder_sees_every_request(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(recorder, "_user_enabled", True)
     assert not dynamodb_json.serves(_environ("DynamoDB_20120810.GetItem", b"{}"))
+
+
+def _plain_read_setup(client: Any) -> bytes:
+    client.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.put_item(TableName="t", Item={"pk": {"S": "a"}})
+    return json.dumps({"TableName": "t", "Key": {"pk": {"S": "a"}}}).encode()
+
+
+def test_a_plain_get_item_records_what_motos_set_up_records() -> None:
+    """The access key's last use (IAM) and the count moto's authorizer keeps, as moto's handler does."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    with offline_aws(REGION):
+        use_local_aws()
+        apis = AwsApis()
+        body = _plain_read_setup(boto3.client("dynamodb", region_name=REGION))
+        iam = boto3.client("iam", region_name=REGION)
+        iam.create_user(UserName="reader")
+        key_id = iam.create_access_key(UserName="reader")["AccessKey"]["AccessKeyId"]
+        signed = SIGNED.replace("Credential=testing/", f"Credential={key_id}/")
+        environ = _environ("DynamoDB_20120810.GetItem", body, Authorization=signed)
+        assert dynamodb_json._plain_get_item(environ, body) is not None
+        counted = ActionAuthenticatorMixin.request_count
+        chunks = apis(_environ("DynamoDB_20120810.GetItem", body, Authorization=signed), lambda *_: None)
+        assert json.loads(b"".join(chunks)) == {"Item": {"pk": {"S": "a"}}}
+        assert ActionAuthenticatorMixin.request_count == counted + 1
+        used = iam.get_access_key_last_used(AccessKeyId=key_id)["AccessKeyLastUsed"]
+        assert (used["ServiceName"], used["Region"]) == ("dynamodb", REGION)
+
+
+def test_once_moto_checks_signatures_its_handler_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    with offline_aws(REGION):
+        use_local_aws()
+        body = _plain_read_setup(boto3.client("dynamodb", region_name=REGION))
+        environ = _environ("DynamoDB_20120810.GetItem", body)
+        assert dynamodb_json._plain_get_item(environ, body) is not None
+        monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", ActionAuthenticatorMixin.request_count)
+        assert dynamodb_json._plain_get_item(environ, body) is None

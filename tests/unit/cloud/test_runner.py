@@ -204,3 +204,16 @@ def test_a_caller_that_stops_waiting_leaves_the_call_running_to_its_end(runner_f
     assert ended[0].error is None
     again = runner.invoke(FUNCTION, gate.event)
     assert (again.cold_start, again.payload) == (False, first.payload)  # and it is free again
+
+
+@pytest.mark.parametrize(("cores", "environments"), [(1, 2), (2, 4), (3, 6), (5, 10), (16, 10)])
+def test_a_function_runs_twice_the_cores_in_environments_at_once_up_to_ten(
+    monkeypatch: pytest.MonkeyPatch, cores: int, environments: int
+) -> None:
+    """More environments than about twice the cores only take turns on them (docs/performance.md)."""
+    import os
+
+    from sam_local_cloud.lambda_ import runner
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cores)), raising=False)
+    assert runner._local_environments() == environments
