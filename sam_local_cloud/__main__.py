@@ -12,8 +12,7 @@ confirmed, with a password and in the template's groups:
     [{"Username": "viewer@example.com", "Password": "...", "Groups": ["product-viewers"]}]
 State (the pool, its clients and secrets, people, API keys, every table's items, the signing key...)
 is kept across restarts in .local/state/ beside the template, one folder per template, stack (or set
-of stacks served together), region and port (--state DIR for another); --fresh (`make local-clean`)
-deletes it first.
+of stacks served together), region and port (--state DIR for another); --fresh deletes it first.
 --template may be given several times: each template is served as a stack of its own (named STACK,
 else samconfig.toml's beside it), in that order, in one local AWS; a later one imports the exports of
 those before it (Fn::ImportValue), and the last one is the main stack (its REST API on PORT).
@@ -107,9 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default .local/state/TEMPLATE-STACK-REGION-PORT beside the template, STACK being the stacks' "
         "names joined by + when several are served; none with --port 0)",
     )
-    parser.add_argument(
-        "--fresh", action="store_true", help="start clean: delete the saved state first (make local-clean)"
-    )
+    parser.add_argument("--fresh", action="store_true", help="start clean: delete the saved state first")
     return parser.parse_args(argv)
 
 
@@ -214,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cloud.stop()
     if cloud.state is not None and cloud.state.saved_at_stop:
-        console.say(f"state saved in {_shown(cloud.state.directory)}/ (`make local-clean` starts clean)")
+        console.say(
+            f"state saved in {_shown(cloud.state.directory)}/ (`{cloud.project.fresh_command}` starts clean)"
+        )
     return 0
 
 
@@ -325,7 +324,9 @@ def _state_lines(cloud: Any) -> list[str]:
     if state is None:
         return ["  State       in memory only: lost when the cloud stops"]
     how = f"kept from {state.restored_from}" if state.restored_from else "new"
-    lines = [f"  State       {_shown(state.directory)}/  ({how}; `make local-clean` or --fresh starts clean)"]
+    lines = [
+        f"  State       {_shown(state.directory)}/  ({how}; `{cloud.project.fresh_command}` starts clean)"
+    ]
     return lines + [f"  Template    {change}" for change in cloud.template_changes]
 
 

@@ -305,7 +305,7 @@ class LocalCloud:
         self.outputs_path.unlink(missing_ok=True)  # its presence means "this run is ready"
         use_local_aws()
         if self.options.state_dir is not None:
-            self.state = StateStore(self.options.state_dir)
+            self.state = StateStore(self.options.state_dir, self.project.fresh_command)
             self.state.open(fresh=self.options.fresh)
             # moto's state put back, before anything is made; each stack's record by its name.
             self._kept = self.state.load(main.name) or {}
@@ -499,7 +499,9 @@ class LocalCloud:
             assert stack.made is not None
             kept = self._kept.get(stack.name)
             records[stack.name] = record_of(stack.template, stack.made, kept)
-            changes = template_changes(stack.template, stack.made, kept) if kept else []
+            changes = (
+                template_changes(stack.template, stack.made, kept, self.project.fresh_command) if kept else []
+            )
             self.template_changes += [f"stack {stack.name}: {line}" if several else line for line in changes]
         self.state.attach(self._dispatcher.aws, self._pool.tokens if self._pool else None, records)
 

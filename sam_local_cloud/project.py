@@ -21,8 +21,9 @@ SETTINGS_FILE = "local-cloud.toml"
 SAM_CONFIG_FILE = "samconfig.toml"
 # `sam deploy --guided`'s own default, for a project whose samconfig.toml names no stack.
 DEFAULT_STACK_NAME = "sam-app"
-_KEYS = {"name", "openapi", "parameter_defaults", "people", "users"}
+_KEYS = {"name", "openapi", "parameter_defaults", "people", "users", "fresh_command"}
 PORT_FIELD = "{port}"
+FRESH_COMMAND = "sam-local-cloud --fresh"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Project:
     users: list[SampleUser] = field(default_factory=list)
     user_client_output: str | None = None  # the output naming the client people sign in with
     group_scopes_variable: str | None = None  # the trigger's variable: groups -> scopes (JSON)
+    fresh_command: str = FRESH_COMMAND  # what the console tells people to run to start clean
 
     def defaults_for(
         self, declared: Mapping[str, Any], overrides: Mapping[str, str], port: int | None = None
@@ -70,6 +72,7 @@ def project_of(template: Path) -> Project:
         users=users_from(data.get("users", []), f"{path} users"),
         user_client_output=people.get("client_output"),
         group_scopes_variable=people.get("group_scopes_variable"),
+        fresh_command=str(data.get("fresh_command", FRESH_COMMAND)),
     )
 
 

@@ -50,7 +50,6 @@ _LOCK_FILE = "lock"
 _MAGIC = b"product-api local cloud state\n"
 SAVE_SECONDS = 1.0  # a write is saved within this, while the cloud runs
 _SAVE_SHARE = 20  # ...or within this many times the last save's duration, whichever is longer
-FRESH_HINT = "start clean with `make local-clean` (or `python -m sam_local_cloud --fresh`), which deletes it"
 
 
 def default_directory(
@@ -169,7 +168,7 @@ def _referenced_attributes(template: Template) -> dict[str, set[str]]:
 _SUB_ATTRIBUTE = re.compile(r"\$\{([A-Za-z0-9]+)\.([A-Za-z0-9.]+)\}")
 
 
-def template_changes(template: Template, made: Provisioned, kept: Kept) -> list[str]:
+def template_changes(template: Template, made: Provisioned, kept: Kept, fresh_command: str) -> list[str]:
     """What the banner says of a template that changed since the state was saved (nothing if not)."""
     new = sorted(n for n in made.created if n not in kept.record.resources)
     gone = sorted(n for n in kept.record.resources if n not in template.resources)
@@ -178,7 +177,7 @@ def template_changes(template: Template, made: Provisioned, kept: Kept) -> list[
         lines.append(f"new in the template, created: {', '.join(new)}")
     if kept.changed:
         lines.append(
-            "changed in the template, kept as they were made (not updated; `make local-clean` makes "
+            f"changed in the template, kept as they were made (not updated; `{fresh_command}` makes "
             f"everything anew): {', '.join(sorted(kept.changed))}"
         )
     if gone:
@@ -190,8 +189,9 @@ class StateStore:
     """One cloud's state folder: locked while the cloud runs, loaded at its start, saved as it runs
     and when it stops."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, fresh_command: str):
         self.directory = directory
+        self.fresh_hint = f"start clean with `{fresh_command}`, which deletes it"
         self.path = directory / STATE_FILE
         self.key_path = directory / KEY_FILE
         self.restored_from: str | None = None  # when the state loaded at start was saved
@@ -246,14 +246,14 @@ class StateStore:
                 magic, header_line, data = file.readline(), file.readline(), file.read()
             header = json.loads(header_line) if magic == _MAGIC else None
         except (OSError, ValueError) as error:
-            raise SystemExit(f"{self.path}: cannot be read ({error}); {FRESH_HINT}") from None
+            raise SystemExit(f"{self.path}: cannot be read ({error}); {self.fresh_hint}") from None
         if not isinstance(header, dict):
-            raise SystemExit(f"{self.path}: not a local cloud's state file, or damaged; {FRESH_HINT}")
+            raise SystemExit(f"{self.path}: not a local cloud's state file, or damaged; {self.fresh_hint}")
         made_by = (header.get("format"), header.get("moto"))
         if made_by[0] not in _READABLE or made_by[1] != MOTO_VERSION:
             raise SystemExit(
                 f"{self.path}: saved by another version of the local cloud (state format {made_by[0]}, "
-                f"moto {made_by[1]}; this one reads format {FORMAT}, moto {MOTO_VERSION}); {FRESH_HINT}"
+                f"moto {made_by[1]}; this one reads format {FORMAT}, moto {MOTO_VERSION}); {self.fresh_hint}"
             )
         try:
             extra = snapshot.load(data)
@@ -261,7 +261,7 @@ class StateStore:
             sessions = extra["sessions"]
         except Exception as error:  # any unpickling failure: the file is damaged
             raise SystemExit(
-                f"{self.path}: damaged, it cannot be loaded ({type(error).__name__}); {FRESH_HINT}"
+                f"{self.path}: damaged, it cannot be loaded ({type(error).__name__}); {self.fresh_hint}"
             ) from None
         self.restored_from = str(header.get("saved_at", "?"))
         self._sessions = sessions

@@ -141,7 +141,6 @@ def test_a_state_file_it_cannot_read_stops_the_start_with_a_message(
     assert "Traceback" not in message
     assert f"{copy / STATE_FILE}:" in message
     assert "make local-clean" in message
-    assert "--fresh" in message
 
 
 def test_after_a_crash_the_writes_saved_a_second_before_are_there(tmp_path: Path) -> None:

@@ -841,6 +841,12 @@ def test_the_local_cloud_turns_password_sign_in_on_unless_told_otherwise():
     assert project_of(FIXTURE) == project_of(FIXTURE).__class__()  # no settings file beside it: none
 
 
+def test_the_console_names_the_projects_own_way_to_start_clean():
+    """This project starts clean with make; a project with no settings is told the command's option."""
+    assert project_of(TEMPLATE_PATH).fresh_command == "make local-clean"
+    assert project_of(FIXTURE).fresh_command == "sam-local-cloud --fresh"
+
+
 def test_the_local_cloud_lets_people_sign_in_on_its_api_page_at_its_own_port():
     declared = load_source(TEMPLATE_PATH)["Parameters"]
     project = project_of(TEMPLATE_PATH)

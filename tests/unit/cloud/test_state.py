@@ -13,6 +13,7 @@ import pytest
 
 from sam_local_cloud.aws_apis import MOTO_VERSION, snapshot
 from sam_local_cloud.aws_apis.ordered_scan import use_ordered_scans
+from sam_local_cloud.project import FRESH_COMMAND
 from sam_local_cloud.state import (
     FORMAT,
     KEY_FILE,
@@ -75,14 +76,14 @@ def test_a_snapshot_puts_back_items_pools_and_passwords(aws: tuple[Any, Any]) ->
 
 
 def test_a_second_store_on_the_same_folder_is_refused(tmp_path: Path) -> None:
-    first = StateStore(tmp_path)
+    first = StateStore(tmp_path, FRESH_COMMAND)
     first.open(fresh=False)
     try:
         with pytest.raises(SystemExit, match="another local cloud"):
-            StateStore(tmp_path).open(fresh=False)
+            StateStore(tmp_path, FRESH_COMMAND).open(fresh=False)
     finally:
         first.close()
-    second = StateStore(tmp_path)  # free again once the first let go
+    second = StateStore(tmp_path, FRESH_COMMAND)  # free again once the first let go
     second.open(fresh=False)
     second.close()
 
@@ -90,7 +91,7 @@ def test_a_second_store_on_the_same_folder_is_refused(tmp_path: Path) -> None:
 def test_fresh_deletes_the_state_and_the_key(tmp_path: Path) -> None:
     (tmp_path / STATE_FILE).write_bytes(b"old")
     (tmp_path / KEY_FILE).write_bytes(b"old key")
-    store = StateStore(tmp_path)
+    store = StateStore(tmp_path, FRESH_COMMAND)
     store.open(fresh=True)
     try:
         assert store.load("stack") is None
@@ -116,7 +117,7 @@ def _header(format_: int = FORMAT, moto: str = MOTO_VERSION) -> bytes:
 )
 def test_a_file_it_cannot_read_is_refused_with_what_to_do(tmp_path: Path, content: bytes, says: str) -> None:
     (tmp_path / STATE_FILE).write_bytes(content)
-    store = StateStore(tmp_path)
+    store = StateStore(tmp_path, FRESH_COMMAND)
     store.open(fresh=False)
     try:
         with pytest.raises(SystemExit) as refused:
@@ -126,7 +127,7 @@ def test_a_file_it_cannot_read_is_refused_with_what_to_do(tmp_path: Path, conten
     message = str(refused.value.code)
     assert says in message
     assert str(tmp_path / STATE_FILE) in message
-    assert "make local-clean" in message
+    assert f"start clean with `{FRESH_COMMAND}`" in message
 
 
 def test_the_services_a_template_may_grow_into_are_kept_too(aws: tuple[Any, Any]) -> None:
@@ -186,12 +187,12 @@ def test_each_stacks_record_is_kept_by_its_name(aws: tuple[Any, Any], tmp_path: 
     from sam_local_cloud.aws_apis.app import AwsApis
 
     records = {"auth": _record("us-east-1_auth"), "api": Record()}
-    store = StateStore(tmp_path)
+    store = StateStore(tmp_path, FRESH_COMMAND)
     store.open(fresh=False)
     store.attach(AwsApis(), None, records)
     store.save()
     store.close()
-    again = StateStore(tmp_path)
+    again = StateStore(tmp_path, FRESH_COMMAND)
     again.open(fresh=False)
     try:
         kept = again.load("api")
@@ -204,7 +205,7 @@ def test_each_stacks_record_is_kept_by_its_name(aws: tuple[Any, Any], tmp_path: 
 def test_a_format_1_file_is_its_main_stacks_record(aws: tuple[Any, Any], tmp_path: Path) -> None:
     data, _ = snapshot.dump({"record": _record("us-east-1_old"), "sessions": ({}, set())})
     (tmp_path / STATE_FILE).write_bytes(b"product-api local cloud state\n" + _header(format_=1) + data)
-    store = StateStore(tmp_path)
+    store = StateStore(tmp_path, FRESH_COMMAND)
     store.open(fresh=False)
     try:
         kept = store.load("product-api")
