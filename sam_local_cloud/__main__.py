@@ -138,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.getLogger("samtranslator").setLevel(logging.ERROR)  # feature-toggle chatter
 
+    from botocore.exceptions import ParamValidationError
+
     from sam_local_cloud import console
     from sam_local_cloud.cloud import LocalCloud, Options
+    from sam_local_cloud.cloudformation.resolve import Unresolvable
     from sam_local_cloud.project import stack_name_of
     from sam_local_cloud.state import default_directory
 
@@ -193,6 +196,21 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         except (SystemExit, KeyboardInterrupt):
             raise  # SystemExit: a named refusal, its message already says what and why
+        except ParamValidationError as error:
+            # CloudFormation would refuse the resource too: its properties are not what its API takes.
+            print(
+                f"the local cloud cannot start on {options.template}: a resource's properties: {error}",
+                file=sys.stderr,
+            )
+            return 1
+        except Unresolvable as error:
+            # A value CloudFormation would have, of a resource the local cloud does not make.
+            print(
+                f"the local cloud cannot start on {options.template}: {error} (the template uses a value "
+                "of a resource the local cloud does not make, or one it cannot know locally)",
+                file=sys.stderr,
+            )
+            return 1
         except Exception as error:
             # Never a traceback for a template the local cloud cannot read: one line that names it.
             print(

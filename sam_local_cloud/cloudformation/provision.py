@@ -615,7 +615,27 @@ def generated_secret(secrets: Any, rules: dict[str, Any]) -> str:
 def api_fields(client: Any, operation: str, properties: dict[str, Any]) -> dict[str, Any]:
     """The template properties that are also parameters of the AWS API call (same names in CloudFormation)."""
     members = client.meta.service_model.operation_model(operation).input_shape.members
-    return {k: v for k, v in properties.items() if k in members}
+    return {k: as_shape(v, members[k]) for k, v in properties.items() if k in members}
+
+
+def as_shape(value: Any, shape: Any) -> Any:
+    """A template value in the type the API takes: CloudFormation converts `'true'` to a Boolean
+    property and `'5'` to an Integer one, as its resource specification types them (YAML templates
+    often quote them); what does not convert is left for the API's own validation."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        return {k: as_shape(v, shape.members[k]) if k in shape.members else v for k, v in value.items()}
+    if kind == "list" and isinstance(value, list):
+        return [as_shape(item, shape.member) for item in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: as_shape(v, shape.value) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if kind in ("integer", "long") and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
 
 
 def _exists(cognito: Any, user_pool_id: str | None, username: str) -> bool:

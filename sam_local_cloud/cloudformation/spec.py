@@ -557,12 +557,15 @@ def _route(
             elif name in other_authorizers:
                 unenforced.append(f"{other_authorizers[name]} {name}")
     kind = integration.get("type")
+    function = _function_of(integration) if kind == "aws_proxy" else None
     if kind not in ("aws_proxy", "mock"):
         unenforced.append(f"integration type {kind!r} (only Lambda proxy and mock are served)")
+    elif kind == "aws_proxy" and function is None:
+        unenforced.append(_not_a_function(integration))
     return Route(
         resource=path,
         method="ANY" if method == ANY_METHOD else method.upper(),
-        function=_function_of(integration) if kind == "aws_proxy" else None,
+        function=function,
         mock=_mock_of(integration) if kind == "mock" else None,
         authorizer=authorizer,
         scopes=scopes,
@@ -587,14 +590,37 @@ def _method_throttles(settings: list[dict[str, Any]]) -> dict[tuple[str, str], T
     return throttles
 
 
-def _function_of(integration: dict[str, Any]) -> str:
-    uri = integration["uri"]
-    text = uri.get("Fn::Sub", uri) if isinstance(uri, dict) else uri
-    text = text[0] if isinstance(text, list) else text
-    match = _FUNCTION_IN_URI.search(str(text))
-    if not match:
-        raise ValueError(f"cannot tell which function this integration calls: {uri}")
-    return match.group(1) or match.group(2)
+def _function_of(integration: dict[str, Any]) -> str | None:
+    """The function a Lambda proxy integration's `uri` invokes, else None (an AWS service integration
+    has no `uri`; a function outside the template has no logical id).
+
+    The uri is written as `Fn::Sub` (`${Function.Arn}`, or a variable bound to `Fn::GetAtt`), `Fn::Join`
+    around `Fn::GetAtt`, or a literal ARN ending in `:function:NAME`."""
+    return _function_in(integration.get("uri"))
+
+
+def _function_in(value: Any) -> str | None:
+    if isinstance(value, str):
+        match = _FUNCTION_IN_URI.search(value)
+        return (match.group(1) or match.group(2)) if match else None
+    if isinstance(value, list):
+        return next((found for item in value if (found := _function_in(item))), None)
+    if isinstance(value, dict):
+        if list(value) == ["Fn::GetAtt"]:
+            target = value["Fn::GetAtt"]
+            target = target.split(".", 1) if isinstance(target, str) else target
+            return str(target[0]) if isinstance(target, list) and target[1:] == ["Arn"] else None
+        # Fn::Sub's text then its variables, Fn::Join's parts, any other function's arguments
+        return _function_in(list(value.values()))
+    return None
+
+
+def _not_a_function(integration: dict[str, Any]) -> str:
+    """Why a Lambda proxy integration is not served: what it calls instead of a function of the template."""
+    subtype = integration.get("integrationSubtype")
+    if subtype:
+        return f"AWS service integration {subtype} (only Lambda proxy is served)"
+    return "a Lambda proxy integration whose function is not in this template"
 
 
 def _mock_of(integration: dict[str, Any]) -> MockIntegration:
@@ -745,14 +771,17 @@ def _http_route(
                 unenforced.append(f"{others[name]} {name}")
             # NONE: served open, as on AWS (SAM's `Authorizer: NONE`).
     kind = integration.get("type")
+    function = _function_of(integration) if kind == "aws_proxy" else None
     if kind != "aws_proxy":
         unenforced.append(f"integration type {kind!r} (only Lambda proxy is served)")
+    elif function is None:
+        unenforced.append(_not_a_function(integration))
     elif str(integration.get("payloadFormatVersion", "2.0")) != "2.0":
         unenforced.append("payload format 1.0 (the local cloud sends 2.0 events)")
     return Route(
         resource=resource,
         method=method,
-        function=_function_of(integration) if kind == "aws_proxy" else None,
+        function=function,
         mock=None,
         authorizer=authorizer,
         scopes=scopes,

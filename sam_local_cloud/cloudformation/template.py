@@ -142,12 +142,20 @@ def _translate(
     stack_name: str,
 ) -> Template:
     params = parameter_values(source, overrides)
+    # CloudFormation refuses a stack whose parameters lack a value (no Default, none passed).
+    missing = [name for name in source.get("Parameters") or {} if name not in params]
+    if missing:
+        raise TemplateRefused(
+            f"{path}: Parameters: [{', '.join(missing)}] must have values (they have no Default): "
+            f"pass them with --parameter-overrides {' '.join(f'{name}=VALUE' for name in missing)}"
+        )
     folder = path.resolve().parent
     source = _include_local_files(source, folder)
     _apply_sam_cli_defaults(source, folder)
     declared = source.get("Parameters", {})
     _point_code_at_local_bucket(source)
 
+    source = _joins_as_subs(source)
     pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
     try:
         extended = process_template(source, params, pseudo_parameters=pseudo)
@@ -293,3 +301,35 @@ def openapi_body(template: Template, api_id: str | None = None) -> dict[str, Any
     if "BodyS3Location" in props:
         raise TemplateRefused(f"{api_id}: its OpenAPI body is in S3 (BodyS3Location), which is not read")
     return openapi_from_resources(template.resources, api_id)
+
+
+def _joins_as_subs(value: Any) -> Any:
+    """`Fn::Join` over strings, `Ref`s and `Fn::GetAtt`s, rewritten as the `Fn::Sub` it means.
+
+    SAM CLI's LanguageExtensions joins an `Fn::GetAtt` it cannot resolve as its Python text (the
+    integration `Uri: !Join [..., !GetAtt Fn.Arn, ...]` many templates write); `Fn::Sub` it leaves
+    for CloudFormation, which is what a deploy does with either."""
+    if isinstance(value, list):
+        return [_joins_as_subs(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Fn::Join"]:
+        argument = value["Fn::Join"]
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[0], str):
+            parts = argument[1]
+            if isinstance(parts, list) and all(_sub_part(part) is not None for part in parts):
+                return {"Fn::Sub": argument[0].join(str(_sub_part(part)) for part in parts)}
+    return {key: _joins_as_subs(item) for key, item in value.items()}
+
+
+def _sub_part(part: Any) -> str | None:
+    if isinstance(part, str):
+        return part.replace("${", "${!")
+    if isinstance(part, dict) and list(part) == ["Ref"] and isinstance(part["Ref"], str):
+        return "${" + part["Ref"] + "}"
+    if isinstance(part, dict) and list(part) == ["Fn::GetAtt"]:
+        target = part["Fn::GetAtt"]
+        target = target.split(".", 1) if isinstance(target, str) else target
+        if isinstance(target, list) and len(target) == 2 and all(isinstance(t, str) for t in target):
+            return "${" + ".".join(target) + "}"
+    return None

@@ -1,0 +1,82 @@
+"""Start-up on other SAM applications' shapes (tests/fixtures/sam_apps/startup/): each is served, or
+refused with one message that names what and why, never an exception of the local cloud's own.
+
+- join_uri.yaml: a Lambda proxy `Uri` written as `Fn::Join` around `Fn::GetAtt` calls that function.
+- service_integration.yaml: an HTTP API route with an AWS service integration is named as unenforced.
+- no_default.yaml: parameters without a Default are refused as CloudFormation refuses them.
+- quoted_scalars.yaml: quoted Booleans and Integers reach the AWS API in its types, as CloudFormation
+  converts them.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
+
+from sam_local_cloud.cloudformation.provision import api_fields
+from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.template import TemplateRefused, load_source, translate
+from tests.harness import ROOT
+
+APPS = ROOT / "tests" / "fixtures" / "sam_apps" / "startup"
+
+
+def test_a_uri_joined_around_get_att_calls_that_function() -> None:
+    source = load_source(APPS / "join_uri.yaml")
+    (method,) = [r for r in source["Resources"].values() if r["Type"] == "AWS::ApiGateway::Method"]
+    function = method["Properties"]["Integration"]["Uri"]["Fn::Join"][1][3]["Fn::GetAtt"][0]
+    spec = read_spec(translate(path=APPS / "join_uri.yaml"))
+    assert spec.api is not None
+    assert [(r.method, r.function) for r in spec.api.routes] == [("GET", function)]
+    assert spec.unenforceable == []
+
+
+def test_an_aws_service_integration_is_named_unenforced_not_a_crash() -> None:
+    source = load_source(APPS / "service_integration.yaml")
+    paths = source["Resources"]["HttpApi"]["Properties"]["DefinitionBody"]["paths"]
+    ((path, operations),) = paths.items()
+    ((method, operation),) = operations.items()
+    subtype = operation["x-amazon-apigateway-integration"]["integrationSubtype"]
+    spec = read_spec(translate(path=APPS / "service_integration.yaml"))
+    refused = [line for line in spec.unenforceable if f"{method.upper()} {path}" in line]
+    assert len(refused) == 1
+    assert f"AWS service integration {subtype}" in refused[0]
+    # The template's Lambda route is served as usual.
+    (api,) = spec.http_apis
+    assert any(route.function == "Handler" for route in api.routes)
+
+
+def test_parameters_without_a_value_are_refused_by_name() -> None:
+    declared = load_source(APPS / "no_default.yaml")["Parameters"]
+    missing = [name for name, p in declared.items() if "Default" not in p]
+    with pytest.raises(TemplateRefused) as refused:
+        translate(path=APPS / "no_default.yaml")
+    message = str(refused.value)
+    assert f"Parameters: [{', '.join(missing)}] must have values" in message
+    assert all(f"{name}=VALUE" in message for name in missing)
+    assert "Stage" not in message.split("must have values")[0]
+    # Passed, the template translates.
+    overrides = dict.fromkeys(missing, "https://example.com/")
+    assert translate(overrides, path=APPS / "no_default.yaml").parameters.keys() >= set(missing)
+
+
+def test_quoted_scalars_take_the_api_types() -> None:
+    pool = load_source(APPS / "quoted_scalars.yaml")["Resources"]["UserPool"]["Properties"]
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    request = api_fields(cognito, "CreateUserPool", {"PoolName": "p", **pool})
+    email, tier = request["Schema"]
+    assert email["Required"] is (pool["Schema"][0]["Required"] == "true")
+    assert email["Mutable"] is True
+    assert email["DeveloperOnlyAttribute"] is False
+    assert tier["Mutable"] is False
+    # NumberAttributeConstraints are strings in the API: left as written.
+    assert tier["NumberAttributeConstraints"] == pool["Schema"][1]["NumberAttributeConstraints"]
+    written_length = pool["Policies"]["PasswordPolicy"]["MinimumLength"]
+    assert request["Policies"]["PasswordPolicy"]["MinimumLength"] == int(written_length)
+    # botocore's own validation accepts the request as converted (it refused the quoted one).
+    shape = cognito.meta.service_model.operation_model("CreateUserPool").input_shape
+    validate_parameters(request, shape)
+    with pytest.raises(ParamValidationError):
+        validate_parameters({"PoolName": "p", **pool}, shape)
