@@ -119,9 +119,16 @@ def _positive(text: str) -> int:
 def _stack_source(text: str) -> tuple[Path, str | None]:
     """FILE or FILE:STACK (a stack name: a letter, then letters, digits and hyphens)."""
     path, sep, name = text.rpartition(":")
-    if sep and path and re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name) and not Path(text).exists():
-        return Path(path), name
-    return Path(text), None
+    if not sep or not path or Path(text).exists():
+        return Path(text), None
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", name):
+        if Path(path).exists():  # a template with a stack name CloudFormation would not take
+            raise argparse.ArgumentTypeError(
+                f"stack name {name!r}: CloudFormation takes a letter, then letters, digits and hyphens, "
+                "128 characters at most"
+            )
+        return Path(text), None
+    return Path(path), name
 
 
 def _overrides(pairs: list[str]) -> dict[str, str]:
@@ -262,11 +269,15 @@ def banner(cloud: Any) -> list[str]:
     ]
     api_lines += [f"  HTTP API    {url}  ({name})" for name, url in cloud.http_api_urls.items()]
     routes, api_url, refusal = _example_api(cloud)
-    notes = any(stack.spec.not_honoured for stack in cloud.stacks)
+    notes = any(stack.spec.not_honoured or stack.outputs_left_out for stack in cloud.stacks)
     lines = ["Not honoured locally (declared in the template):"] if notes else []
     for stack in cloud.stacks:
         prefix = f"{stack.name}: " if several else ""
         lines += [f"  - {prefix}{note}" for note in stack.spec.not_honoured]
+        lines += [
+            f"  - {prefix}output {name}: {why}, so it is left out of the outputs"
+            for name, why in stack.outputs_left_out.items()
+        ]
     for stack in cloud.stacks:
         if stack.made is not None:
             lines += [f"Stack {stack.name}"] if several else []

@@ -130,6 +130,7 @@ class ServedStack:
     rest_api_id: str = LOCAL_API_ID  # its first REST API's
     made: Provisioned | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    outputs_left_out: dict[str, str] = field(default_factory=dict)  # output -> why it has no local value
     exports: dict[str, str] = field(default_factory=dict)  # export name -> value
 
     @property
@@ -537,6 +538,7 @@ class LocalCloud:
             base_url=self.base_url,
             region=self.options.region,
             api_urls=self._api_urls(),
+            left_out=stack.outputs_left_out,
         )
         stack.exports = _exports(stack)
         for name in stack.exports.keys() & imports.keys():

@@ -513,9 +513,12 @@ def outputs(
     base_url: str,
     region: str,
     api_urls: Mapping[str, str] | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The template's Outputs as a deploy would give them, with AWS endpoints pointed at `base_url`,
-    and each HTTP API's at its own (`api_urls`: API id -> `http://127.0.0.1:PORT`).
+    and each HTTP API's at its own (`api_urls`: API id -> `http://127.0.0.1:PORT`). An output whose
+    value is of a resource the local cloud does not make is left out, with why, in `left_out` (given):
+    a value made up would be read as a real one.
 
     The issuer stays AWS's: it names the pool, nothing fetches it (docs/aws-behaviour.md §4).
     """
@@ -525,8 +528,14 @@ def outputs(
     found: dict[str, Any] = {}
     for name, output in template.outputs.items():
         value = output["Value"]
-        # LanguageExtensions can leave a Fn::Sub as a plain string with ${...} in it.
-        resolved = str(resolver.sub(value) if isinstance(value, str) else resolver.resolve(value))
+        try:
+            # LanguageExtensions can leave a Fn::Sub as a plain string with ${...} in it.
+            resolved = str(resolver.sub(value) if isinstance(value, str) else resolver.resolve(value))
+        except Unresolvable as error:
+            if left_out is None:
+                raise
+            left_out[name] = str(error)
+            continue
         found[name] = resolved if resolved == issuer else localized(resolved, base_url, domains, api_urls)
     for name, value in made.api_key_values.items():
         found["ApiKey" if len(made.api_key_values) == 1 else f"{name}Value"] = value

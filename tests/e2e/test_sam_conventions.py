@@ -292,3 +292,20 @@ def test_a_template_the_cloud_cannot_serve_is_one_named_refusal(
     assert done.returncode != 0
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_output_of_a_resource_not_made_locally_is_left_out_and_named(tmp_path: Path) -> None:
+    """tests/fixtures/sam_apps/startup/firehose_output.yaml: an output reads a resource the local cloud
+    does not make. The cloud starts; the output is not in its outputs (no value made up), and the
+    banner names it with why."""
+    template = FIXTURES / "sam_apps" / "startup" / "firehose_output.yaml"
+    (name,) = translate(path=template).outputs
+    cloud = start_local_cloud(tmp_path, "--template", str(template))
+    try:
+        banner = cloud.wait_for_console("ready in")
+        assert name not in cloud.outputs
+        assert re.search(
+            rf"^  - output {name}: .*no local value, so it is left out of the outputs$", banner, re.M
+        )
+    finally:
+        cloud.stop()

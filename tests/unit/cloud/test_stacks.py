@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sam_local_cloud.__main__ import parse_args
 from sam_local_cloud.cloudformation.spec import active, read_spec
 from sam_local_cloud.cloudformation.template import translate
@@ -23,6 +25,18 @@ def test_a_colon_that_names_no_stack_stays_in_the_path(tmp_path: Path) -> None:
     assert parse_args(["--template", "C:/apps/template.yaml"]).template == [
         (Path("C:/apps/template.yaml"), None)
     ]
+
+
+def test_a_stack_name_cloudformation_would_refuse_is_named_not_taken_for_a_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text("Resources: {}\n")
+    with pytest.raises(SystemExit):
+        parse_args(["--template", f"{template}:my_app"])
+    error = capsys.readouterr().err
+    assert "stack name 'my_app': CloudFormation takes a letter, then letters, digits and hyphens" in error
+    assert "no such file" not in error
 
 
 INCLUDED = """
