@@ -10,12 +10,11 @@ Routes, functions, scopes, clients and groups come from the translated template
 (sam_local_cloud/cloudformation/template.py), and every API event is built by the project's event builders
 (sam_local_cloud/apigateway/events.py), with the claims of a Cognito token rendered as each API's authorizer
 passes them (every value a string; exp/iat as Java dates on REST, epoch seconds on the HTTP API): a
-client_credentials access token on scoped routes, a person's ID token on routes without scopes. Every
-route has a REST (payload format 1.0) event; a few have an HTTP API (2.0) twin, named `*_http.json`.
-The pre token generation trigger gets Cognito's V2 event, built by sam_local_cloud/cognito/events.py as the
-local cloud, the tests and the benchmark build it. Times and ids are fixed so the output does not
-change between runs.
-What each file gives is documented in events/README.md, and the test checks it.
+client_credentials access token on scoped routes, a person's ID token on routes without scopes. Every route
+has a REST (payload format 1.0) event; a few have an HTTP API (2.0) twin, named `*_http.json`. The pre token
+generation trigger gets Cognito's V2 event, built by sam_local_cloud/cognito/events.py as the local cloud, the
+tests and the benchmark build it. Times and ids are fixed so the output does not change between runs. What
+each file gives is documented in events/README.md, and the test checks it.
 """
 
 from __future__ import annotations

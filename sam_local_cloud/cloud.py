@@ -1,23 +1,19 @@
 """The local cloud: the template's APIs, user pool and table on local ports.
 
-One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT but the HTTP APIs, and this module
-only wires the parts together. Each HTTP API (API Gateway v2, sam_local_cloud/apigateway/http_api.py) has a
-port
-of its own, PORT+1, PORT+2... in template order (each a free one with --port 0), its `$default` stage
-at the root, a named stage under `/{stage}`: no host-based routing, since `*.localhost` does not
-resolve everywhere. On PORT:
+One threaded HTTP/1.1 server answers everything on 127.0.0.1:PORT but the HTTP APIs, and this module only
+wires the parts together. Each HTTP API (API Gateway v2, sam_local_cloud/apigateway/http_api.py) has a port of
+its own, PORT+1, PORT+2... in template order (each a free one with --port 0), its `$default` stage at the
+root, a named stage under `/{stage}`: no host-based routing, since `*.localhost` does not resolve everywhere.
+On PORT (the paths below are in this package):
 - `/{stage}/...` and every other path that is not an AWS API call: the REST API
-(sam_local_cloud/apigateway/gateway.py),
-  functions in workers (sam_local_cloud/lambda_/runner.py);
-- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints
-(sam_local_cloud/cognito/tokens.py);
+  (apigateway/gateway.py), functions in workers (lambda_/runner.py);
+- `/oauth2/token` and `/{userPoolId}/.well-known/...`: the user pool's endpoints (cognito/tokens.py);
 - `/oauth2/authorize`, `/login`, `/logout`, `/oauth2/userInfo`, `/oauth2/revoke`: the pool domain's
-  endpoints for people (sam_local_cloud/cognito/hosted.py);
-- the `cognito-idp` calls that sign people in (InitiateAuth...: sam_local_cloud/cognito/sign_in_api.py), by
+  endpoints for people (cognito/hosted.py);
+- the `cognito-idp` calls that sign people in (InitiateAuth...: cognito/sign_in_api.py), by
   X-Amz-Target;
-- AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (sam_local_cloud/aws_apis/),
-which
-  holds every resource created from the template (sam_local_cloud/cloudformation/provision.py) and the stack
+- AWS API calls (SigV4-signed, or with `X-Amz-Target`) off the stage path: moto (aws_apis/), which
+  holds every resource created from the template (cloudformation/provision.py) and the stack
   CloudFormation's API describes.
 Several templates (`--template FILE:STACK`, repeated) and nested stacks with a local template are
 served as stacks of their own in the same local AWS, Runner and pool (docs/aws-behaviour.md §16); the

@@ -5,8 +5,8 @@ the cloud on the default port writes `.local/outputs.json` (what the README read
 other port `.local/outputs-PORT.json`. A cloud removes its file when it stops, so a file present
 means a cloud serves on that port (or one was killed before it could clean up).
 
-Standard library only, imported by nothing heavy: `python3 -m sam_local_cloud.client_token` runs without
-.venv.
+Standard library only, imported by nothing heavy: `python3 -m sam_local_cloud.client_token` runs
+without .venv.
 """
 
 from __future__ import annotations

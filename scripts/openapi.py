@@ -6,8 +6,8 @@
 Never edit docs/openapi.json by hand: tests/unit/test_openapi.py fails while it differs from what this
 writes. Where each part comes from:
 - routes, their functions and scopes, the OAuth 2.0 scopes and their descriptions: the transformed
-  template (sam_local_cloud/cloudformation/spec.py and template.py), as the gateway and the local cloud read
-  them;
+  template (sam_local_cloud/cloudformation/spec.py and template.py), as the gateway and the local
+  cloud read them;
 - request bodies: the JSON Schemas the handlers validate with (product_api/models.py), plus the two
   rules the code checks after them (price, currency), said here as JSON Schema from the code's own
   constants;

@@ -2,10 +2,9 @@
 picked by their scopes.
 
 The cloud (`python -m sam_local_cloud`, or `make local` for the README test) runs in a process group of its
-own,
-on a free port. It is ready once its outputs file exists: the cloud writes that file last, in one
-rename. Stopping it signals the cloud alone, so that it stops its own workers as it would on Ctrl-C
-or `kill`, then kills whatever of its group is left, so that no test or benchmark leaks processes.
+own, on a free port. It is ready once its outputs file exists: the cloud writes that file last, in one rename.
+Stopping it signals the cloud alone, so that it stops its own workers as it would on Ctrl-C or `kill`, then
+kills whatever of its group is left, so that no test or benchmark leaks processes.
 
 Standard library only at import time (boto3 is imported for `LocalCloud.aws`), no pytest: the
 benchmarks import this too.

@@ -1,14 +1,12 @@
 """An HTTP API (API Gateway v2, Lambda proxy, payload 2.0) in front of the local functions.
 
-A request passes API Gateway's steps in its order (docs/aws-behaviour.md, "HTTP APIs"): the payload
-limit, the stage, the route, the route's throttling, the route's authorizer (JWT or Lambda), then the
-function.
-No route (or no stage) is 404 before any authorizer runs. The gateway's own answers are fixed (HTTP
-APIs have no gateway responses to customise): `{"message": ...}` bodies, `apigw-requestid` on every
-response, header names in lower case. With a CORS configuration the gateway answers preflights itself
-and puts its CORS headers on every response to an allowed `Origin`, dropping the function's own.
-Events are built by sam_local_cloud/apigateway/events_v2.py, responses read by
-sam_local_cloud/apigateway/proxy_v2.py.
+A request passes API Gateway's steps in its order (docs/aws-behaviour.md, "HTTP APIs"): the payload limit, the
+stage, the route, the route's throttling, the route's authorizer (JWT or Lambda), then the function. No route
+(or no stage) is 404 before any authorizer runs. The gateway's own answers are fixed (HTTP APIs have no
+gateway responses to customise): `{"message": ...}` bodies, `apigw-requestid` on every response, header names
+in lower case. With a CORS configuration the gateway answers preflights itself and puts its CORS headers on
+every response to an allowed `Origin`, dropping the function's own. Events are built by
+sam_local_cloud/apigateway/events_v2.py, responses read by sam_local_cloud/apigateway/proxy_v2.py.
 """
 
 from __future__ import annotations

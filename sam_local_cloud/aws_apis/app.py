@@ -14,12 +14,11 @@ A service's first call can be preceded by work that only it needs (`before_first
 its requests are signed for): the local stack is registered in moto's CloudFormation backend on the
 first CloudFormation call, since moto's CloudFormation package imports some twenty services (1.7 s).
 
-Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners
-once moto has made the change, so that what the local cloud keeps of the clients
-(sam_local_cloud/cognito/tokens.py,
-ClientDirectory) is dropped before the caller has its answer. Likewise, API Gateway calls that may
-change something (API keys, usage plans and their keys) are announced to `on_apigateway_change`, so
-that the keys the REST API accepts (sam_local_cloud/apigateway/gateway.py, ApiKeys) are read again.
+Calls that may change the user pool's app clients are announced to `on_cognito_change` listeners once moto has
+made the change, so that what the local cloud keeps of the clients (sam_local_cloud/cognito/tokens.py,
+ClientDirectory) is dropped before the caller has its answer. Likewise, API Gateway calls that may change
+something (API keys, usage plans and their keys) are announced to `on_apigateway_change`, so that the keys the
+REST API accepts (sam_local_cloud/apigateway/gateway.py, ApiKeys) are read again.
 
 Calls that may change anything are counted (`writes`), and the AWS APIs can be paused (`pause`): new
 calls wait, the calls under way finish. A snapshot of moto's state (sam_local_cloud/state.py) is taken paused,

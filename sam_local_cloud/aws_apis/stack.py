@@ -1,11 +1,10 @@
 """The local stack, registered in moto's CloudFormation backend, so CloudFormation's API describes it.
 
-DescribeStacks, ListStackResources, DescribeStackResource(s), ListExports and GetTemplate are then
-moto's own actions, answered in CloudFormation's query protocol by moto's own serializer. moto does
-not create the resources here: the local cloud made them already
-(sam_local_cloud/cloudformation/provision.py),
-and the stack's resource map is given those, with their real physical ids, before moto ever looks
-one up (its map creates a resource lazily only when it has none for the logical id).
+DescribeStacks, ListStackResources, DescribeStackResource(s), ListExports and GetTemplate are then moto's own
+actions, answered in CloudFormation's query protocol by moto's own serializer. moto does not create the
+resources here: the local cloud made them already (sam_local_cloud/cloudformation/provision.py), and the
+stack's resource map is given those, with their real physical ids, before moto ever looks one up (its map
+creates a resource lazily only when it has none for the logical id).
 """
 
 from __future__ import annotations

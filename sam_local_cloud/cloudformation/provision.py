@@ -1,15 +1,13 @@
 """The template's resources, created in the local AWS (moto) as CloudFormation would create them.
 
 Resources are made in dependency order (sam_local_cloud/cloudformation/inventory.py). A type moto models is
-made
-with moto's own CloudFormation model (sam_local_cloud/aws_apis/cloudformation_models.py); a few types have a
-creator here, where the local cloud does more than moto's model (the pool and its clients, tables,
-API keys) or moto has none (secrets, subscriptions, policies). Each records the physical ids and
-attributes it made in the resolver, so later resources, functions' environments and the outputs can
-refer to them. Resources the local cloud serves itself or does not reproduce still get a name, so a
-`Ref` to them resolves; every resource's fate is recorded (`Provisioned.resources`) for the start-up
-report and the local stack's CloudFormation API. Serving requests is not done here (sam_local_cloud/cloud.py
-wires that).
+made with moto's own CloudFormation model (sam_local_cloud/aws_apis/cloudformation_models.py); a few types
+have a creator here, where the local cloud does more than moto's model (the pool and its clients, tables, API
+keys) or moto has none (secrets, subscriptions, policies). Each records the physical ids and attributes it
+made in the resolver, so later resources, functions' environments and the outputs can refer to them. Resources
+the local cloud serves itself or does not reproduce still get a name, so a `Ref` to them resolves; every
+resource's fate is recorded (`Provisioned.resources`) for the start-up report and the local stack's
+CloudFormation API. Serving requests is not done here (sam_local_cloud/cloud.py wires that).
 """
 
 from __future__ import annotations
@@ -110,8 +108,7 @@ class Provisioner:
         kept: Kept | None = None,
     ) -> Provisioned:
         """`kept`: what a previous run made (sam_local_cloud/state.py), with moto's state already loaded:
-        those
-        resources are kept as they are, the others made."""
+        those resources are kept as they are, the others made."""
         resolver = Resolver(
             parameters={**template.parameters, **pseudo_parameters(self.region, ACCOUNT_ID, self.stack_name)},
             conditions=template.conditions,

@@ -10,9 +10,8 @@ any other (its own worker, environment and logs), with Cognito's event; its answ
 Cognito applies it (docs/aws-behaviour.md §6). A trigger that fails, times out or answers nonsense
 fails the sign-in. For client_credentials it runs only with LambdaVersion V3_0, as in AWS.
 
-The sign-in API (sam_local_cloud/cognito/sign_in_api.py) and the domain's endpoints
-(sam_local_cloud/cognito/hosted.py) both
-sign people in here; refresh tokens are opaque and kept here, in memory, with what revokes them.
+The sign-in API (sign_in_api.py) and the domain's endpoints (hosted.py) both sign people in here;
+refresh tokens are opaque and kept here, in memory, with what revokes them.
 """
 
 from __future__ import annotations

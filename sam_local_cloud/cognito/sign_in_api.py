@@ -1,10 +1,9 @@
 """The operations of the `cognito-idp` JSON API that sign people in, served here instead of by moto.
 
 `InitiateAuth` (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH), `AdminInitiateAuth` (ADMIN_USER_PASSWORD_AUTH,
-REFRESH_TOKEN_AUTH), `RespondToAuthChallenge` (NEW_PASSWORD_REQUIRED) and `RevokeToken`, so that
-unchanged boto3 code (`boto3.client("cognito-idp", endpoint_url=...)`) signs people in and gets tokens
-that went through the pool's trigger (sam_local_cloud/cognito/people.py). Every other operation
-(AdminCreateUser,
+REFRESH_TOKEN_AUTH), `RespondToAuthChallenge` (NEW_PASSWORD_REQUIRED) and `RevokeToken`, so that unchanged
+boto3 code (`boto3.client("cognito-idp", endpoint_url=...)`) signs people in and gets tokens that went through
+the pool's trigger (sam_local_cloud/cognito/people.py). Every other operation (AdminCreateUser,
 AdminAddUserToGroup, ...) stays with moto. Errors are Cognito's: 400, `{"__type", "message"}` and
 `x-amzn-ErrorType` (docs/aws-behaviour.md §5). SRP and custom authentication are refused by name.
 """

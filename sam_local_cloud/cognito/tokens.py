@@ -1,14 +1,13 @@
 """The user pool's token endpoint, signing key and JWKS, as Amazon Cognito serves them.
 
-`POST /oauth2/token` follows Cognito (docs/aws-behaviour.md §4): client authentication by HTTP Basic
-or in the body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every
-scope the client is allowed), and errors as 400 `{"error": ...}`. People's grants, `authorization_code`
-and `refresh_token`, are handed to sam_local_cloud/cognito/hosted.py once the client is authenticated. Clients
-are
-looked up with DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so
-clients created or changed at run time work too.
-Tokens name the pool's AWS issuer, `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as
-Cognito's do, so code that checks `iss` the AWS way accepts them; only the keys are served locally.
+`POST /oauth2/token` follows Cognito (docs/aws-behaviour.md §4): client authentication by HTTP Basic or in the
+body, `grant_type=client_credentials`, an optional space-separated `scope` (default: every scope the client is
+allowed), and errors as 400 `{"error": ...}`. People's grants, `authorization_code` and `refresh_token`, are
+handed to sam_local_cloud/cognito/hosted.py once the client is authenticated. Clients are looked up with
+DescribeUserPoolClient against the local AWS endpoint, once each (see ClientDirectory), so clients created or
+changed at run time work too. Tokens name the pool's AWS issuer,
+`https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, as Cognito's do, so code that checks `iss` the AWS
+way accepts them; only the keys are served locally.
 """
 
 from __future__ import annotations
@@ -219,8 +218,7 @@ class TokenEndpoint:
     ) -> tuple[str, int]:
         """A client_credentials access token and its lifetime: one maker for /oauth2/token and the API's
         GetClientToken (sam_local_cloud/cognito/client_api.py), so their tokens are the same (claims, scopes,
-        key,
-        the trigger). Raises the trigger's failure (SignInError)."""
+        key, the trigger). Raises the trigger's failure (SignInError)."""
         lifetime = access_token_seconds(client)
         claims = client_credentials_claims(client["ClientId"], scopes, self.issuer, lifetime)
         if self._machine_trigger is not None:

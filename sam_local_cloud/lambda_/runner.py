@@ -1,9 +1,8 @@
 """Lambda functions as local execution environments: long-lived worker processes, as many as needed.
 
 An execution environment is a process (sam_local_cloud/lambda_/worker.py), started with the function's
-environment set
-before the handler is imported, so each one cold-starts once and keeps its own module cache, as in
-Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts.
+environment set before the handler is imported, so each one cold-starts once and keeps its own module cache,
+as in Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts.
 
 Two numbers bound a function (docs/aws-behaviour.md §7):
 - its concurrency limit, where Lambda throttles: its ReservedConcurrentExecutions, or else the limit of

@@ -1,8 +1,7 @@
 """One function's execution environment: a long-lived process that imports the handler once.
 
 Started by sam_local_cloud/lambda_/runner.py as a script (not `-m`), so that the function's code directory,
-not the
-project root, is first on sys.path, and with the function's environment already set, so that
+not the project root, is first on sys.path, and with the function's environment already set, so that
 module-level code sees it at import time, as in Lambda. Standard library only.
 
 Protocol: one JSON request per line on stdin; one JSON reply per line on the original stdout.

@@ -6,10 +6,9 @@ Every trigger reaches a function through one seam, `Deliveries` (delivery.py): t
 - sqs.py: SQS event source mappings (batches, partial batch responses; the queue's visibility timeout
   and redrive are moto's);
 - streams.py: DynamoDB stream and Kinesis event source mappings;
-- SNS subscriptions, S3 notifications and EventBridge rules with a pattern: moto matches (filter
-  policies, event names and key filters, event patterns) and sam_local_cloud/aws_apis/lambda_deliveries.py
-  hands
-  what it would give its own Lambda to `Deliveries.invoke_async`;
+- SNS subscriptions, S3 notifications and EventBridge rules with a pattern: moto matches (filter policies,
+  event names and key filters, event patterns) and sam_local_cloud/aws_apis/lambda_deliveries.py hands what it
+  would give its own Lambda to `Deliveries.invoke_async`;
 - schedules.py (with schedule_expressions.py): rules with a ScheduleExpression and EventBridge
   Scheduler schedules, fired on time, or now on request (`python -m sam_local_cloud.fire`).
 `EventSources.build` reads them from the transformed template; `report()` is the start-up's list of

@@ -1,10 +1,9 @@
 """The API page (sam_local_cloud/api_page.py) in a real headless Chromium: it loads from the local cloud
-alone,
-"Authorize" fetches a token with an app client's id and secret (and none with a wrong one), a call in
-the token's scope succeeds, a call outside it shows API Gateway's 401, and the sample body the page
-offers creates a product. A person signs in on it (code flow with PKCE, the hosted sign-in form) and
-lists products and reads GET /me with their ID token; opened at an address the people's client does
-not allow as a redirect, the page says where to sign in; with RequireApiKey=true its calls send the key.
+alone, "Authorize" fetches a token with an app client's id and secret (and none with a wrong one), a call in
+the token's scope succeeds, a call outside it shows API Gateway's 401, and the sample body the page offers
+creates a product. A person signs in on it (code flow with PKCE, the hosted sign-in form) and lists products
+and reads GET /me with their ID token; opened at an address the people's client does not allow as a redirect,
+the page says where to sign in; with RequireApiKey=true its calls send the key.
 
 Clients, people and operations are chosen from the template, the cloud's outputs and the served
 contract: the client with the fewest scopes, a list operation its scopes allow and a create operation

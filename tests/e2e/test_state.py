@@ -1,6 +1,5 @@
 """State across restarts (sam_local_cloud/state.py, docs/local-cloud.md "State across restarts"): a cloud
-stopped
-as Ctrl-C stops it and started again on the same state keeps its products, its pool with the same
+stopped as Ctrl-C stops it and started again on the same state keeps its products, its pool with the same
 client ids and secrets, its people (password, groups, refresh tokens), and the tokens it issued before;
 `--fresh` starts clean; a state file it cannot read stops the start with a message, not a traceback."""
 

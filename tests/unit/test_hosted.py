@@ -1,6 +1,5 @@
 """The user pool domain's endpoints for people (sam_local_cloud/cognito/hosted.py), over the template's own
-pool, users
-(local-cloud.toml) and trigger, in moto in this process: authorize, the sign-in page, the code and
+pool, users (local-cloud.toml) and trigger, in moto in this process: authorize, the sign-in page, the code and
 refresh grants, userInfo, revocation and logout (docs/aws-behaviour.md §5)."""
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """sam_local_cloud/apigateway/gateway.py, ApiKeys: the keys one stage accepts, read from moto's API Gateway,
-kept
-until an API Gateway call may have changed them (docs/aws-behaviour.md §2.1)."""
+kept until an API Gateway call may have changed them (docs/aws-behaviour.md §2.1)."""
 
 from __future__ import annotations
 

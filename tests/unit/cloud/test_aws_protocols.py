@@ -1,10 +1,9 @@
 """Every wire protocol boto3 speaks reaches the local AWS APIs through the local cloud's HTTP server.
 
-boto3's services use four protocols: JSON (DynamoDB, Cognito), query (STS, SNS, IAM, CloudFormation:
-a form body), REST-JSON (Lambda, API Gateway) and REST-XML (S3). Each call here goes over a real socket
-to the server (sam_local_cloud/http_server.py) in front of moto (sam_local_cloud/aws_apis/), with a short read
-timeout, so
-a server that waits for more of a body that has ended fails the test instead of hanging it.
+boto3's services use four protocols: JSON (DynamoDB, Cognito), query (STS, SNS, IAM, CloudFormation: a form
+body), REST-JSON (Lambda, API Gateway) and REST-XML (S3). Each call here goes over a real socket to the server
+(sam_local_cloud/http_server.py) in front of moto (sam_local_cloud/aws_apis/), with a short read timeout, so a
+server that waits for more of a body that has ended fails the test instead of hanging it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """sam_local_cloud/console.py: one console line per request part, control characters shown escaped, a
-function's
-metrics (CloudWatch embedded metric format) in one short line."""
+function's metrics (CloudWatch embedded metric format) in one short line."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """sam_local_cloud/aws_apis/dynamodb_json.py: DynamoDB calls answered without moto's Flask app give, byte for
-byte,
-the answers moto's app gives (the request id aside, which is random in both)."""
+byte, the answers moto's app gives (the request id aside, which is random in both)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """sam_local_cloud/apigateway/events_v2.py and proxy_v2.py: an HTTP API's payload 2.0 event and the response
-rules
-(docs/aws-behaviour.md, "HTTP APIs")."""
+rules (docs/aws-behaviour.md, "HTTP APIs")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """A function's own requirements.txt (sam_local_cloud/lambda_/dependencies.py): installed with pip into a
-cache
-folder named by the file's hash, once; a file pip cannot install is a start-up refusal that names it.
+cache folder named by the file's hash, once; a file pip cannot install is a start-up refusal that names it.
 The package is a real wheel made here, so pip installs it offline."""
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """sam_local_cloud/apigateway/http_api.py: an HTTP API's steps and fixed answers, on the fixture template's
-HTTP API
-(tests/fixtures/http_api_only.yaml) with a fake runner; sam_local_cloud/cloudformation/spec.py's reading of
-it.
+HTTP API (tests/fixtures/http_api_only.yaml) with a fake runner; sam_local_cloud/cloudformation/spec.py's
+reading of it.
 
 Requests are werkzeug Requests built in memory: nothing opens a socket or starts a function.
 """

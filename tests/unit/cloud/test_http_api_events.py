@@ -1,6 +1,5 @@
 """The HTTP API's payload format 2.0 event (sam_local_cloud/apigateway/events_v2.py `http_api_event`), rule by
-rule
-as docs/aws-behaviour.md's HTTP API section states them."""
+rule as docs/aws-behaviour.md's HTTP API section states them."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """sam_local_cloud/apigateway/jwt_authorizer.py: an HTTP API's JWT authorizer, rule by rule
-(docs/aws-behaviour.md,
-"HTTP APIs"). Each test breaks exactly one rule of a token that otherwise passes."""
+(docs/aws-behaviour.md, "HTTP APIs"). Each test breaks exactly one rule of a token that otherwise passes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """sam_local_cloud/apigateway/lambda_authorizer.py and what spec.py reads of Lambda authorizers
-(docs/aws-behaviour.md
-§11): identity sources, the validation expression, the cache and its TTL, the events, the
-answers and their refusals. The authorizers come from tests/fixtures/lambda_authorizers.yaml; a fake
+(docs/aws-behaviour.md §11): identity sources, the validation expression, the cache and its TTL, the events,
+the answers and their refusals. The authorizers come from tests/fixtures/lambda_authorizers.yaml; a fake
 runner records each call and answers what the test says, a fake clock moves time on."""
 
 from __future__ import annotations

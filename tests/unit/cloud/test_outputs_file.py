@@ -1,7 +1,6 @@
-"""One outputs file per local cloud, named by its port and removed when it stops; readers find the one
-of the cloud they talk to (sam_local_cloud/outputs.py), and `python3 -m sam_local_cloud.client_token` says in
-one line
-what is wrong instead of a traceback."""
+"""One outputs file per local cloud, named by its port and removed when it stops; readers find the one of the
+cloud they talk to (sam_local_cloud/outputs.py), and `python3 -m sam_local_cloud.client_token` says in one
+line what is wrong instead of a traceback."""
 
 from __future__ import annotations
 

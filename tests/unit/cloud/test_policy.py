@@ -1,6 +1,6 @@
 """sam_local_cloud/apigateway/policy.py: a Lambda authorizer's IAM policy against a method ARN
-(docs/aws-behaviour.md
-§11.2): IAM's wildcards, Deny over Allow, resources case-sensitive and actions not, malformed documents."""
+(docs/aws-behaviour.md §11.2): IAM's wildcards, Deny over Allow, resources case-sensitive and actions not,
+malformed documents."""
 
 from __future__ import annotations
 

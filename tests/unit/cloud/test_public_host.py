@@ -1,6 +1,5 @@
 """The user pool's public host (sam_local_cloud/cognito/public_host.py) and how an execution environment
-reaches
-it (sam_local_cloud/lambda_/worker.py `route_public_hosts`)."""
+reaches it (sam_local_cloud/lambda_/worker.py `route_public_hosts`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The template's resources made in the local AWS APIs: Ref and Fn::GetAtt in CloudFormation's shapes,
 physical names as CloudFormation makes them, the order they are made in, and what is not reproduced
 (sam_local_cloud/cloudformation/provision.py, inventory.py,
-sam_local_cloud/aws_apis/cloudformation_models.py).
-The shapes are CloudFormation's documented return values: docs/aws-behaviour.md §13."""
+sam_local_cloud/aws_apis/cloudformation_models.py). The shapes are CloudFormation's documented return values:
+docs/aws-behaviour.md §13."""
 
 from __future__ import annotations
 

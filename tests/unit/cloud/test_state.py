@@ -1,6 +1,5 @@
 """sam_local_cloud/state.py and sam_local_cloud/aws_apis/snapshot.py: moto's state pickled and put back, and a
-state folder
-that is locked, emptied on --fresh, and refused with a message when its file cannot be read."""
+state folder that is locked, emptied on --fresh, and refused with a message when its file cannot be read."""
 
 from __future__ import annotations
 

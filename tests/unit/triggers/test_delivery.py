@@ -1,7 +1,6 @@
 """sam_local_cloud/triggers/delivery.py: asynchronous invocations as Lambda makes them: two retries of a
-failed
-event, throttles retried until the event's maximum age, EventInvokeConfig obeyed, every failure in
-the console (docs/aws-behaviour.md §14.1). Lambda's delays (1 and 2 minutes) are shortened here."""
+failed event, throttles retried until the event's maximum age, EventInvokeConfig obeyed, every failure in the
+console (docs/aws-behaviour.md §14.1). Lambda's delays (1 and 2 minutes) are shortened here."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """sam_local_cloud/triggers/__init__.py: the event sources of a SAM template (each `Events:` type), read from
-the
-transformed template as the SAM translator writes them, and named at start-up: served, or not
-reproduced with the reason."""
+the transformed template as the SAM translator writes them, and named at start-up: served, or not reproduced
+with the reason."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """sam_local_cloud/triggers/sqs.py: an SQS event source mapping runs the recorder function on batches of a
-moto
-queue's messages, with Lambda's rules (docs/aws-behaviour.md §14.2)."""
+moto queue's messages, with Lambda's rules (docs/aws-behaviour.md §14.2)."""
 
 from __future__ import annotations
 

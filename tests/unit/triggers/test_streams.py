@@ -1,6 +1,5 @@
 """sam_local_cloud/triggers/streams.py: DynamoDB stream and Kinesis mappings run the recorder function on a
-moto
-stream's records, in order, with Lambda's rules (docs/aws-behaviour.md §14.4)."""
+moto stream's records, in order, with Lambda's rules (docs/aws-behaviour.md §14.4)."""
 
 from __future__ import annotations
 
