@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -152,6 +153,7 @@ def _translate(
     folder = path.resolve().parent
     source = _include_local_files(source, folder)
     _apply_sam_cli_defaults(source, folder)
+    source = _keys_as_strings(source)
     declared = source.get("Parameters", {})
     _point_code_at_local_bucket(source)
 
@@ -301,6 +303,25 @@ def openapi_body(template: Template, api_id: str | None = None) -> dict[str, Any
     if "BodyS3Location" in props:
         raise TemplateRefused(f"{api_id}: its OpenAPI body is in S3 (BodyS3Location), which is not read")
     return openapi_from_resources(template.resources, api_id)
+
+
+def _keys_as_strings(value: Any) -> Any:
+    """Every mapping key as the string CloudFormation reads it: a template is a JSON document, whose
+    keys are strings, so YAML's `200:` (an OpenAPI response code) is the key "200". PyYAML makes it an
+    int, on which LanguageExtensions and the SAM transform would fail."""
+    if isinstance(value, list):
+        return [_keys_as_strings(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {_key_text(key): _keys_as_strings(item) for key, item in value.items()}
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)  # true, false, null: as JSON writes them
+    return str(key)
 
 
 def _joins_as_subs(value: Any) -> Any:

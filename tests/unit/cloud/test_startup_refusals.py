@@ -6,6 +6,8 @@ refused with one message that names what and why, never an exception of the loca
 - no_default.yaml: parameters without a Default are refused as CloudFormation refuses them.
 - quoted_scalars.yaml: quoted Booleans and Integers reach the AWS API in its types, as CloudFormation
   converts them.
+- int_keys.yaml (+ int_keys_api.yaml): an OpenAPI body with bare-number response codes (`200:`) is
+  read with string keys, as CloudFormation reads a template, and served behind its authorizer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
+from samtranslator.yaml_helper import yaml_parse
 
 from sam_local_cloud.cloudformation.provision import api_fields
 from sam_local_cloud.cloudformation.spec import read_spec
@@ -80,3 +83,21 @@ def test_quoted_scalars_take_the_api_types() -> None:
     validate_parameters(request, shape)
     with pytest.raises(ParamValidationError):
         validate_parameters({"PoolName": "p", **pool}, shape)
+
+
+def test_bare_number_keys_are_read_as_strings() -> None:
+    included = yaml_parse((APPS / "int_keys_api.yaml").read_text())
+    ((path, operations),) = included["paths"].items()
+    ((method, operation),) = operations.items()
+    (code,) = operation["responses"]
+    assert not isinstance(code, str)  # YAML reads it as a number: what the template exercises
+    template = translate(path=APPS / "int_keys.yaml")
+    (api,) = template.of_type("AWS::ApiGateway::RestApi").values()
+    responses = api["Properties"]["Body"]["paths"][path][method]["responses"]
+    assert list(responses) == [str(code)]
+    spec = read_spec(template)
+    assert spec.api is not None
+    (route,) = spec.api.routes
+    assert (route.method, route.resource, route.function) == (method.upper(), path, "Handler")
+    assert route.authorizer is not None
+    assert spec.unenforceable == []
