@@ -158,14 +158,18 @@ def _translate(
     _point_code_at_local_bucket(source)
 
     source = _joins_as_subs(source)
-    pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
-    try:
-        extended = process_template(source, params, pseudo_parameters=pseudo)
-    except Exception as error:  # its own exception types, and plain ones on malformed input
-        raise TemplateRefused(f"{path}: AWS::LanguageExtensions refused it: {error}") from None
+    extended = source
+    if _LANGUAGE_EXTENSIONS in _transforms(source):
+        # Only where declared, as CloudFormation and SAM CLI run it: it also strips the `Ref`s of a
+        # resource whose Condition is false, which the SAM transform then finds missing.
+        pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
+        try:
+            extended = process_template(source, params, pseudo_parameters=pseudo)
+        except Exception as error:  # its own exception types, and plain ones on malformed input
+            raise TemplateRefused(f"{path}: AWS::LanguageExtensions refused it: {error}") from None
     transforms = extended.get("Transform")
     if isinstance(transforms, list):
-        extended["Transform"] = [t for t in transforms if t != "AWS::LanguageExtensions"] or None
+        extended["Transform"] = [t for t in transforms if t != _LANGUAGE_EXTENSIONS] or None
     if not extended.get("Transform"):
         extended.pop("Transform", None)
 
@@ -190,6 +194,14 @@ def _translate(
         path=path,
         parameter_types={name: str(d.get("Type", "String")) for name, d in declared.items()},
     )
+
+
+_LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
+def _transforms(source: dict[str, Any]) -> list[Any]:
+    declared = source.get("Transform")
+    return declared if isinstance(declared, list) else [declared]
 
 
 def _local_dirs(resources: dict[str, Any], kind: str, key: str, folder: Path) -> dict[str, Path]:

@@ -8,6 +8,9 @@ refused with one message that names what and why, never an exception of the loca
   converts them.
 - int_keys.yaml (+ int_keys_api.yaml): an OpenAPI body with bare-number response codes (`200:`) is
   read with string keys, as CloudFormation reads a template, and served behind its authorizer.
+- conditional_trigger.yaml: a pool trigger whose function's Condition is false by default; without
+  AWS::LanguageExtensions declared it is not run, and the pool's use of the dropped function is refused
+  with CloudFormation's message.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from botocore.validate import validate_parameters
 from samtranslator.yaml_helper import yaml_parse
 
 from sam_local_cloud.cloudformation.provision import api_fields
-from sam_local_cloud.cloudformation.spec import read_spec
+from sam_local_cloud.cloudformation.spec import active, read_spec
 from sam_local_cloud.cloudformation.template import TemplateRefused, load_source, translate
 from tests.harness import ROOT
 
@@ -101,3 +104,28 @@ def test_bare_number_keys_are_read_as_strings() -> None:
     assert (route.method, route.resource, route.function) == (method.upper(), path, "Handler")
     assert route.authorizer is not None
     assert spec.unenforceable == []
+
+
+def test_a_trigger_of_a_false_condition_is_refused_as_cloudformation_refuses_it() -> None:
+    path = APPS / "conditional_trigger.yaml"
+    source = load_source(path)
+    (parameter,) = source["Parameters"]
+    ((function, resource),) = [(k, v) for k, v in source["Resources"].items() if "Condition" in v]
+    # The SAM transform keeps the event's pool (LanguageExtensions, not declared, is not run).
+    pool = translate(path=path).resources["UserPool"]["Properties"]
+    assert pool["LambdaConfig"]["PreTokenGeneration"] == {"Fn::GetAtt": [function, "Arn"]}
+    with pytest.raises(TemplateRefused) as refused:
+        active(translate(path=path))
+    assert (
+        f"Unresolved resource dependencies [{function}] in the Resources block of the template "
+        f"({function}'s Condition {resource['Condition']} is false)"
+    ) in str(refused.value)
+    # Its condition true, the trigger is made and the output reads it.
+    served = active(translate({parameter: "true"}, path=path))
+    assert function in served.resources
+    # A use under Fn::If of the same condition is no dependency: without the event, the output's guard
+    # is enough.
+    del resource["Properties"]["Events"]
+    kept = active(translate(source=source, path=path))
+    assert function not in kept.resources
+    assert list(kept.outputs) == list(source["Outputs"])
