@@ -29,6 +29,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from sam_local_cloud.cloudformation.resolve import Resolver, Unresolvable
 from sam_local_cloud.cloudformation.rest_resources import openapi_from_resources
 
 TEMPLATE_PATH = Path("template.yaml")  # as SAM CLI: the template in the folder the command runs in
@@ -158,15 +159,22 @@ def _translate(
     _point_code_at_local_bucket(source)
 
     source = _joins_as_subs(source)
-    extended = source
-    if _LANGUAGE_EXTENSIONS in _transforms(source):
-        # Only where declared, as CloudFormation and SAM CLI run it: it also strips the `Ref`s of a
-        # resource whose Condition is false, which the SAM transform then finds missing.
-        pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
-        try:
-            extended = process_template(source, params, pseudo_parameters=pseudo)
-        except Exception as error:  # its own exception types, and plain ones on malformed input
-            raise TemplateRefused(f"{path}: AWS::LanguageExtensions refused it: {error}") from None
+    pseudo = PseudoParameterValues(region=region, account_id=account_id, stack_name=stack_name)
+    try:
+        extended = process_template(source, params, pseudo_parameters=pseudo)
+    except Exception as error:  # its own exception types, and plain ones on malformed input
+        raise TemplateRefused(f"{path}: AWS::LanguageExtensions refused it: {error}") from None
+    if _LANGUAGE_EXTENSIONS not in _transforms(source):
+        # Run here on every template to settle parameters and pseudo parameters early; but where it is
+        # not declared, CloudFormation leaves a resource whose Condition is false as written, and
+        # LanguageExtensions would strip its `Ref`s (a Cognito event's `UserPool: !Ref UserPool`),
+        # which the SAM transform then refuses as missing.
+        known = {**params, "AWS::Region": region, "AWS::AccountId": account_id, "AWS::StackName": stack_name}
+        for name, entry in source["Resources"].items():
+            settled = extended.get("Resources", {}).get(name)
+            conditional = isinstance(entry, dict) and "Condition" in entry and settled is not None
+            if conditional and entry != settled and _has_false_condition(extended, entry, known):
+                extended["Resources"][name] = entry
     transforms = extended.get("Transform")
     if isinstance(transforms, list):
         extended["Transform"] = [t for t in transforms if t != _LANGUAGE_EXTENSIONS] or None
@@ -197,6 +205,14 @@ def _translate(
 
 
 _LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+
+
+def _has_false_condition(template: dict[str, Any], entry: dict[str, Any], params: dict[str, str]) -> bool:
+    resolver = Resolver(parameters=params, conditions=template.get("Conditions") or {})
+    try:
+        return not resolver.condition(entry["Condition"])
+    except (Unresolvable, KeyError, TypeError, ValueError):
+        return False
 
 
 def _transforms(source: dict[str, Any]) -> list[Any]:
@@ -248,6 +264,12 @@ def _apply_sam_cli_defaults(source: dict[str, Any], folder: Path) -> None:
             if isinstance(uri, str) and not uri.startswith("s3://") and "DefinitionBody" not in props:
                 # `sam deploy` uploads the local file; its content is what the API is created from.
                 props["DefinitionBody"] = _read_local_file(folder / uri, "DefinitionUri")
+                del props["DefinitionUri"]
+        elif resource.get("Type") == "AWS::Serverless::StateMachine":
+            uri = props.get("DefinitionUri")
+            if isinstance(uri, str) and not uri.startswith("s3://") and "Definition" not in props:
+                # `sam deploy` uploads the local file (ASL, JSON or YAML): the machine's definition.
+                props["Definition"] = _read_local_file(folder / uri, "DefinitionUri")
                 del props["DefinitionUri"]
 
 

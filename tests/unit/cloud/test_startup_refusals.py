@@ -9,11 +9,15 @@ refused with one message that names what and why, never an exception of the loca
 - int_keys.yaml (+ int_keys_api.yaml): an OpenAPI body with bare-number response codes (`200:`) is
   read with string keys, as CloudFormation reads a template, and served behind its authorizer.
 - conditional_trigger.yaml: a pool trigger whose function's Condition is false by default; without
-  AWS::LanguageExtensions declared it is not run, and the pool's use of the dropped function is refused
-  with CloudFormation's message.
+  AWS::LanguageExtensions declared, the SAM transform reads the function as written, and the pool's use
+  of the dropped function is refused with CloudFormation's message.
+- state_machine_uri.yaml (+ state_machine.asl.json): a state machine's local DefinitionUri is its
+  definition, as `sam deploy` uploads it, not a SAM transform error.
 """
 
 from __future__ import annotations
+
+import json
 
 import boto3
 import pytest
@@ -111,7 +115,7 @@ def test_a_trigger_of_a_false_condition_is_refused_as_cloudformation_refuses_it(
     source = load_source(path)
     (parameter,) = source["Parameters"]
     ((function, resource),) = [(k, v) for k, v in source["Resources"].items() if "Condition" in v]
-    # The SAM transform keeps the event's pool (LanguageExtensions, not declared, is not run).
+    # The SAM transform reads the event's pool (LanguageExtensions, not declared, leaves it as written).
     pool = translate(path=path).resources["UserPool"]["Properties"]
     assert pool["LambdaConfig"]["PreTokenGeneration"] == {"Fn::GetAtt": [function, "Arn"]}
     with pytest.raises(TemplateRefused) as refused:
@@ -129,3 +133,17 @@ def test_a_trigger_of_a_false_condition_is_refused_as_cloudformation_refuses_it(
     kept = active(translate(source=source, path=path))
     assert function not in kept.resources
     assert list(kept.outputs) == list(source["Outputs"])
+
+
+def test_a_state_machines_local_definition_uri_is_its_definition() -> None:
+    path = APPS / "state_machine_uri.yaml"
+    ((name, machine),) = [
+        (k, v)
+        for k, v in load_source(path)["Resources"].items()
+        if v["Type"] == "AWS::Serverless::StateMachine"
+    ]
+    written = json.loads((APPS / machine["Properties"]["DefinitionUri"]).read_text())
+    made = translate(path=path).of_type("AWS::StepFunctions::StateMachine")[name]["Properties"]
+    separator, lines = made["DefinitionString"]["Fn::Join"]
+    assert json.loads(separator.join(lines)) == written
+    assert made["DefinitionSubstitutions"].keys() == machine["Properties"]["DefinitionSubstitutions"].keys()
