@@ -127,7 +127,11 @@ def _join(r: Resolver, arg: Any) -> str:
 
 def _select(r: Resolver, arg: Any) -> Any:
     index, items = arg
-    return r.resolve(items)[int(r.resolve(index))]
+    values, position = r.resolve(items), int(r.resolve(index))
+    if not 0 <= position < len(values):
+        # CloudFormation's own error; locally, the list is often a value it would know and we do not.
+        raise Unresolvable(f"Fn::Select cannot select nonexistent value at index {position} of {values!r}")
+    return values[position]
 
 
 def _split(r: Resolver, arg: Any) -> list[str]:

@@ -13,6 +13,8 @@ refused with one message that names what and why, never an exception of the loca
   of the dropped function is refused with CloudFormation's message.
 - state_machine_uri.yaml (+ state_machine.asl.json): a state machine's local DefinitionUri is its
   definition, as `sam deploy` uploads it, not a SAM transform error.
+- select_output.yaml: an output's Fn::Select out of range is CloudFormation's error, an Unresolvable
+  value (the output left out), not an IndexError.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from botocore.validate import validate_parameters
 from samtranslator.yaml_helper import yaml_parse
 
 from sam_local_cloud.cloudformation.provision import api_fields
+from sam_local_cloud.cloudformation.resolve import Resolver, Unresolvable
 from sam_local_cloud.cloudformation.spec import active, read_spec
 from sam_local_cloud.cloudformation.template import TemplateRefused, load_source, translate
 from tests.harness import ROOT
@@ -147,3 +150,16 @@ def test_a_state_machines_local_definition_uri_is_its_definition() -> None:
     separator, lines = made["DefinitionString"]["Fn::Join"]
     assert json.loads(separator.join(lines)) == written
     assert made["DefinitionSubstitutions"].keys() == machine["Properties"]["DefinitionSubstitutions"].keys()
+
+
+def test_a_select_out_of_range_is_cloudformations_error() -> None:
+    template = translate(path=APPS / "select_output.yaml")
+    (output,) = template.outputs.values()
+    index = output["Value"]["Fn::Select"][0]
+    # The local Ref of a resource not made is its logical id: no "/" in it to split on.
+    resolver = Resolver(parameters=template.parameters, refs={k: k for k in template.resources})
+    with pytest.raises(Unresolvable, match=f"Fn::Select cannot select nonexistent value at index {index}"):
+        resolver.resolve(output["Value"])
+    # In range, the part is selected.
+    resolver.refs["JobQueue"] = "arn:aws:batch:us-east-1:123456789012:job-queue/jobs"
+    assert resolver.resolve(output["Value"]) == "jobs"
