@@ -106,24 +106,28 @@ def _suffix(stack_name: str, logical_id: str) -> str:
 _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-def references(value: Any) -> set[str]:
-    """The names a template value refers to with Ref, Fn::GetAtt and Fn::Sub (parameters included)."""
+def references(value: Any, condition: Callable[[Any], bool] | None = None) -> set[str]:
+    """The names a template value refers to with Ref, Fn::GetAtt and Fn::Sub (parameters included).
+    Given `condition` (a condition's name -> its value), only the branch each Fn::If takes counts, as
+    CloudFormation reads it."""
     found: set[str] = set()
     if isinstance(value, list):
         for item in value:
-            found |= references(item)
+            found |= references(item, condition)
     elif isinstance(value, dict):
         for key, arg in value.items():
-            if key == "Ref" and isinstance(arg, str):
+            if key == "Fn::If" and condition is not None and isinstance(arg, list) and len(arg) == 3:
+                found |= references(arg[1] if condition(arg[0]) else arg[2], condition)
+            elif key == "Ref" and isinstance(arg, str):
                 found.add(arg)
             elif key == "Fn::GetAtt":
                 found.add(arg.split(".", 1)[0] if isinstance(arg, str) else str(arg[0]))
             elif key == "Fn::Sub":
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 found |= {m.split(".", 1)[0].strip() for m in _SUB_NAME.findall(str(text))} - set(variables)
-                found |= references(variables)
+                found |= references(variables, condition)
             else:
-                found |= references(arg)
+                found |= references(arg, condition)
     return found
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
+from sam_local_cloud.cloudformation.inventory import references
 from sam_local_cloud.cloudformation.resolve import Resolver
 from sam_local_cloud.cloudformation.template import Template, TemplateRefused, openapi_body
 from sam_local_cloud.cloudformation.validators import RequestValidation, request_validation
@@ -260,7 +261,8 @@ def active(template: Template) -> Template:
     dropped = {k: v["Condition"] for k, v in template.resources.items() if k not in resources}
     for block, entries in (("Resources", resources), ("Outputs", outputs)):
         # CloudFormation refuses a stack whose kept resources or outputs use a dropped one.
-        missing = sorted(set().union(*(_uses(entry, dropped, resolver) for entry in entries.values())))
+        used = set().union(*(references(entry, resolver.condition) for entry in entries.values()))
+        missing = sorted(used & dropped.keys())
         if missing:
             why = ", ".join(f"{name}'s Condition {dropped[name]} is false" for name in missing)
             raise TemplateRefused(
@@ -268,34 +270,6 @@ def active(template: Template) -> Template:
                 f"[{', '.join(missing)}] in the {block} block of the template ({why})"
             )
     return dataclasses.replace(template, resources=resources, outputs=outputs)
-
-
-def _uses(value: Any, names: dict[str, str], resolver: Resolver) -> set[str]:
-    """Which of `names` the value refers to (`Ref`, `Fn::GetAtt`, `Fn::Sub`), following only the branch
-    of each `Fn::If` its condition takes, as CloudFormation does."""
-    if isinstance(value, list):
-        return set().union(*(_uses(item, names, resolver) for item in value))
-    if not isinstance(value, dict):
-        return set()
-    if len(value) == 1:
-        ((function, argument),) = value.items()
-        if function == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
-            return _uses(argument[1] if resolver.condition(argument[0]) else argument[2], names, resolver)
-        if function == "Ref" and argument in names:
-            return {argument}
-        if function == "Fn::GetAtt":
-            target = argument.split(".", 1)[0] if isinstance(argument, str) else argument[0]
-            return {target} if target in names else set()
-        if function == "Fn::Sub":
-            text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
-            if isinstance(text, str) and isinstance(variables, dict):
-                used = {match.split(".", 1)[0].strip() for match in _SUB_NAME.findall(text)}
-                direct = {name for name in used if name in names and name not in variables}
-                return direct | _uses(variables, names, resolver)
-    return set().union(*(_uses(item, names, resolver) for item in value.values()))
-
-
-_SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
 def read_spec(template: Template) -> CloudSpec:

@@ -387,6 +387,13 @@ def test_references_are_read_from_ref_getatt_and_sub() -> None:
     assert references(value) == {"One", "Two", "Three", "Four"}
 
 
+def test_references_follow_the_branch_each_fn_if_takes_when_conditions_are_known() -> None:
+    value = {"Fn::If": ["HasQueue", {"Ref": "Queue"}, {"Fn::GetAtt": "Topic.Arn"}]}
+    assert references(value) == {"Queue", "Topic"}  # unknown conditions: both branches
+    assert references(value, condition=lambda name: name == "HasQueue") == {"Queue"}
+    assert references(value, condition=lambda name: False) == {"Topic"}
+
+
 @pytest.mark.parametrize(
     ("resource_type", "pattern"),
     [
