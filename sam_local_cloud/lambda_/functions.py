@@ -45,12 +45,21 @@ class FunctionConfig:
 
     def environment(self, *, region: str, endpoint_url: str | None) -> dict[str, str]:
         """The whole environment of one execution environment: the template's variables, then Lambda's."""
-        variables = dict(self.variables)
+        variables = {**self._sdk_as_in_lambda(), **self.variables}
         if endpoint_url:
             for key in [k for k, v in variables.items() if k.startswith("AWS_ENDPOINT_URL") and not v]:
                 # An empty endpoint variable means "the default AWS endpoint": here, the local one.
                 variables[key] = endpoint_url
         return {**variables, **self.runtime_environment(region=region, endpoint_url=endpoint_url)}
+
+    def _sdk_as_in_lambda(self) -> dict[str, str]:
+        """The AWS SDK as Lambda's Python runtime has it: its boto3 comes without the AWS CRT, so
+        botocore signs with its own SigV4 code. An execution environment runs with the local cloud's
+        packages after the function's own, and those hold the CRT (the SAM CLI needs it): botocore is
+        told to leave it alone, unless the function's code, dependencies or layers bring it
+        themselves. A variable of the template's own wins."""
+        brought = any((path / "awscrt").is_dir() for path in (self.code_dir, *self.python_paths))
+        return {} if brought else {"BOTO_DISABLE_CRT": "true"}
 
     def runtime_environment(self, *, region: str, endpoint_url: str | None) -> dict[str, str]:
         """What the Lambda runtime defines, as `sam local` sets it (AWS_SAM_LOCAL included)."""

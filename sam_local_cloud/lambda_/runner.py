@@ -3,6 +3,9 @@
 An execution environment is a process (sam_local_cloud/lambda_/worker.py), started with the function's
 environment set before the handler is imported, so each one cold-starts once and keeps its own module cache,
 as in Lambda. A call goes to an idle environment of its function; when all are busy, a new one cold-starts.
+A call that waits for an environment is sent to it by the call that frees it, at once: waking the
+waiting thread first would leave the environment idle while the cloud's process is busy with other
+requests (docs/performance.md).
 
 Two numbers bound a function (docs/aws-behaviour.md §7):
 - its concurrency limit, where Lambda throttles: its ReservedConcurrentExecutions, or else the limit of
@@ -21,7 +24,6 @@ cold-starts a new one.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -32,7 +34,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,28 @@ class Invocation:
         return isinstance(self.outcome, Throttled)
 
 
-# One call on the environment reserved for it: (event, request id, trace id) -> its Invocation.
-Call = Callable[[dict[str, Any], str | None, str | None], Invocation]
+class _Request:
+    """One call's request to its environment, written as JSON in the caller's thread before the call
+    has an environment; only the deadline is added when it is sent (its clock starts then)."""
+
+    __slots__ = ("_head", "request_id")
+
+    def __init__(
+        self, config: FunctionConfig, event: dict[str, Any], request_id: str | None, trace_id: str | None
+    ):
+        self.request_id = request_id or str(uuid.uuid4())
+        whole = json.dumps(
+            {
+                "event": event,
+                "requestId": self.request_id,
+                "invokedFunctionArn": config.arn,
+                "traceId": trace_id or new_trace_id(),
+            }
+        )
+        self._head = whole[:-1].encode()  # without its closing brace
+
+    def line(self, deadline_ms: float) -> bytes:
+        return self._head + b', "deadlineMs": %r}\n' % deadline_ms
 
 
 class _Process:
@@ -170,8 +191,8 @@ class _Process:
             else:
                 self._logs.append(line)
 
-    def send(self, request: dict[str, Any]) -> None:
-        self._stdin.write(json.dumps(request).encode() + b"\n")
+    def send(self, line: bytes) -> None:
+        self._stdin.write(line)
         self._stdin.flush()
 
     def reply(self, deadline: float) -> dict[str, Any] | None:
@@ -223,9 +244,9 @@ class Environments:
         self._all: set[_Process] = set()
         self._busy = 0  # calls holding an environment, including one still starting for them
         self._admitted = 0  # calls within the limit: holding an environment or waiting for one
+        self._waiting: deque[_Waiter] = deque()  # calls waiting for one, first come first served
         self._stopped = False
         self._lock = threading.Lock()
-        self._freed = threading.Condition(self._lock)
 
     @property
     def count(self) -> int:
@@ -233,33 +254,41 @@ class Environments:
         with self._lock:
             return len(self._all)
 
-    def reserve(self) -> Call | None:
-        """An environment for one call (an idle one, or a new one), or None: the call is throttled."""
-        slot = self.take()
-        return None if slot is None else functools.partial(self.run, slot.process)
+    def request(
+        self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
+    ) -> _Request:
+        return _Request(self.config, event, request_id, trace_id)
 
-    def take(self) -> _Slot | None:
-        """A place for one call, with the idle environment it runs on (None: one is to start), once one
-        is free; or None: the call is beyond the limit. `run` or `begin` must follow, and frees it."""
+    def take(self, request: _Request) -> _Slot | None:
+        """A place for the call, once one is free: the idle environment it runs on (None: one is to
+        start), or the call already running there, sent by the call that freed it; or None: the call is
+        beyond the limit (or the cloud is stopping). Unless it is running, `run` or `begin` must follow;
+        `finish` frees it."""
         with self._lock:
-            if self.limit is not None and self._admitted >= self.limit:
+            if self._stopped or (self.limit is not None and self._admitted >= self.limit):
                 return None
             self._admitted += 1
-            while self._busy >= self.environments and not self._stopped:
-                self._freed.wait()
-            if self._stopped:  # the cloud is stopping: no environment will be free again
-                self._admitted -= 1
-                return None
-            self._busy += 1
-            while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
-                self._all.discard(self._idle.pop())
-            return _Slot(self._idle.pop() if self._idle else None)  # the most recently used
+            if self._busy < self.environments:
+                self._busy += 1
+                return _Slot(self._idle_process())
+            waiter = _Waiter(request)
+            self._waiting.append(waiter)
+        return waiter.wait()
+
+    def _idle_process(self) -> _Process | None:
+        """The most recently used idle environment (None: none is left); under the lock."""
+        while self._idle and not self._idle[-1].alive:  # one that died while idle is gone
+            self._all.discard(self._idle.pop())
+        return self._idle.pop() if self._idle else None
 
     def invoke(
         self, event: dict[str, Any], request_id: str | None = None, trace_id: str | None = None
     ) -> Invocation:
-        call = self.reserve()
-        return call(event, request_id, trace_id) if call else self.throttled()
+        request = self.request(event, request_id, trace_id)
+        slot = self.take(request)
+        if slot is None:
+            return self.throttled()
+        return slot.running.finish() if slot.running else self.run(slot.process, request)
 
     def throttled(self) -> Invocation:
         return Invocation(function=self.config.logical_id, outcome=Throttled())
@@ -268,47 +297,53 @@ class Environments:
         with self._lock:
             processes, self._all, self._idle = list(self._all), set(), []
             self._stopped = True
-            self._freed.notify_all()
+            waiting, self._waiting = list(self._waiting), deque()
+            self._admitted -= len(waiting)
+        for waiter in waiting:  # no environment will be free again
+            waiter.give(None)
         for process in processes:
             process.kill()
 
-    def run(
-        self,
-        process: _Process | None,
-        event: dict[str, Any],
-        request_id: str | None = None,
-        trace_id: str | None = None,
-    ) -> Invocation:
+    def run(self, process: _Process | None, request: _Request) -> Invocation:
         """The whole call, in this thread: a cold start if it needs one, until its outcome and logs."""
-        return self.begin(process, event, request_id, trace_id).finish()
+        return self.begin(process, request).finish()
 
-    def begin(
-        self,
-        process: _Process | None,
-        event: dict[str, Any],
-        request_id: str | None = None,
-        trace_id: str | None = None,
-    ) -> _Running:
+    def begin(self, process: _Process | None, request: _Request) -> _Running:
         """The call sent to its environment (started first if `process` is None)."""
         try:
             cold = process is None
             if process is None:
                 process = self._start()
-            return _Running(self, process, event, request_id or str(uuid.uuid4()), trace_id, cold)
+            return _Running(self, process, request, cold)
         except BaseException:
             self.release(process)
             raise
 
     def release(self, process: _Process | None) -> None:
-        """The call's place freed; its environment kept for the next call if it is still alive."""
+        """The call's place freed, and given to the first call waiting for one, if any: with this
+        environment if it is still alive (the waiting call is sent to it here and now), else with
+        another idle one or none (the waiting call starts one). Without a waiting call, the environment
+        is kept for the next call if it is still alive."""
         with self._lock:
-            self._busy -= 1
             self._admitted -= 1
-            self._freed.notify()
-            if process is not None and process.alive and process in self._all:
-                self._idle.append(process)  # stop() may have run meanwhile: then it is not kept
-            elif process is not None:
-                self._all.discard(process)
+            kept = process is not None and process.alive and process in self._all
+            if process is not None and not kept:
+                self._all.discard(process)  # stop() may have run meanwhile: then it is not kept
+            if not self._waiting:
+                self._busy -= 1
+                if kept and process is not None:
+                    self._idle.append(process)
+                return
+            waiter = self._waiting.popleft()  # the place passes to it: busy stays as it is
+            given = process if kept else self._idle_process()
+        if given is None:
+            waiter.give(_Slot(None))
+            return
+        running = None
+        try:
+            running = _Running(self, given, waiter.request, cold=False)
+        finally:  # the waiting call runs it, or (had sending failed here) sends it itself
+            waiter.give(_Slot(given, running))
 
     def _start(self) -> _Process:
         """A new environment, once its handler is imported or its init has run out of time.
@@ -327,23 +362,36 @@ class Environments:
 @dataclass(frozen=True)
 class _Slot:
     process: _Process | None  # None: the call starts an environment of its own
+    running: _Running | None = None  # the call, already sent to `process` by the call that freed it
+
+
+class _Waiter:
+    """A call waiting for an environment, until `give` hands it a place (None: none will come)."""
+
+    __slots__ = ("_given", "_slot", "request")
+
+    def __init__(self, request: _Request):
+        self.request = request
+        self._given = threading.Lock()
+        self._given.acquire()  # held until given: the cheapest wait the threading module has
+        self._slot: _Slot | None = None
+
+    def give(self, slot: _Slot | None) -> None:
+        self._slot = slot
+        self._given.release()
+
+    def wait(self) -> _Slot | None:
+        self._given.acquire()
+        return self._slot
 
 
 class _Running:
     """One call, sent to its environment: `wait` for its end, then `finish` it exactly once."""
 
-    def __init__(
-        self,
-        environments: Environments,
-        process: _Process,
-        event: dict[str, Any],
-        request_id: str,
-        trace_id: str | None,
-        cold: bool,
-    ):
+    def __init__(self, environments: Environments, process: _Process, request: _Request, cold: bool):
         self._environments = environments
         self._process = process
-        self._request_id = request_id
+        self._request_id = request.request_id
         self._cold = cold
         self._timeout = environments.config.timeout_seconds
         self._started = time.perf_counter()
@@ -359,15 +407,7 @@ class _Running:
             )
             return
         try:
-            process.send(
-                {
-                    "event": event,
-                    "requestId": request_id,
-                    "invokedFunctionArn": environments.config.arn,
-                    "deadlineMs": time.time() * 1000 + self._timeout * 1000,
-                    "traceId": trace_id or new_trace_id(),
-                }
-            )
+            process.send(request.line(time.time() * 1000 + self._timeout * 1000))
         except OSError:  # the worker is gone (a broken pipe)
             self._outcome = EnvironmentExited()
 
@@ -489,14 +529,17 @@ class Runner:
         A warm call's reply is read when its result is first asked for: ask for it (with a timeout).
         """
         environments = self.functions[function]
-        slot = environments.take()
+        request = environments.request(event, request_id, trace_id)
+        slot = environments.take(request)
         if slot is None:
             throttled: Future[Invocation] = Future()
             throttled.set_result(environments.throttled())
             return throttled
+        if slot.running is not None:  # sent to its environment by the call that freed it
+            return _RunByCaller(slot.running, self._threads)
         if slot.process is None:  # a cold start, which takes turns with others: on a thread of its own
-            return self._threads.submit(environments.run, None, event, request_id, trace_id)
-        return _RunByCaller(environments.begin(slot.process, event, request_id, trace_id), self._threads)
+            return self._threads.submit(environments.run, None, request)
+        return _RunByCaller(environments.begin(slot.process, request), self._threads)
 
     def stop(self) -> None:
         for environments in self.functions.values():

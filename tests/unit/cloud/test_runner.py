@@ -9,6 +9,7 @@ environments busy as it likes and nothing depends on timing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -153,6 +154,66 @@ def test_without_a_limit_calls_beyond_the_local_environments_wait_for_one(runner
     assert [r.error for r in results] == [None] * 5
     assert runner.functions[FUNCTION].count == 2
     assert set(gate.started.read_text().split()) == set(pids)  # the two environments served all five
+
+
+def test_a_waiting_call_is_sent_to_its_environment_by_the_call_that_frees_it(
+    runner_for, tmp_path: Path
+) -> None:
+    """The freed environment does not wait for the waiting call's thread to wake (docs/performance.md)."""
+    runner, gate, results = runner_for(environments=1), Gate(tmp_path), []
+    environments = runner.functions[FUNCTION]
+    first = call_in_background(runner, gate, results)
+    (pid,) = gate.wait_until_running(1)
+    slots = []
+    request = environments.request(gate.event)
+    waiting = threading.Thread(target=lambda: slots.append(environments.take(request)))
+    waiting.start()
+    time.sleep(0.2)  # long enough to be waiting: it is not running
+    assert slots == []
+    assert gate.started.read_text().split() == [pid]
+    gate.open()
+    first.join()
+    waiting.join(timeout=20)
+    (slot,) = slots
+    assert slot is not None
+    assert slot.running is not None
+    second = slot.running.finish()
+    assert (second.error, second.cold_start, second.payload) == (None, False, results[0].payload)
+    assert runner.invoke(FUNCTION, gate.event).payload == results[0].payload  # freed again: one environment
+
+
+def test_a_waiting_call_whose_environment_died_starts_a_new_one(runner_for, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    runner, gate, results = runner_for(environments=1), Gate(tmp_path), []
+    first = call_in_background(runner, gate, results)
+    (pid,) = gate.wait_until_running(1)
+    second = call_in_background(runner, gate, results)
+    time.sleep(0.2)
+    os.kill(int(pid), signal.SIGKILL)
+    first.join(timeout=20)
+    gate.open()
+    second.join(timeout=20)
+    died, served = results
+    assert died.error is not None
+    assert served.error is None
+    assert served.cold_start
+    assert json.loads(served.payload["body"])["pid"] != int(pid)
+    assert runner.functions[FUNCTION].count == 1
+
+
+def test_calls_waiting_when_the_cloud_stops_are_not_left_waiting(runner_for, tmp_path: Path) -> None:
+    runner, gate, results = runner_for(environments=1), Gate(tmp_path), []
+    first = call_in_background(runner, gate, results)
+    gate.wait_until_running(1)
+    waiting = [call_in_background(runner, gate, results) for _ in range(2)]
+    time.sleep(0.2)
+    runner.stop()
+    for thread in [first, *waiting]:
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+    assert sorted(r.throttled for r in results) == [False, True, True]  # the waiting ones got none
 
 
 def test_reserved_concurrency_of_zero_throttles_every_call(runner_for, tmp_path: Path) -> None:
