@@ -162,3 +162,24 @@ def test_only_the_variables_python_needs_are_inherited(
     environment = config.environment(region=REGION, endpoint_url=ENDPOINT)
     assert "SOME_DEVELOPER_SETTING" not in environment
     assert environment.get("PATH") == os.environ.get("PATH")
+
+
+def test_botocore_leaves_the_crt_alone_as_in_lambdas_runtime(
+    config: FunctionConfig, environment: dict[str, str], tmp_path: Path
+) -> None:
+    """Lambda's boto3 has no AWS CRT; the local cloud's packages, behind the function's, have it."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    assert environment["BOTO_DISABLE_CRT"] == "true"
+    has_crt = "import botocore.compat; print(botocore.compat.HAS_CRT)"
+    run = subprocess.run(  # noqa: S603 - this interpreter
+        [sys.executable, "-c", has_crt], env=environment, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "False"
+    (tmp_path / "awscrt").mkdir()  # a function that brings the CRT itself keeps it, as in Lambda
+    bringing = dataclasses.replace(config, python_paths=(tmp_path,))
+    assert "BOTO_DISABLE_CRT" not in bringing.environment(region=REGION, endpoint_url=ENDPOINT)
+    chosen = dataclasses.replace(config, variables={**config.variables, "BOTO_DISABLE_CRT": "false"})
+    assert chosen.environment(region=REGION, endpoint_url=ENDPOINT)["BOTO_DISABLE_CRT"] == "false"
