@@ -51,9 +51,10 @@ from sam_local_cloud.lambda_.outcome import (
     TimedOut,
     outcome_of_reply,
 )
-from sam_local_cloud.lambda_.worker import LOG_MARKER
+from sam_local_cloud.lambda_.worker import INITIALIZED_MARKER, LOG_MARKER
 
 _WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+_END, _INITIALIZED = LOG_MARKER.encode(), INITIALIZED_MARKER.encode()
 
 
 def _local_environments() -> int:
@@ -124,9 +125,9 @@ class _Request:
 
 
 class _Process:
-    """One running worker. Its pipes are read by the thread running its call, never by a thread of
-    their own: a warm call then crosses no thread (docs/performance.md), and calls to one
-    environment come one at a time, so only one thread reads them at once."""
+    """One running worker. Its output (logs, then each reply: worker.py) is read by the thread running
+    its call, never by a thread of its own: a warm call then crosses no thread (docs/performance.md),
+    and calls to one environment come one at a time, so only one thread reads it at once."""
 
     def __init__(self, config: FunctionConfig, environment: dict[str, str]):
         self.popen = subprocess.Popen(  # noqa: S603 - our own worker script, no shell
@@ -135,24 +136,22 @@ class _Process:
             cwd=config.code_dir,
             env=environment,
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # the worker writes everything on stderr
             stderr=subprocess.PIPE,
         )
-        stdin, stdout, stderr = self.popen.stdin, self.popen.stdout, self.popen.stderr
+        stdin, output = self.popen.stdin, self.popen.stderr
         assert stdin is not None
-        assert stdout is not None
-        assert stderr is not None
+        assert output is not None
         self._stdin = stdin
-        self._replies_fd = stdout.fileno()
-        self._logs_fd = stderr.fileno()
+        self._output_fd = output.fileno()
         self._poll = select.poll()
-        self._poll.register(self._replies_fd, select.POLLIN)
-        self._poll.register(self._logs_fd, select.POLLIN)
-        self._open = {self._replies_fd, self._logs_fd}  # the pipes not yet at their end
-        self._partial = {self._replies_fd: b"", self._logs_fd: b""}
-        self._replies: deque[dict[str, Any] | None] = deque()  # None: the worker is gone
-        self._logs: list[str] = []
-        self._ended: set[str] = set()
+        self._poll.register(self._output_fd, select.POLLIN)
+        self._open = True  # the output not yet at its end
+        self._partial = b""
+        # Each reply with the log lines written before it; (None, None): the worker is gone.
+        self._replies: deque[tuple[dict[str, Any] | None, list[str] | None]] = deque()
+        self._logs: list[str] = []  # since the last reply
+        self._reply_logs: list[str] | None = None  # the logs of the reply last taken
         self.initialized = False  # the handler is imported (or failed to be), or the worker is gone
 
     def wait_initialized(self, seconds: float) -> None:
@@ -167,29 +166,34 @@ class _Process:
         if not self._open:
             return False
         timeout_ms = max(0, math.ceil((deadline - time.monotonic()) * 1000))
-        ready = self._poll.poll(timeout_ms)
-        for fd, _ in ready:
-            chunk = os.read(fd, _READ_BYTES)
-            if not chunk:
-                self._poll.unregister(fd)
-                self._open.discard(fd)
-                if fd == self._replies_fd:
-                    self._replies.append(None)
-            self._take_lines(fd, chunk)
-        return bool(ready)
+        if not self._poll.poll(timeout_ms):
+            return False
+        chunk = os.read(self._output_fd, _READ_BYTES)
+        if chunk:
+            self._take_lines(chunk)
+        else:
+            self._poll.unregister(self._output_fd)
+            self._open = False
+            if self._partial:
+                self._logs.append(self._partial.decode("utf-8", errors="replace"))
+            self._replies.append((None, None))  # its logs stay, for take_logs
+        return True
 
-    def _take_lines(self, fd: int, chunk: bytes) -> None:
-        data = self._partial[fd] + chunk
-        *lines, self._partial[fd] = data.split(b"\n")
-        if fd == self._replies_fd:
-            self._replies.extend(json.loads(line) for line in lines)
-            return
+    def _take_lines(self, chunk: bytes) -> None:
+        *lines, self._partial = (self._partial + chunk).split(b"\n")
         for raw in lines:
-            line = raw.decode("utf-8", errors="replace")
-            if line.startswith(LOG_MARKER):
-                self._ended.add(line[len(LOG_MARKER) :].strip())
-            else:
-                self._logs.append(line)
+            # A marker ends its own line; one the handler left unfinished (no newline) comes before it.
+            logged, marker, rest = raw.partition(_END)
+            if not marker:
+                logged, marker, rest = raw.partition(_INITIALIZED)
+                if marker:  # its logs (module-level code's) go with the first invocation, as in Lambda's
+                    self._replies.append(({"initialized": True}, []))
+            if logged or not marker:
+                self._logs.append(logged.decode("utf-8", errors="replace"))
+            if marker == _END:
+                _request_id, _, reply = rest.partition(b" ")
+                self._replies.append((json.loads(reply), self._logs))
+                self._logs = []
 
     def send(self, line: bytes) -> None:
         self._stdin.write(line)
@@ -198,18 +202,22 @@ class _Process:
     def reply(self, deadline: float) -> dict[str, Any] | None:
         """The worker's next reply; None when it is gone; TimeoutError when none came by `deadline`."""
         while not self._replies:
-            if self._replies_fd not in self._open:
+            if not self._open:
                 return None
             if not self.read(deadline) and time.monotonic() >= deadline:
                 raise TimeoutError
-        return self._replies.popleft()
+        reply, self._reply_logs = self._replies.popleft()
+        return reply
 
-    def take_logs(self, request_id: str, wait_seconds: float = 1.0) -> list[str]:
-        """This invocation's log lines: everything up to its end marker (or up to the worker's exit)."""
+    def take_logs(self, wait_seconds: float = 1.0) -> list[str]:
+        """The log lines of the invocation whose reply was taken last: those written before it. With no
+        reply (its environment killed at its timeout), those written until the worker's exit."""
+        if self._reply_logs is not None:
+            lines, self._reply_logs = self._reply_logs, None
+            return lines
         deadline = time.monotonic() + wait_seconds
-        while request_id not in self._ended and self._logs_fd in self._open and self.read(deadline):
+        while self._open and self.read(deadline):
             pass
-        self._ended.discard(request_id)
         lines, self._logs = self._logs, []
         return lines
 
@@ -438,7 +446,7 @@ class _Running:
             self.wait(self._deadline)
             outcome = self._outcome
             assert outcome is not None
-            logs = process.take_logs(self._request_id)
+            logs = process.take_logs()
             if not isinstance(outcome, Result | FunctionError | ResponseTooLarge) or not process.alive:
                 process.kill()  # this environment is done: the next call that needs one starts anew
             return Invocation(

@@ -4,9 +4,10 @@ Started by sam_local_cloud/lambda_/runner.py as a script (not `-m`), so that the
 not the project root, is first on sys.path, and with the function's environment already set, so that
 module-level code sees it at import time, as in Lambda. Standard library only.
 
-Protocol: one JSON request per line on stdin; one JSON reply per line on the original stdout.
-The handler's own stdout and stderr both go to stderr (Lambda sends both to the function's logs),
-and a marker line on stderr closes each invocation's logs.
+Protocol: one JSON request per line on stdin. Everything comes back on stderr, in order: the handler's
+own stdout and stderr (Lambda sends both to the function's logs), a marker line once the handler is
+imported, and for each invocation a marker line with its reply, which closes its logs. One stream
+written once per invocation wakes the local cloud once per invocation (docs/performance.md).
 """
 
 import importlib
@@ -18,7 +19,8 @@ import sys
 import time
 import traceback
 
-LOG_MARKER = "\x1elocal-invocation-end "
+INITIALIZED_MARKER = "\x1elocal-initialized"
+LOG_MARKER = "\x1elocal-invocation-end "  # then the request id, a space and the reply's JSON
 # Lambda's limit on a synchronous invocation's response (docs/aws-behaviour.md §2): 6 MB.
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 RESULT_REPLY = '{{"ok": true, "result": {}}}'
@@ -103,8 +105,7 @@ def main():
     route_public_hosts(os.environ.pop("_LOCAL_CLOUD_HOSTS", ""))
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    replies = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # from here on, print() goes to the log stream
+    os.dup2(2, 1)  # print() goes to the log stream
     # The code first, then what Lambda puts after it: the function's dependencies, its layers' /opt/python.
     sys.path[0:1] = [code_dir, *more_paths]
 
@@ -113,15 +114,17 @@ def main():
         handler = load_handler(handler_spec)
     except Exception as error:  # Lambda reports init failures on the first invocation
         init_error = {**error_reply("Runtime.ImportModuleError", error, kind="init")}
-    replies.write(json.dumps({"initialized": True}) + "\n")  # the invocation's clock starts now
+    sys.stdout.flush()
+    sys.stderr.write(INITIALIZED_MARKER + "\n")  # the invocation's clock starts now
+    sys.stderr.flush()
 
     for line in sys.stdin:
         request = json.loads(line)
         reply = init_error or invoke(handler, request)
         sys.stdout.flush()
-        sys.stderr.write(f"{LOG_MARKER}{request['requestId']}\n")
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        sys.stderr.write(f"{LOG_MARKER}{request['requestId']} {text}\n")
         sys.stderr.flush()
-        replies.write((reply if isinstance(reply, str) else json.dumps(reply)) + "\n")
         if init_error:
             return  # the next invocation starts a fresh environment, as Lambda retries init
 

@@ -267,6 +267,24 @@ def test_a_caller_that_stops_waiting_leaves_the_call_running_to_its_end(runner_f
     assert (again.cold_start, again.payload) == (False, first.payload)  # and it is free again
 
 
+def test_each_invocation_gets_its_own_logs_and_the_first_its_inits(runner_for) -> None:
+    talk = dataclasses.replace(config(), logical_id="TalkFunction", handler="talk.handler", timeout_seconds=1)
+    runner = Runner({"TalkFunction": talk}, region="us-east-1", endpoint_url=None)
+    try:
+        first = runner.invoke("TalkFunction", {"lines": ["one", "", "two"], "stderr": "to stderr"})
+        second = runner.invoke("TalkFunction", {"unfinished": "no newline after this"})
+        third = runner.invoke("TalkFunction", {"lines": ["three"]})
+        timed_out = runner.invoke("TalkFunction", {"lines": ["before its timeout"], "seconds": 5})
+    finally:
+        runner.stop()
+    assert first.logs == ["imported talk", "one", "", "two", "to stderr"]
+    assert first.payload == {"said": 3}
+    assert second.logs == ["no newline after this"]
+    assert (third.logs, third.payload) == (["three"], {"said": 1})
+    assert timed_out.error == "Task timed out after 1.00 seconds"
+    assert timed_out.logs == ["before its timeout"]
+
+
 @pytest.mark.parametrize(("cores", "environments"), [(1, 2), (2, 4), (3, 6), (5, 10), (16, 10)])
 def test_a_function_runs_twice_the_cores_in_environments_at_once_up_to_ten(
     monkeypatch: pytest.MonkeyPatch, cores: int, environments: int
