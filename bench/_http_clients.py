@@ -13,13 +13,16 @@ The spec: {"host", "port", "clients", "requests", "seconds", "warmup", "expect",
 
 from __future__ import annotations
 
-import asyncio
 import json
+import selectors
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
+
+_RECEIVE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,24 @@ def http_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """The status of one response, and whether the server closes the connection after it."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
+class _Client:
+    """One client's connection and the answer it is reading."""
+
+    def __init__(self, index: int):
+        self.sent = index  # which of the requests it sends next (clients take them in turn)
+        self.sock: socket.socket | None = None
+        self.buffer = bytearray()
+        self.begun = 0.0
+        self.warming = False
+
+
+def _response_end(buffer: bytearray) -> tuple[int, int, bool] | None:
+    """(status, where the response ends, whether the server closes the connection) once the buffer
+    holds a whole response; None until then."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    lines = bytes(buffer[:head_end]).decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
     length, chunked, close = 0, False, False
     for line in lines[1:]:
@@ -61,58 +78,86 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             chunked = True
         elif name == "connection" and value == "close":
             close = True
-    if chunked:
-        while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    elif length:
-        await reader.readexactly(length)
-    return status, close
+    at = head_end + 4
+    if not chunked:
+        return (status, at + length, close) if len(buffer) >= at + length else None
+    while True:
+        line_end = buffer.find(b"\r\n", at)
+        if line_end < 0:
+            return None
+        size = int(bytes(buffer[at:line_end]).split(b";")[0], 16)
+        at = line_end + 2 + size + 2
+        if len(buffer) < at:
+            return None
+        if size == 0:
+            return status, at, close
 
 
-async def _run(spec: dict[str, Any]) -> dict[str, Any]:
-    host, port = spec["host"], spec["port"]
+def _run(spec: dict[str, Any]) -> dict[str, Any]:
+    """The run, on blocking sockets watched by one selector: a client's answer is read once it has
+    come, and its next request written at once (small enough never to block)."""
+    address = (spec["host"], spec["port"])
     requests = [r.encode("latin-1") for r in spec["requests_bytes"]]
     expect = spec["expect"]
-    budget = {"left": spec["warmup"] + spec["requests"]}
-    warmup_left = {"left": spec["warmup"]}
+    left = spec["warmup"] + spec["requests"]
+    warmup_left = spec["warmup"]
     latencies: list[float] = []
-    errors = [0]
+    errors = 0
     deadline = time.perf_counter() + spec["seconds"]
     started: list[float] = []
+    selector = selectors.DefaultSelector()
 
-    async def client(index: int) -> None:
-        reader = writer = None
-        sent = index
-        while budget["left"] > 0 and time.perf_counter() < deadline:
-            budget["left"] -= 1
-            warming = warmup_left["left"] > 0
-            if warming:
-                warmup_left["left"] -= 1
-            elif not started:
-                started.append(time.perf_counter())
-            request = requests[sent % len(requests)]
-            sent += 1
-            begun = time.perf_counter()
-            if writer is None:
-                reader, writer = await asyncio.open_connection(host, port)
-            assert reader is not None
-            writer.write(request)
-            status, close = await _read_response(reader)
-            elapsed = (time.perf_counter() - begun) * 1000
-            if close:
-                writer.close()
-                reader = writer = None
-            if status != expect:
-                errors[0] += 1
-            if not warming:
+    def send_next(client: _Client) -> bool:
+        nonlocal left, warmup_left
+        if left <= 0 or time.perf_counter() >= deadline:
+            return False
+        left -= 1
+        client.warming = warmup_left > 0
+        if client.warming:
+            warmup_left -= 1
+        elif not started:
+            started.append(time.perf_counter())
+        request = requests[client.sent % len(requests)]
+        client.sent += 1
+        client.begun = time.perf_counter()
+        if client.sock is None:
+            client.sock = socket.create_connection(address)
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            selector.register(client.sock, selectors.EVENT_READ, client)
+        client.sock.sendall(request)
+        return True
+
+    def close(client: _Client) -> None:
+        if client.sock is not None:
+            selector.unregister(client.sock)
+            client.sock.close()
+            client.sock = None
+
+    busy = 0
+    for index in range(spec["clients"]):
+        busy += send_next(_Client(index))
+    while busy:
+        for key, _ in selector.select():
+            client: _Client = key.data
+            assert client.sock is not None
+            chunk = client.sock.recv(_RECEIVE_BYTES)
+            if not chunk:
+                raise ConnectionError("the server closed a connection before answering")
+            client.buffer += chunk
+            end = _response_end(client.buffer)
+            if end is None:
+                continue
+            status, size, closes = end
+            elapsed = (time.perf_counter() - client.begun) * 1000
+            del client.buffer[:size]
+            if closes:
+                close(client)
+            errors += status != expect
+            if not client.warming:
                 latencies.append(elapsed)
-        if writer is not None:
-            writer.close()
-
-    await asyncio.gather(*(client(i) for i in range(spec["clients"])))
+            if not send_next(client):
+                close(client)
+                busy -= 1
     ended = time.perf_counter()
     ordered = sorted(latencies)
     count = len(ordered)
@@ -122,7 +167,7 @@ async def _run(spec: dict[str, Any]) -> dict[str, Any]:
         "seconds": ended - started[0] if started else 0.0,
         "p50_ms": ordered[count // 2] if count else 0.0,
         "p99_ms": ordered[min(count - 1, int(0.99 * count))] if count else 0.0,
-        "errors": errors[0],
+        "errors": errors,
     }
 
 
@@ -161,7 +206,7 @@ def run(
 
 def main() -> None:
     spec = json.load(sys.stdin)
-    print(json.dumps(asyncio.run(_run(spec))))
+    print(json.dumps(_run(spec)))
 
 
 if __name__ == "__main__":
