@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sam_local_cloud import ids
+
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -94,7 +96,7 @@ def rest_event(
     Cognito authorizer's; `authorizer` is what a Lambda authorizer passes on (its context, principalId
     and integrationLatency)."""
     now = time.time() if now is None else now
-    request_id = request_id or str(uuid.uuid4())
+    request_id = request_id or ids.uuid4()
     header_list = list(headers)
     single_headers, multi_headers = _single_and_multi(header_list)
     single_query, multi_query = _single_and_multi(query)
@@ -113,7 +115,7 @@ def rest_event(
             "resourceId": _resource_id(method, resource),
             "resourcePath": resource,
             "httpMethod": method,
-            "extendedRequestId": uuid.uuid4().hex[:16] + "=",
+            "extendedRequestId": ids.hex_digits(16) + "=",
             "requestTime": request_time(now),
             "path": f"/{stage}{path}",
             "accountId": account_id,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from sam_local_cloud import ids
 from sam_local_cloud.apigateway.events import request_time
 from sam_local_cloud.apigateway.jwt_authorizer import token_scopes
 
@@ -35,7 +35,7 @@ def is_text(content_type: str | None) -> bool:
 def request_id() -> str:
     """An `apigw-requestid` (and the event's requestId): 16 characters ending in '=', in base64's URL
     alphabet, as AWS's (`LV7fzho-PHcEJPw=`)."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode()[:15] + "="
+    return base64.urlsafe_b64encode(ids.random_bytes(11)).decode()[:15] + "="
 
 
 def jwt_scopes(token_claims: Mapping[str, Any], route_scopes: Sequence[str]) -> list[str] | None:

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from sam_local_cloud import console
+from sam_local_cloud import console, ids
 from sam_local_cloud.apigateway import integration, lambda_authorizer
 from sam_local_cloud.apigateway.authorizers import (
     Authorization,
@@ -164,7 +162,7 @@ class Gateway:
 
     def __call__(self, request: Request) -> Response:
         started = time.perf_counter()
-        exchange = _Exchange(request, str(uuid.uuid4()))
+        exchange = _Exchange(request, ids.uuid4())
         try:
             response = self._handle(exchange)
         except GatewayError as error:
@@ -377,7 +375,7 @@ def _body(request: Request) -> bytes:
 
 def _apigw_id() -> str:
     """An `x-amz-apigw-id` shaped like API Gateway's: 16 characters ending in '='."""
-    return base64.b64encode(secrets.token_bytes(11)).decode()[:15] + "="
+    return base64.b64encode(ids.random_bytes(11)).decode()[:15] + "="
 
 
 def _header_value(expression: str, request: Request) -> str:

@@ -32,13 +32,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sam_local_cloud import ids
 from sam_local_cloud.lambda_.functions import FunctionConfig
 from sam_local_cloud.lambda_.outcome import (
     EnvironmentExited,
@@ -109,7 +109,7 @@ class _Request:
     def __init__(
         self, config: FunctionConfig, event: dict[str, Any], request_id: str | None, trace_id: str | None
     ):
-        self.request_id = request_id or str(uuid.uuid4())
+        self.request_id = request_id or ids.uuid4()
         whole = json.dumps(
             {
                 "event": event,
@@ -557,4 +557,4 @@ class Runner:
 
 def new_trace_id() -> str:
     """An X-Ray trace header as Lambda and API Gateway pass it (not sampled: nothing is recorded)."""
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+    return f"Root=1-{int(time.time()):08x}-{ids.hex_digits(24)};Parent={ids.hex_digits(16)};Sampled=0"
