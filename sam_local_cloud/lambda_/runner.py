@@ -223,10 +223,14 @@ class _Process:
 
     @property
     def alive(self) -> bool:
-        return self.popen.poll() is None
+        """Whether the worker may still take a call: its output has not ended and it has not been
+        stopped. Known without a system call (asking the kernel, in `Popen.poll`, let go of the
+        interpreter lock twice a request: docs/performance.md); a worker that exited while idle is
+        found when a call cannot be sent to it, and the call then starts a new one."""
+        return self._open and self.popen.returncode is None
 
     def kill(self) -> None:
-        if self.alive:
+        if self.popen.poll() is None:
             self.popen.kill()
         self.popen.wait()
 
@@ -317,15 +321,32 @@ class Environments:
         return self.begin(process, request).finish()
 
     def begin(self, process: _Process | None, request: _Request) -> _Running:
-        """The call sent to its environment (started first if `process` is None)."""
+        """The call sent to its environment (started first if `process` is None, or if it has exited
+        since its last call)."""
+        if process is not None:
+            running = self.begin_warm(process, request)
+            if running is not None:
+                return running
         try:
-            cold = process is None
-            if process is None:
-                process = self._start()
-            return _Running(self, process, request, cold)
+            return _Running(self, self._start(), request, cold=True)
         except BaseException:
-            self.release(process)
+            self.release(None)
             raise
+
+    def begin_warm(self, process: _Process, request: _Request) -> _Running | None:
+        """The call sent to a warm environment; None when it has exited since its last call: it is
+        dropped, and the call, keeping its place, is to start a new one (`begin(None, ...)`), as Lambda
+        replaces an environment that is gone."""
+        running = _Running(self, process, request, cold=False)
+        if running.sent:
+            return running
+        self._drop(process)
+        return None
+
+    def _drop(self, process: _Process) -> None:
+        process.kill()
+        with self._lock:
+            self._all.discard(process)
 
     def release(self, process: _Process | None) -> None:
         """The call's place freed, and given to the first call waiting for one, if any: with this
@@ -344,14 +365,12 @@ class Environments:
                 return
             waiter = self._waiting.popleft()  # the place passes to it: busy stays as it is
             given = process if kept else self._idle_process()
-        if given is None:
-            waiter.give(_Slot(None))
-            return
         running = None
         try:
-            running = _Running(self, given, waiter.request, cold=False)
-        finally:  # the waiting call runs it, or (had sending failed here) sends it itself
-            waiter.give(_Slot(given, running))
+            if given is not None:
+                running = self.begin_warm(given, waiter.request)
+        finally:  # the waiting call runs it, or starts an environment for itself
+            waiter.give(_Slot(given if running else None, running))
 
     def _start(self) -> _Process:
         """A new environment, once its handler is imported or its init has run out of time.
@@ -406,6 +425,7 @@ class _Running:
         self._deadline = time.monotonic() + self._timeout
         self._outcome: Outcome | None = None
         self._duration_ms = 0.0
+        self.sent = False  # the request is with the worker (else it is gone, or its init failed)
         # Lambda limits init on its own (10 s) and starts the function's Timeout after it
         # (docs/aws-behaviour.md §7), so a slow cold start under load is not a timed-out invocation.
         if not process.initialized:
@@ -418,6 +438,8 @@ class _Running:
             process.send(request.line(time.time() * 1000 + self._timeout * 1000))
         except OSError:  # the worker is gone (a broken pipe)
             self._outcome = EnvironmentExited()
+        else:
+            self.sent = True
 
     def wait(self, until: float) -> bool:
         """Whether the call has ended by `until` (monotonic): its reply came, or its Timeout ran out
@@ -545,9 +567,10 @@ class Runner:
             return throttled
         if slot.running is not None:  # sent to its environment by the call that freed it
             return _RunByCaller(slot.running, self._threads)
-        if slot.process is None:  # a cold start, which takes turns with others: on a thread of its own
+        running = None if slot.process is None else environments.begin_warm(slot.process, request)
+        if running is None:  # a cold start, which takes turns with others: on a thread of its own
             return self._threads.submit(environments.run, None, request)
-        return _RunByCaller(environments.begin(slot.process, request), self._threads)
+        return _RunByCaller(running, self._threads)
 
     def stop(self) -> None:
         for environments in self.functions.values():

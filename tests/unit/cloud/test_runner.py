@@ -203,6 +203,27 @@ def test_a_waiting_call_whose_environment_died_starts_a_new_one(runner_for, tmp_
     assert runner.functions[FUNCTION].count == 1
 
 
+def test_a_call_to_an_environment_that_exited_while_idle_starts_a_new_one(runner_for, tmp_path: Path) -> None:
+    """Found when the call cannot be sent to it (its liveness is not asked of the kernel each call)."""
+    import os
+    import signal
+
+    runner, gate = runner_for(), Gate(tmp_path)
+    gate.open()
+    first = runner.invoke(FUNCTION, gate.event)
+    gone = json.loads(first.payload["body"])["pid"]
+    os.kill(gone, signal.SIGKILL)
+    time.sleep(0.2)  # gone, and not yet known to be
+    for call in (runner.invoke, lambda *args: runner.submit(*args).result(timeout=20)):
+        again = call(FUNCTION, gate.event)
+        assert again.error is None
+        pid = json.loads(again.payload["body"])["pid"]
+        assert pid != gone
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+    assert runner.functions[FUNCTION].count == 1  # the two that died are not counted
+
+
 def test_calls_waiting_when_the_cloud_stops_are_not_left_waiting(runner_for, tmp_path: Path) -> None:
     runner, gate, results = runner_for(environments=1), Gate(tmp_path), []
     first = call_in_background(runner, gate, results)
