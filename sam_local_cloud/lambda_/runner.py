@@ -148,7 +148,8 @@ class _Process:
         self._poll.register(self._output_fd, select.POLLIN)
         self._open = True  # the output not yet at its end
         self._partial = b""
-        # Each reply with the log lines written before it; (None, None): the worker is gone.
+        # Each reply with the log lines written before it: None for the worker's first line (its logs
+        # go with the first invocation) and for its end (reply None: the worker is gone).
         self._replies: deque[tuple[dict[str, Any] | None, list[str] | None]] = deque()
         self._logs: list[str] = []  # since the last reply
         self._reply_logs: list[str] | None = None  # the logs of the reply last taken
@@ -187,7 +188,7 @@ class _Process:
             if not marker:
                 logged, marker, rest = raw.partition(_INITIALIZED)
                 if marker:  # its logs (module-level code's) go with the first invocation, as in Lambda's
-                    self._replies.append(({"initialized": True}, []))
+                    self._replies.append(({"initialized": True}, None))
             if logged or not marker:
                 self._logs.append(logged.decode("utf-8", errors="replace"))
             if marker == _END:

@@ -306,6 +306,17 @@ def test_each_invocation_gets_its_own_logs_and_the_first_its_inits(runner_for) -
     assert timed_out.logs == ["before its timeout"]
 
 
+def test_a_first_invocation_that_times_out_has_the_inits_logs_and_its_own() -> None:
+    talk = dataclasses.replace(config(), logical_id="TalkFunction", handler="talk.handler", timeout_seconds=1)
+    runner = Runner({"TalkFunction": talk}, region="us-east-1", endpoint_url=None)
+    try:
+        timed_out = runner.invoke("TalkFunction", {"lines": ["before its timeout"], "seconds": 5})
+    finally:
+        runner.stop()
+    assert timed_out.error == "Task timed out after 1.00 seconds"
+    assert timed_out.logs == ["imported talk", "before its timeout"]
+
+
 @pytest.mark.parametrize(("cores", "environments"), [(1, 2), (2, 4), (3, 6), (5, 10), (16, 10)])
 def test_a_function_runs_twice_the_cores_in_environments_at_once_up_to_ten(
     monkeypatch: pytest.MonkeyPatch, cores: int, environments: int
