@@ -10,6 +10,7 @@ imported, and for each invocation a marker line with its reply, which closes its
 written once per invocation wakes the local cloud once per invocation (docs/performance.md).
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -99,6 +100,13 @@ def route_public_hosts(routes):
     socket.getaddrinfo = getaddrinfo
 
 
+def end_logs():
+    """What the handler printed is written before its marker (whatever it made of sys.stdout/stderr)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, OSError, ValueError):  # closed, or not a stream
+            stream.flush()
+
+
 def main():
     handler_spec, code_dir, more_paths = sys.argv[1], sys.argv[2], sys.argv[3:]
     # The local cloud's own variable: used here, and not part of the function's environment.
@@ -106,6 +114,9 @@ def main():
     # Ctrl-C reaches the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.dup2(2, 1)  # print() goes to the log stream
+    # The markers go through a file of the worker's own on that stream: a handler that replaces
+    # sys.stderr (or closes it) cannot take its replies away.
+    markers = os.fdopen(os.dup(2), "w", encoding="utf-8")
     # The code first, then what Lambda puts after it: the function's dependencies, its layers' /opt/python.
     sys.path[0:1] = [code_dir, *more_paths]
 
@@ -114,17 +125,17 @@ def main():
         handler = load_handler(handler_spec)
     except Exception as error:  # Lambda reports init failures on the first invocation
         init_error = {**error_reply("Runtime.ImportModuleError", error, kind="init")}
-    sys.stdout.flush()
-    sys.stderr.write(INITIALIZED_MARKER + "\n")  # the invocation's clock starts now
-    sys.stderr.flush()
+    end_logs()
+    markers.write(INITIALIZED_MARKER + "\n")  # the invocation's clock starts now
+    markers.flush()
 
     for line in sys.stdin:
         request = json.loads(line)
         reply = init_error or invoke(handler, request)
-        sys.stdout.flush()
+        end_logs()
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        sys.stderr.write(f"{LOG_MARKER}{request['requestId']} {text}\n")
-        sys.stderr.flush()
+        markers.write(f"{LOG_MARKER}{request['requestId']} {text}\n")  # one write
+        markers.flush()
         if init_error:
             return  # the next invocation starts a fresh environment, as Lambda retries init
 

@@ -306,6 +306,20 @@ def test_each_invocation_gets_its_own_logs_and_the_first_its_inits(runner_for) -
     assert timed_out.logs == ["before its timeout"]
 
 
+def test_a_handler_that_replaces_or_closes_its_streams_does_not_lose_its_replies() -> None:
+    talk = dataclasses.replace(
+        config(), logical_id="TalkFunction", handler="talk.replaces_its_streams", timeout_seconds=3
+    )
+    runner = Runner({"TalkFunction": talk}, region="us-east-1", endpoint_url=None)
+    try:
+        first, second = (runner.invoke("TalkFunction", {}) for _ in range(2))
+    finally:
+        runner.stop()
+    assert (first.error, first.payload) == (None, {"replaced": True})
+    assert first.logs == ["imported talk", "before replacing them"]
+    assert (second.error, second.payload, second.cold_start) == (None, {"replaced": True}, False)
+
+
 def test_a_first_invocation_that_times_out_has_the_inits_logs_and_its_own() -> None:
     talk = dataclasses.replace(config(), logical_id="TalkFunction", handler="talk.handler", timeout_seconds=1)
     runner = Runner({"TalkFunction": talk}, region="us-east-1", endpoint_url=None)
