@@ -263,7 +263,8 @@ class Environments:
 
     @property
     def count(self) -> int:
-        """Environments now alive, busy or idle."""
+        """Environments busy or idle, not known to have ended (one that exited while idle is found, and
+        dropped, when a call cannot be sent to it)."""
         with self._lock:
             return len(self._all)
 

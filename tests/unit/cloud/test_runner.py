@@ -221,7 +221,7 @@ def test_a_call_to_an_environment_that_exited_while_idle_starts_a_new_one(runner
         assert pid != gone
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)
-    assert runner.functions[FUNCTION].count == 1  # the two that died are not counted
+    assert runner.functions[FUNCTION].count == 1  # the two found gone were dropped; the last is not yet found
 
 
 def test_calls_waiting_when_the_cloud_stops_are_not_left_waiting(runner_for, tmp_path: Path) -> None:

@@ -182,6 +182,18 @@ def _record(pool_id: str) -> Record:
     return Record(resources={"Pool": SavedResource("AWS::Cognito::UserPool", "digest", pool_id, {})})
 
 
+def _kept(directory: Path, main_stack: str) -> dict[str, Any]:
+    """What a new store on `directory` loads for a cloud whose main stack is `main_stack`."""
+    store = StateStore(directory, FRESH_COMMAND)
+    store.open(fresh=False)
+    try:
+        kept = store.load(main_stack)
+    finally:
+        store.close()
+    assert kept is not None
+    return kept
+
+
 def test_each_stacks_record_is_kept_by_its_name(aws: tuple[Any, Any], tmp_path: Path) -> None:
     from sam_local_cloud.aws_apis.app import AwsApis
 
@@ -191,25 +203,13 @@ def test_each_stacks_record_is_kept_by_its_name(aws: tuple[Any, Any], tmp_path: 
     store.attach(AwsApis(), None, records)
     store.save()
     store.close()
-    again = StateStore(tmp_path, FRESH_COMMAND)
-    again.open(fresh=False)
-    try:
-        kept = again.load("api")
-    finally:
-        again.close()
-    assert kept is not None
+    kept = _kept(tmp_path, "api")
     assert {name: k.record for name, k in kept.items()} == records
 
 
 def test_a_format_1_file_is_its_main_stacks_record(aws: tuple[Any, Any], tmp_path: Path) -> None:
     data, _ = snapshot.dump({"record": _record("us-east-1_old"), "sessions": ({}, set())})
     (tmp_path / STATE_FILE).write_bytes(b"product-api local cloud state\n" + _header(format_=1) + data)
-    store = StateStore(tmp_path, FRESH_COMMAND)
-    store.open(fresh=False)
-    try:
-        kept = store.load("product-api")
-    finally:
-        store.close()
-    assert kept is not None
+    kept = _kept(tmp_path, "product-api")
     assert list(kept) == ["product-api"]
     assert kept["product-api"].record == _record("us-east-1_old")
